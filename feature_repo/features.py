@@ -1,0 +1,81 @@
+"""Feature views and services of the ride-hailing example.
+
+Three views: hourly driver statistics (a one-day ttl), customer profiles (refreshed
+daily, a week's ttl) and driver-customer history, keyed by both entities.
+"""
+
+from datetime import timedelta
+
+from entities import customer, driver
+
+from store import FeatureService, FeatureView, Field, FileSource
+from store.types import Float32, Float64, Int64, String
+
+driver_stats_source = FileSource(
+    name="driver_stats_source",
+    path="data/driver_stats.parquet",
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created",
+    description="Hourly driver statistics; rows can arrive late and be corrected",
+)
+
+customer_profile_source = FileSource(
+    name="customer_profile_source",
+    path="data/customer_profile.parquet",
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created",
+)
+
+driver_customer_source = FileSource(
+    name="driver_customer_source",
+    path="data/driver_customer_stats.parquet",
+    timestamp_field="event_timestamp",
+)
+
+driver_hourly_stats = FeatureView(
+    name="driver_hourly_stats",
+    entities=[driver],
+    ttl=timedelta(days=1),
+    schema=[
+        Field(name="conv_rate", dtype=Float32, description="Share of offers accepted"),
+        Field(name="acc_rate", dtype=Float32, description="Share of trips completed"),
+        Field(name="avg_daily_trips", dtype=Int64),
+    ],
+    source=driver_stats_source,
+    owner="marketplace@example.com",
+    tags={"team": "marketplace"},
+)
+
+customer_profile = FeatureView(
+    name="customer_profile",
+    entities=[customer],
+    ttl=timedelta(days=7),
+    schema=[
+        Field(name="avg_rating_given", dtype=Float64),
+        Field(name="lifetime_trips", dtype=Int64),
+        Field(name="tier", dtype=String),
+    ],
+    source=customer_profile_source,
+    owner="growth@example.com",
+)
+
+driver_customer_stats = FeatureView(
+    name="driver_customer_stats",
+    entities=[driver, customer],
+    schema=[
+        Field(name="trips_together", dtype=Int64),
+        Field(name="avg_rating_between", dtype=Float64),
+    ],
+    source=driver_customer_source,
+    description="History of one driver with one customer; no ttl: old history still counts",
+)
+
+trip_completion = FeatureService(
+    name="trip_completion",
+    features=[
+        driver_hourly_stats,
+        customer_profile[["avg_rating_given", "tier"]],
+        driver_customer_stats,
+    ],
+    description="Features of the trip-completion model",
+)

@@ -1,0 +1,58 @@
+"""Exceptions raised by the registry.
+
+::
+
+    RegistryError
+    ├── RegistrySchemaError               the database is not at the revision this Silage expects
+    │   ├── RegistryOutdatedError         older: run `silage registry upgrade`
+    │   └── RegistryTooNewError           newer: upgrade Silage
+    └── RegistryNotFoundError (LookupError) no such object in the registry
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RegistryError",
+    "RegistryNotFoundError",
+    "RegistryOutdatedError",
+    "RegistrySchemaError",
+    "RegistryTooNewError",
+]
+
+
+class RegistryError(Exception):
+    """Root of every error the registry raises on purpose."""
+
+
+class RegistrySchemaError(RegistryError):
+    """The registry database's schema is not the one this version of Silage works with."""
+
+
+class RegistryOutdatedError(RegistrySchemaError):
+    """The database was created by an older Silage; ``silage registry upgrade`` migrates it."""
+
+    def __init__(self, url: str, current: str, head: str) -> None:
+        self.url, self.current, self.head = url, current, head
+        super().__init__(
+            f"the registry at {url} is at schema revision {current}, older than this Silage's "
+            f"{head}; run `silage registry upgrade` to migrate it (back it up first)"
+        )
+
+
+class RegistryTooNewError(RegistrySchemaError):
+    """The database was migrated by a newer Silage than this one."""
+
+    def __init__(self, url: str, current: str) -> None:
+        self.url, self.current = url, current
+        super().__init__(
+            f"the registry at {url} is at schema revision {current}, which this Silage does "
+            f"not know; upgrade Silage (pip install -U silage)"
+        )
+
+
+class RegistryNotFoundError(RegistryError, LookupError):
+    """No object of this kind and name in the registry."""
+
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind, self.name = kind, name
+        super().__init__(f"no {kind} named {name!r} in the registry")

@@ -1,0 +1,183 @@
+"""The registry's relational schema (SQLAlchemy 2.0 ORM).
+
+These tables are a documented interface: users may query them with any SQL client.
+Surrogate integer keys; natural keys under named UNIQUE constraints; every constraint
+named by the naming convention so SQLite batch migrations keep them; timestamps are
+timezone-aware UTC everywhere.
+
+Feature catalog:
+
+- ``projects``: one row per ``project`` of a ``feature_store.yaml``.
+- ``entities``, ``data_sources``, ``feature_services``: the current spec of each object
+  (canonical JSON) and its sha256.
+- ``feature_views`` and ``feature_view_versions``: a view keeps every version it had; a
+  new version is written only when the spec's hash changes. Deleting a view from the
+  repository sets ``deleted_at`` and keeps its versions, which trained models refer to.
+- ``feature_view_features``: the features of each version, one row each, for queries
+  such as "which views serve feature x".
+- ``materialization_intervals``: time windows loaded into the online store per view.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "CatalogObjectColumns",
+    "DataSourceRow",
+    "EntityRow",
+    "FeatureServiceRow",
+    "FeatureViewFeatureRow",
+    "FeatureViewRow",
+    "FeatureViewVersionRow",
+    "MaterializationIntervalRow",
+    "ProjectRow",
+    "UTCDateTime",
+    "utc_now",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware.
+
+    SQLite has no time zone type, so values are normalized to UTC and stored naive;
+    naive input is refused rather than guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to the registry; pass UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class CatalogObjectColumns:
+    """Columns shared by entities, data sources and feature services."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class EntityRow(CatalogObjectColumns, Base):
+    __tablename__ = "entities"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+
+class DataSourceRow(CatalogObjectColumns, Base):
+    __tablename__ = "data_sources"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+
+class FeatureServiceRow(CatalogObjectColumns, Base):
+    __tablename__ = "feature_services"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+
+class FeatureViewRow(Base):
+    __tablename__ = "feature_views"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class FeatureViewVersionRow(Base):
+    __tablename__ = "feature_view_versions"
+    __table_args__ = (
+        UniqueConstraint("feature_view_id", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feature_view_id: Mapped[int] = mapped_column(ForeignKey("feature_views.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[dict[str, Any]]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class FeatureViewFeatureRow(Base):
+    __tablename__ = "feature_view_features"
+    __table_args__ = (UniqueConstraint("feature_view_version_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feature_view_version_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_view_versions.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    dtype: Mapped[str] = mapped_column(String(100))
+
+
+class MaterializationIntervalRow(Base):
+    __tablename__ = "materialization_intervals"
+    __table_args__ = (CheckConstraint("end_ts >= start_ts", name="window_ordered"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    feature_view_id: Mapped[int] = mapped_column(ForeignKey("feature_views.id", ondelete="CASCADE"))
+    feature_view_version_id: Mapped[int] = mapped_column(ForeignKey("feature_view_versions.id"))
+    start_ts: Mapped[datetime]
+    end_ts: Mapped[datetime]
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -1,0 +1,62 @@
+"""Silage's feature store: declare features in Python, apply them, serve them.
+
+Definitions have Feast's constructor signatures, so a Feast repository ports by
+changing its imports::
+
+    from store import Entity, FeatureService, FeatureView, Field, FileSource
+    from store.types import Float32, Int64
+
+Importing ``store`` is cheap: the facade (and with it SQLAlchemy, pyarrow and DuckDB)
+loads on first use of ``store.FeatureStore``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from store import types
+from store.entity import Entity
+from store.errors import (
+    ConfigError,
+    DefinitionError,
+    ObjectNotFoundError,
+    OnlineStoreError,
+    RepoError,
+    RepoImportError,
+    RepoValidationError,
+    StoreError,
+)
+from store.feature_service import FeatureService
+from store.feature_view import FeatureView, FeatureViewProjection
+from store.field import Field
+from store.source import FileSource
+
+if TYPE_CHECKING:
+    from store.feature_store import FeatureStore
+
+__all__ = [
+    "ConfigError",
+    "DefinitionError",
+    "Entity",
+    "FeatureService",
+    "FeatureStore",
+    "FeatureView",
+    "FeatureViewProjection",
+    "Field",
+    "FileSource",
+    "ObjectNotFoundError",
+    "OnlineStoreError",
+    "RepoError",
+    "RepoImportError",
+    "RepoValidationError",
+    "StoreError",
+    "types",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FeatureStore":
+        from store.feature_store import FeatureStore
+
+        return FeatureStore
+    raise AttributeError(f"module 'store' has no attribute {name!r}")

@@ -1,0 +1,191 @@
+"""Plan and apply: make the registry and the online tables match declared definitions.
+
+A declarative apply of a whole repository creates what is new, updates what changed and
+deletes what is gone. Upserting a list of objects (``FeatureStore.apply(objects=[...])``)
+touches only those objects, plus the entities and sources their views use.
+
+Everything is checked before anything is written: references between objects, then
+every view against its Parquet schema. The catalog write and the online-table changes
+then happen in one registry transaction: the online tables change in a hook that runs
+before the registry commits, so a failure in either leaves both as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from registry import CatalogChange, CatalogObject, DeclaredObject, Registry
+from store.entity import Entity
+from store.errors import RepoValidationError
+from store.feature_service import FeatureService
+from store.feature_view import FeatureView
+from store.online_layout import TableLayout, layout_of
+from store.online_store import OnlineStore
+from store.plan import ObjectDiff, OnlineTableChange, Plan, diff_catalog
+from store.repo import Definition, RepoContents, kind_of, validate_references
+from store.source import FileSource
+from store.source_schema import resolve_feature_views
+
+__all__ = [
+    "apply_contents",
+    "contents_for_objects",
+    "definition_from_catalog",
+    "plan_contents",
+    "prepare",
+]
+
+
+def prepare(contents: RepoContents, repo_root: Path) -> RepoContents:
+    """Check views against their data and fill in join-key types; raise on any problem."""
+    resolved, problems = resolve_feature_views(contents, repo_root)
+    if problems:
+        raise RepoValidationError(problems)
+    return resolved
+
+
+def declared(contents: RepoContents) -> list[DeclaredObject]:
+    """The catalog rows for a repository's definitions."""
+    out: list[DeclaredObject] = []
+    for obj in contents.all():
+        features: tuple[tuple[str, str], ...] = ()
+        if isinstance(obj, FeatureView):
+            features = tuple((f.name, f.dtype.spec) for f in obj.features)
+        out.append(
+            DeclaredObject(
+                kind=kind_of(obj),  # type: ignore[arg-type]
+                name=obj.name,
+                spec=obj.to_spec(),
+                content_hash=obj.content_hash,
+                features=features,
+            )
+        )
+    return out
+
+
+def plan_contents(
+    project: str,
+    contents: RepoContents,
+    registry: Registry,
+    online: OnlineStore,
+    *,
+    delete_missing: bool,
+) -> Plan:
+    """What :func:`apply_contents` would change; writes nothing."""
+    current: dict[tuple[str, str], tuple[Mapping[str, Any], str, int | None]] = {
+        (o.kind, o.name): (o.spec, o.content_hash, o.version)
+        for o in registry.catalog.objects(project)
+    }
+    wanted: dict[tuple[str, str], tuple[Mapping[str, Any], str]] = {
+        (d.kind, d.name): (d.spec, d.content_hash) for d in declared(contents)
+    }
+    objects = diff_catalog(current, wanted, delete_missing=delete_missing)
+    layouts, offline = _online_targets(project, contents)
+    tables = online.plan_tables(project, layouts, drop_missing=delete_missing, drop=offline)
+    return Plan(project=project, objects=tuple(objects), online_tables=tuple(tables))
+
+
+def apply_contents(
+    project: str,
+    contents: RepoContents,
+    registry: Registry,
+    online: OnlineStore,
+    *,
+    delete_missing: bool,
+) -> Plan:
+    """Write ``contents`` to the catalog and sync the online tables, all or nothing.
+
+    Returns what was carried out: under concurrency, each apply reports what it changed
+    itself, which may be less than a plan computed before it started.
+    """
+    preview = plan_contents(project, contents, registry, online, delete_missing=delete_missing)
+    fields = {(o.kind, o.name): o.fields for o in preview.objects}
+    layouts, offline = _online_targets(project, contents)
+    table_changes: list[OnlineTableChange] = []
+
+    def rebuilt_views(_: list[CatalogChange]) -> list[str]:
+        # Intervals describe rows of an online table; a rebuilt or dropped table has none.
+        planned = online.plan_tables(project, layouts, drop_missing=delete_missing, drop=offline)
+        return [c.feature_view for c in planned if c.action != "create"]
+
+    def sync_online(_: list[CatalogChange]) -> None:
+        table_changes.extend(
+            online.sync_tables(project, layouts, drop_missing=delete_missing, drop=offline)
+        )
+
+    changes = registry.catalog.apply(
+        project,
+        declared(contents),
+        delete_missing=delete_missing,
+        reset_materialization=rebuilt_views,
+        before_commit=sync_online,
+    )
+    return Plan(
+        project=project,
+        objects=tuple(
+            ObjectDiff(
+                kind=c.kind,
+                name=c.name,
+                action=c.action,
+                fields=fields.get((c.kind, c.name), ()),
+                version_before=c.version_before,
+            )
+            for c in changes
+        ),
+        online_tables=tuple(table_changes),
+    )
+
+
+def _online_targets(project: str, contents: RepoContents) -> tuple[list[TableLayout], set[str]]:
+    """Layouts of the online views, and the names of views that are declared offline."""
+    layouts = [layout_of(project, v) for v in contents.feature_views if v.online]
+    offline = {v.name for v in contents.feature_views if not v.online}
+    return layouts, offline
+
+
+def contents_for_objects(
+    objects: Sequence[Definition], current: Sequence[CatalogObject]
+) -> RepoContents:
+    """Contents for an upsert of ``objects``: they, the entities and sources their views use,
+    checked against each other and the catalog's objects."""
+    chosen: dict[tuple[str, str], Definition] = {}
+    for obj in objects:
+        if not isinstance(obj, Entity | FileSource | FeatureView | FeatureService):
+            raise TypeError(
+                f"apply() takes Entity, FileSource, FeatureView and FeatureService objects, "
+                f"got {obj!r}"
+            )
+        chosen[(kind_of(obj), obj.name)] = obj
+        if isinstance(obj, FeatureView):
+            chosen.setdefault(("data_source", obj.source.name), obj.source)
+            for entity in obj.entities:
+                chosen.setdefault(("entity", entity.name), entity)
+    # Reference checks see the catalog's objects too, overridden by the ones being applied.
+    universe: dict[tuple[str, str], Definition] = {
+        (o.kind, o.name): definition_from_catalog(o) for o in current
+    }
+    universe.update(chosen)
+    validate_references(_contents(universe.values()))
+    return _contents(chosen.values())
+
+
+def _contents(objects: Iterable[Definition]) -> RepoContents:
+    items = list(objects)
+    return RepoContents(
+        entities=tuple(o for o in items if isinstance(o, Entity)),
+        data_sources=tuple(o for o in items if isinstance(o, FileSource)),
+        feature_views=tuple(o for o in items if isinstance(o, FeatureView)),
+        feature_services=tuple(o for o in items if isinstance(o, FeatureService)),
+    )
+
+
+def definition_from_catalog(obj: CatalogObject) -> Definition:
+    """Rebuild the definition a catalog row holds."""
+    builders: dict[str, Callable[[Mapping[str, Any]], Definition]] = {
+        "entity": Entity.from_spec,
+        "data_source": FileSource.from_spec,
+        "feature_view": FeatureView.from_spec,
+        "feature_service": FeatureService.from_spec,
+    }
+    return builders[obj.kind](obj.spec)

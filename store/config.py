@@ -1,0 +1,162 @@
+"""``feature_store.yaml``: where a repository keeps its registry and stores.
+
+The keys are Feast's, so a Feast ``feature_store.yaml`` for a local provider loads
+unchanged::
+
+    project: driver_ranking
+    registry: data/registry.db          # a path (SQLite) or any SQLAlchemy URL
+    provider: local
+    offline_store: {type: duckdb}
+    online_store: {type: sqlite, path: data/online_store.db}
+
+Relative paths resolve against the repository root. Unknown keys get a warning.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from store.errors import ConfigError
+
+__all__ = ["CONFIG_FILE", "RepoConfig", "load_config"]
+
+CONFIG_FILE = "feature_store.yaml"
+
+_TOP_KEYS = {"project", "registry", "provider", "offline_store", "online_store"}
+# Feast settings that mean nothing here but are harmless: accepted without a warning.
+_FEAST_ONLY_KEYS = {"entity_key_serialization_version", "flags", "coerce_tz_aware"}
+_REGISTRY_KEYS = {"path", "registry_type", "cache_ttl_seconds", "sqlalchemy_config_kwargs"}
+_OFFLINE_TYPES = {"duckdb", "file"}  # Feast's `file` store reads Parquet, as DuckDB does here.
+_PROJECT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RepoConfig:
+    """A loaded ``feature_store.yaml``, with every path made absolute."""
+
+    repo_path: Path
+    project: str
+    registry_url: str
+    provider: str = "local"
+    offline_store_type: str = "duckdb"
+    online_store_path: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.repo_path / CONFIG_FILE
+
+
+def load_config(repo_path: Path) -> RepoConfig:
+    """Read and validate ``feature_store.yaml`` at the root of ``repo_path``.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or has a bad value; the message says which.
+    """
+    import yaml
+
+    repo_path = repo_path.resolve()
+    path = repo_path / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"no {CONFIG_FILE} here; run `silage init` to create a repository, "
+            f"or pass --repo with the folder that holds {CONFIG_FILE}",
+            path=path,
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"not valid YAML{where}: {exc}", path=path) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            "expected a mapping of keys such as `project:` and `registry:`", path=path
+        )
+
+    unknown = sorted(set(raw) - _TOP_KEYS - _FEAST_ONLY_KEYS)
+    if unknown:
+        warnings.warn(
+            f"{path}: unknown keys ignored: {', '.join(unknown)}", UserWarning, stacklevel=2
+        )
+    project = raw.get("project")
+    if not isinstance(project, str) or not _PROJECT.match(project):
+        raise ConfigError(
+            f"project: {project!r} is not valid; give a name of letters, digits and "
+            f"underscores that starts with a letter, e.g. `project: driver_ranking`",
+            path=path,
+        )
+    provider = raw.get("provider", "local")
+    if provider != "local":
+        raise ConfigError(f"provider: {provider!r} is not supported; use `local`", path=path)
+    return RepoConfig(
+        repo_path=repo_path,
+        project=project,
+        registry_url=_registry_url(raw.get("registry", "data/registry.db"), repo_path, path),
+        provider=provider,
+        offline_store_type=_offline_type(raw.get("offline_store"), path),
+        online_store_path=_online_path(raw.get("online_store"), repo_path, path),
+    )
+
+
+def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
+    if isinstance(value, dict):
+        extra = sorted(set(value) - _REGISTRY_KEYS)
+        if extra:
+            warnings.warn(
+                f"{path}: unknown keys under registry ignored: {', '.join(extra)}",
+                UserWarning,
+                stacklevel=3,
+            )
+        value = value.get("path")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(
+            f"registry: {value!r} is not valid; give a file path such as `data/registry.db` "
+            f"or an SQLAlchemy URL such as `postgresql://host/db`",
+            path=path,
+        )
+    if "://" in value:
+        if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+            relative = value.removeprefix("sqlite:///")
+            if relative and relative != ":memory:":
+                return f"sqlite:///{(repo_path / relative).as_posix()}"
+        return value
+    file = Path(value)
+    return f"sqlite:///{(file if file.is_absolute() else repo_path / file).as_posix()}"
+
+
+def _offline_type(value: Any, path: Path) -> str:
+    kind = (value or {}).get("type", "duckdb") if isinstance(value, dict | None) else value
+    if kind not in _OFFLINE_TYPES:
+        raise ConfigError(
+            f"offline_store type {kind!r} is not supported; use `offline_store: {{type: duckdb}}`",
+            path=path,
+        )
+    return "duckdb"
+
+
+def _online_path(value: Any, repo_path: Path, path: Path) -> Path:
+    settings = value if isinstance(value, dict) else {}
+    if value is not None and not isinstance(value, dict):
+        raise ConfigError(
+            "online_store must be a mapping, e.g. `online_store: {type: sqlite, path: "
+            "data/online_store.db}`",
+            path=path,
+        )
+    kind = settings.get("type", "sqlite")
+    if kind != "sqlite":
+        raise ConfigError(
+            f"online_store type {kind!r} is not supported; use `type: sqlite`", path=path
+        )
+    extra = sorted(set(settings) - {"type", "path"})
+    if extra:
+        warnings.warn(
+            f"{path}: unknown keys under online_store ignored: {', '.join(extra)}",
+            UserWarning,
+            stacklevel=3,
+        )
+    file = Path(settings.get("path", "data/online_store.db"))
+    return file if file.is_absolute() else repo_path / file

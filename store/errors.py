@@ -1,0 +1,92 @@
+"""Exceptions raised by the feature store.
+
+Every error names the object, the bad value and the fix. Only the CLI prints them.
+
+::
+
+    StoreError
+    ├── DefinitionError (ValueError)     a declaration is invalid where it is constructed
+    ├── ConfigError (ValueError)         feature_store.yaml is missing or malformed
+    ├── RepoError                        a feature repository cannot be loaded or is inconsistent
+    │   ├── RepoImportError              a repository file raised while being imported
+    │   └── RepoValidationError          objects disagree with each other or with their data
+    ├── ObjectNotFoundError (LookupError) no object of that kind and name in the catalog
+    └── OnlineStoreError                 the online store cannot be read or written
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "ConfigError",
+    "DefinitionError",
+    "ObjectNotFoundError",
+    "OnlineStoreError",
+    "RepoError",
+    "RepoImportError",
+    "RepoValidationError",
+    "StoreError",
+]
+
+
+class StoreError(Exception):
+    """Root of every error the feature store raises on purpose."""
+
+
+class DefinitionError(StoreError, ValueError):
+    """A definition (entity, source, view, service, field) was constructed with a bad value."""
+
+
+class ConfigError(StoreError, ValueError):
+    """``feature_store.yaml`` is missing, unreadable or has a bad value."""
+
+    def __init__(self, message: str, *, path: Path | None = None) -> None:
+        self.path = path
+        super().__init__(f"{path}: {message}" if path else message)
+
+
+class RepoError(StoreError):
+    """A feature repository cannot be loaded, or its objects are inconsistent."""
+
+
+class RepoImportError(RepoError):
+    """A repository file raised while it was imported; ``path`` and ``line`` locate it."""
+
+    def __init__(self, message: str, *, path: Path, line: int | None) -> None:
+        self.path = path
+        self.line = line
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {message}")
+
+
+class RepoValidationError(RepoError):
+    """Objects of a repository disagree with each other or with their source data.
+
+    ``problems`` holds one message per problem, so a user fixes them all in one pass.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        if len(problems) == 1:
+            super().__init__(problems[0])
+        else:
+            listed = "\n".join(f"  - {p}" for p in problems)
+            super().__init__(f"{len(problems)} problems in the feature repository:\n{listed}")
+
+
+class ObjectNotFoundError(StoreError, LookupError):
+    """No object of this kind and name is registered."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.kind = kind
+        self.name = name
+        hint = f"registered: {', '.join(sorted(known))}" if known else "none are registered"
+        super().__init__(
+            f"no {kind} named {name!r} in the registry ({hint}); "
+            f"declare it in the feature repository and run `silage apply`"
+        )
+
+
+class OnlineStoreError(StoreError):
+    """The online store cannot be read or written as asked."""

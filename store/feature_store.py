@@ -1,0 +1,162 @@
+"""The ``FeatureStore`` facade: one repository's registry and stores behind a small API.
+
+It delegates: loading to :mod:`store.repo`, checks against data to
+:mod:`store.source_schema`, plan and apply to :mod:`store.apply`, the catalog to
+:mod:`registry`, online tables to :mod:`store.online_store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TypeVar
+
+from registry import CatalogObject, Kind, Registry
+from store.apply import (
+    apply_contents,
+    contents_for_objects,
+    definition_from_catalog,
+    plan_contents,
+    prepare,
+)
+from store.config import RepoConfig, load_config
+from store.entity import Entity
+from store.errors import ObjectNotFoundError
+from store.feature_service import FeatureService
+from store.feature_view import FeatureView
+from store.online_store import OnlineStore
+from store.plan import Plan
+from store.repo import Definition, RepoContents, load_repo
+from store.source import FileSource
+
+__all__ = ["FeatureStore"]
+
+T = TypeVar("T")
+
+
+class FeatureStore:
+    """A feature repository's store: declare, plan, apply, list.
+
+    Args:
+        repo_path: the folder holding ``feature_store.yaml``; relative paths in it, and in
+            the sources, resolve against this folder.
+        config: an already loaded configuration, instead of reading ``feature_store.yaml``.
+
+    Example:
+        >>> store = FeatureStore(repo_path="feature_repo")  # doctest: +SKIP
+        >>> print(store.plan().render())  # doctest: +SKIP
+    """
+
+    def __init__(self, repo_path: str | Path = ".", config: RepoConfig | None = None) -> None:
+        self.config = config if config is not None else load_config(Path(repo_path))
+        self.repo_path = self.config.repo_path
+        self.project = self.config.project
+
+    @cached_property
+    def registry(self) -> Registry:
+        """The registry database, its schema created when new and checked when not."""
+        return Registry(self.config.registry_url)
+
+    @cached_property
+    def online_store(self) -> OnlineStore:
+        return OnlineStore(self.config.online_store_path)
+
+    def close(self) -> None:
+        """Release database connections."""
+        if "registry" in self.__dict__:
+            self.registry.close()
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- declare and apply -----------------------------------------------------------------
+
+    def load_repo(self) -> RepoContents:
+        """Import the repository's files; check definitions against each other and their data."""
+        return prepare(load_repo(self.repo_path), self.repo_path)
+
+    def plan(self) -> Plan:
+        """What ``apply()`` would change, object by object and field by field."""
+        return plan_contents(
+            self.project, self.load_repo(), self.registry, self.online_store, delete_missing=True
+        )
+
+    def apply(self, objects: Sequence[Definition] | None = None) -> Plan:
+        """Record definitions in the registry and create their online tables, all or nothing.
+
+        Args:
+            objects: ``None`` applies the whole repository declaratively: it becomes the
+                truth and objects it no longer declares are deleted. A list upserts just those
+                objects (and the entities and source their views use), deleting nothing.
+
+        Returns:
+            What was changed.
+        """
+        if objects is None:
+            contents, delete_missing = self.load_repo(), True
+        else:
+            current = self.registry.catalog.objects(self.project)
+            contents = prepare(contents_for_objects(objects, current), self.repo_path)
+            delete_missing = False
+        return apply_contents(
+            self.project, contents, self.registry, self.online_store, delete_missing=delete_missing
+        )
+
+    def teardown(self) -> Plan:
+        """Delete the project's catalog objects and drop its online tables.
+
+        Feature view versions stay in the registry, as trained models may refer to them.
+        """
+        return apply_contents(
+            self.project, RepoContents(), self.registry, self.online_store, delete_missing=True
+        )
+
+    # --- read the catalog ------------------------------------------------------------------
+
+    def list_entities(self) -> list[Entity]:
+        return self._list("entity", Entity)
+
+    def list_data_sources(self) -> list[FileSource]:
+        return self._list("data_source", FileSource)
+
+    def list_feature_views(self) -> list[FeatureView]:
+        return self._list("feature_view", FeatureView)
+
+    def list_feature_services(self) -> list[FeatureService]:
+        return self._list("feature_service", FeatureService)
+
+    def get_entity(self, name: str) -> Entity:
+        return self._get("entity", name, Entity)
+
+    def get_data_source(self, name: str) -> FileSource:
+        return self._get("data_source", name, FileSource)
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        return self._get("feature_view", name, FeatureView)
+
+    def get_feature_service(self, name: str) -> FeatureService:
+        return self._get("feature_service", name, FeatureService)
+
+    def catalog_objects(self, kind: Kind | None = None) -> list[CatalogObject]:
+        """Raw catalog rows (spec, hash, version, timestamps) of this project."""
+        return self.registry.catalog.objects(self.project, kind)
+
+    def _list(self, kind: Kind, cls: type[T]) -> list[T]:
+        found = [definition_from_catalog(o) for o in self.catalog_objects(kind)]
+        return [o for o in found if isinstance(o, cls)]
+
+    def _get(self, kind: Kind, name: str, cls: type[T]) -> T:
+        objects = self.catalog_objects(kind)
+        for obj in objects:
+            if obj.name == name:
+                found = definition_from_catalog(obj)
+                assert isinstance(found, cls)
+                return found
+        raise ObjectNotFoundError(kind.replace("_", " "), name, [o.name for o in objects])
+
+    def __repr__(self) -> str:
+        return f"FeatureStore(repo_path={str(self.repo_path)!r}, project={self.project!r})"

@@ -1,0 +1,218 @@
+"""Feature views: a set of features of some entities, read from one source."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from store.entity import Entity
+from store.errors import DefinitionError
+from store.field import Field
+from store.source import FileSource
+from store.spec import check_name, content_hash, frozen_tags
+
+__all__ = ["FeatureView", "FeatureViewProjection"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeatureView:
+    """Features of one or more entities, as in Feast.
+
+    Args:
+        name: unique name of the view.
+        entities: the entities whose join keys identify a row; several make a composite key.
+        schema: the feature fields. A field named like a join key declares that key's type
+            instead of a feature (Feast's convention); keys left out get their type from the
+            source's Parquet schema when the repository is applied.
+        source: where the rows live.
+        ttl: how far back a point-in-time join may look from an entity row's timestamp.
+            ``None`` or zero: no limit. Whole seconds only.
+        online: whether ``materialize`` loads this view into the online store.
+
+    Example:
+        >>> from store.types import Float32
+        >>> driver = Entity(name="driver", join_keys=["driver_id"])
+        >>> src = FileSource(path="data/stats.parquet", timestamp_field="ts")
+        >>> fv = FeatureView(name="stats", entities=[driver], source=src,
+        ...                  schema=[Field(name="conv_rate", dtype=Float32)])
+        >>> [f.name for f in fv.features], fv.join_keys
+        (['conv_rate'], ['driver_id'])
+    """
+
+    name: str
+    source: FileSource
+    schema: Sequence[Field] = ()
+    entities: Sequence[Entity] = ()
+    ttl: timedelta | None = None
+    online: bool = True
+    description: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    owner: str = ""
+
+    def __post_init__(self) -> None:
+        check_name("feature view", self.name)
+        where = f"feature view {self.name!r}"
+        if not isinstance(self.source, FileSource):
+            raise DefinitionError(
+                f"{where}: source must be a FileSource, got {type(self.source).__name__}"
+            )
+        entities = tuple(self.entities or ())
+        for entity in entities:
+            if not isinstance(entity, Entity):
+                raise DefinitionError(
+                    f"{where}: entities must be Entity objects, got {entity!r}; "
+                    f"pass the Entity you declared, e.g. entities=[driver]"
+                )
+        if not entities:
+            raise DefinitionError(
+                f"{where}: declare at least one entity, e.g. entities=[driver]; "
+                f"views without entities are not supported"
+            )
+        _require_unique(where, "entity", [e.name for e in entities])
+        _require_unique(where, "join key", [e.join_key for e in entities])
+        schema = tuple(self.schema or ())
+        for item in schema:
+            if not isinstance(item, Field):
+                raise DefinitionError(
+                    f"{where}: schema entries must be Field objects, got {item!r}; "
+                    f"write Field(name=..., dtype=...)"
+                )
+        _require_unique(where, "field", [f.name for f in schema])
+        keys = {e.join_key for e in entities}
+        if not [f for f in schema if f.name not in keys]:
+            raise DefinitionError(
+                f"{where}: the schema declares no features; add Field(name=..., dtype=...) "
+                f"entries for the columns to serve"
+            )
+        timestamps = {self.source.timestamp_field, self.source.created_timestamp_column}
+        for f in schema:
+            if f.name in timestamps:
+                raise DefinitionError(
+                    f"{where}: field {f.name!r} is a timestamp column of source "
+                    f"{self.source.name!r}; remove it from the schema"
+                )
+        object.__setattr__(self, "entities", entities)
+        object.__setattr__(self, "schema", schema)
+        object.__setattr__(self, "ttl", _check_ttl(where, self.ttl))
+        if not isinstance(self.online, bool):
+            raise DefinitionError(f"{where}: online must be True or False, got {self.online!r}")
+        object.__setattr__(self, "tags", frozen_tags("feature view", self.name, self.tags))
+
+    def __hash__(self) -> int:
+        return hash(self.content_hash)
+
+    @property
+    def join_keys(self) -> list[str]:
+        """Join key columns, in the order of ``entities``."""
+        return [e.join_key for e in self.entities]
+
+    @property
+    def features(self) -> list[Field]:
+        """The feature fields: the schema without its join-key fields."""
+        keys = set(self.join_keys)
+        return [f for f in self.schema if f.name not in keys]
+
+    @property
+    def entity_columns(self) -> list[Field]:
+        """Join-key fields whose types are declared (all of them once applied)."""
+        keys = set(self.join_keys)
+        return [f for f in self.schema if f.name in keys]
+
+    @property
+    def ttl_seconds(self) -> int | None:
+        """The ttl in whole seconds, ``None`` when unbounded."""
+        return int(self.ttl.total_seconds()) if self.ttl else None
+
+    def __getitem__(self, names: Sequence[str]) -> FeatureViewProjection:
+        """Select some features for a feature service: ``fv[["a", "b"]]``."""
+        if isinstance(names, str):
+            names = [names]
+        known = [f.name for f in self.features]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise DefinitionError(
+                f"feature view {self.name!r} has no feature {unknown[0]!r}; "
+                f"its features are {', '.join(known)}"
+            )
+        return FeatureViewProjection(feature_view=self.name, features=tuple(names))
+
+    @property
+    def projection(self) -> FeatureViewProjection:
+        """All features of the view."""
+        return FeatureViewProjection(
+            feature_view=self.name, features=tuple(f.name for f in self.features)
+        )
+
+    def to_spec(self) -> dict[str, Any]:
+        """The canonical spec. It embeds the entities and the source, so that a view version
+        in the registry pins exactly what data it reads and how it is keyed."""
+        return {
+            "name": self.name,
+            "entities": [e.to_spec() for e in self.entities],
+            "schema": [f.to_spec() for f in self.schema],
+            "source": self.source.to_spec(),
+            "ttl_seconds": self.ttl_seconds,
+            "online": self.online,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "owner": self.owner,
+        }
+
+    @property
+    def content_hash(self) -> str:
+        """sha256 of the canonical spec."""
+        return content_hash(self.to_spec())
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> FeatureView:
+        """Rebuild a view, with its entities and source, from its registry spec."""
+        ttl = spec["ttl_seconds"]
+        return cls(
+            name=spec["name"],
+            entities=[Entity.from_spec(e) for e in spec["entities"]],
+            schema=[Field.from_spec(f) for f in spec["schema"]],
+            source=FileSource.from_spec(spec["source"]),
+            ttl=timedelta(seconds=ttl) if ttl else None,
+            online=spec["online"],
+            description=spec["description"],
+            tags=spec["tags"],
+            owner=spec["owner"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureViewProjection:
+    """Some features of one view, as selected by ``fv[["a", "b"]]``."""
+
+    feature_view: str
+    features: tuple[str, ...]
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"feature_view": self.feature_view, "features": list(self.features)}
+
+
+def _check_ttl(where: str, ttl: object) -> timedelta | None:
+    if ttl is None:
+        return None
+    if not isinstance(ttl, timedelta):
+        raise DefinitionError(
+            f"{where}: ttl must be a datetime.timedelta or None, got {ttl!r}; "
+            f"for example ttl=timedelta(days=1)"
+        )
+    if ttl < timedelta(0):
+        raise DefinitionError(
+            f"{where}: ttl {ttl} is negative; use a positive timedelta, or None for no limit"
+        )
+    if ttl.microseconds:
+        raise DefinitionError(f"{where}: ttl {ttl} has a fraction of a second; use whole seconds")
+    return ttl if ttl else None
+
+
+def _require_unique(where: str, what: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise DefinitionError(f"{where}: {what} {name!r} is listed twice; list it once")
+        seen.add(name)

@@ -1,0 +1,270 @@
+"""Loading a feature repository: import its Python files, collect and cross-check definitions.
+
+Every ``.py`` file under the repository is imported by its path under a private module
+name, so a user's ``store.py`` cannot shadow Silage's ``store`` package and two
+repositories can be loaded in one process. Skipped: hidden folders, virtualenvs,
+``__pycache__``, and whatever ``.silageignore`` lists (one glob per line, relative to
+the repository root, ``#`` for comments; a pattern naming a folder skips what is in it).
+
+Definitions are the module-level values of type Entity, FileSource, FeatureView and
+FeatureService; sources used by views are collected too, as in Feast.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib.util
+import os
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from store.entity import Entity
+from store.errors import RepoImportError, RepoValidationError
+from store.feature_service import FeatureService
+from store.feature_view import FeatureView
+from store.source import FileSource
+
+__all__ = ["IGNORE_FILE", "RepoContents", "load_repo", "repo_files"]
+
+IGNORE_FILE = ".silageignore"
+_SKIPPED_DIRS = {"__pycache__", "site-packages", "node_modules"}
+
+Definition = Entity | FileSource | FeatureView | FeatureService
+
+_KIND_OF: dict[type, str] = {
+    Entity: "entity",
+    FileSource: "data_source",
+    FeatureView: "feature_view",
+    FeatureService: "feature_service",
+}
+KIND_LABEL = {
+    "entity": "entity",
+    "data_source": "data source",
+    "feature_view": "feature view",
+    "feature_service": "feature service",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RepoContents:
+    """The definitions of a repository and the file each was declared in."""
+
+    entities: tuple[Entity, ...] = ()
+    data_sources: tuple[FileSource, ...] = ()
+    feature_views: tuple[FeatureView, ...] = ()
+    feature_services: tuple[FeatureService, ...] = ()
+    origins: dict[tuple[str, str], Path] = field(default_factory=dict)
+
+    def all(self) -> Iterator[Definition]:
+        """Every definition: entities, sources, views, then services."""
+        yield from self.entities
+        yield from self.data_sources
+        yield from self.feature_views
+        yield from self.feature_services
+
+    def where(self, kind: str, name: str) -> str:
+        """``"path/file.py: feature view 'x'"``: how errors name an object."""
+        origin = self.origins.get((kind, name))
+        label = f"{KIND_LABEL[kind]} {name!r}"
+        return f"{origin}: {label}" if origin else label
+
+
+def kind_of(obj: Definition) -> str:
+    """The catalog kind of a definition: ``entity``, ``data_source``, ..."""
+    return _KIND_OF[type(obj)]
+
+
+def repo_files(repo_path: Path) -> list[Path]:
+    """The Python files of a repository that loading imports, in a stable order."""
+    repo_path = repo_path.resolve()
+    patterns = _ignore_patterns(repo_path)
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(repo_path):
+        here = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in _SKIPPED_DIRS
+            and not (here / d / "pyvenv.cfg").exists()
+            and not _ignored((here / d).relative_to(repo_path), patterns)
+        )
+        for name in sorted(files):
+            path = here / name
+            if name.endswith(".py") and not _ignored(path.relative_to(repo_path), patterns):
+                found.append(path)
+    return found
+
+
+def load_repo(repo_path: Path) -> RepoContents:
+    """Import a repository's files and collect its definitions, checked against each other.
+
+    Raises:
+        RepoImportError: a file raised while imported (its path and line are in the message).
+        RepoValidationError: duplicate names, a view using an undeclared entity, a service
+            naming an unknown view or feature.
+    """
+    repo_path = repo_path.resolve()
+    found: dict[tuple[str, str], tuple[Definition, Path]] = {}
+    problems: list[str] = []
+    for path, module in _import_all(repo_path):
+        for obj in _definitions_of(module):
+            _collect(found, obj, path, problems)
+            if isinstance(obj, FeatureView):
+                _collect(found, obj.source, path, problems)
+    if problems:
+        raise RepoValidationError(problems)
+    contents = RepoContents(
+        entities=_of_kind(found, Entity),
+        data_sources=_of_kind(found, FileSource),
+        feature_views=_of_kind(found, FeatureView),
+        feature_services=_of_kind(found, FeatureService),
+        origins={key: path.relative_to(repo_path) for key, (_, path) in found.items()},
+    )
+    validate_references(contents)
+    return contents
+
+
+def validate_references(contents: RepoContents) -> None:
+    """Check that views use declared entities and sources and services name real features."""
+    problems: list[str] = []
+    entities = {e.name: e for e in contents.entities}
+    sources = {s.name: s for s in contents.data_sources}
+    views = {v.name: v for v in contents.feature_views}
+    for view in contents.feature_views:
+        where = contents.where("feature_view", view.name)
+        for entity in view.entities:
+            declared = entities.get(entity.name)
+            if declared is None:
+                problems.append(
+                    f"{where} uses entity {entity.name!r}, which no repository file declares; "
+                    f"assign the Entity to a module-level variable in a repository file"
+                )
+            elif declared != entity:
+                problems.append(
+                    f"{where} uses an entity {entity.name!r} that differs from the one declared "
+                    f"in {contents.origins.get(('entity', entity.name))}; use the declared object"
+                )
+        declared_source = sources.get(view.source.name)
+        if declared_source is not None and declared_source != view.source:
+            problems.append(
+                f"{where} reads a data source {view.source.name!r} that differs from the one "
+                f"declared in {contents.origins.get(('data_source', view.source.name))}; "
+                f"use the declared object"
+            )
+    for service in contents.feature_services:
+        where = contents.where("feature_service", service.name)
+        for projection in service.projections:
+            target = views.get(projection.feature_view)
+            if target is None:
+                problems.append(
+                    f"{where} names feature view {projection.feature_view!r}, which no "
+                    f"repository file declares; declare it or remove it from the service"
+                )
+                continue
+            known = [f.name for f in target.features]
+            for name in projection.features:
+                if name not in known:
+                    problems.append(
+                        f"{where} names feature {projection.feature_view}:{name}, but that view "
+                        f"has only {', '.join(known)}"
+                    )
+    if problems:
+        raise RepoValidationError(problems)
+
+
+def _collect(
+    found: dict[tuple[str, str], tuple[Definition, Path]],
+    obj: Definition,
+    path: Path,
+    problems: list[str],
+) -> None:
+    key = (kind_of(obj), obj.name)
+    previous = found.get(key)
+    if previous is None:
+        found[key] = (obj, path)
+    elif previous[0] != obj:
+        # Equal objects are the same declaration reached twice (one file imports another).
+        problems.append(
+            f"{KIND_LABEL[key[0]]} {key[1]!r} is declared twice, differently, in "
+            f"{previous[1].name} and {path.name}; names must be unique per kind: rename one "
+            f"or delete the other"
+        )
+
+
+def _of_kind(found: dict[tuple[str, str], tuple[Definition, Path]], cls: type[Any]) -> Any:
+    return tuple(obj for obj, _ in found.values() if isinstance(obj, cls))
+
+
+def _definitions_of(module: ModuleType) -> Iterator[Definition]:
+    for value in vars(module).values():
+        if isinstance(value, Entity | FileSource | FeatureView | FeatureService):
+            yield value
+
+
+def _import_all(repo_path: Path) -> Iterator[tuple[Path, ModuleType]]:
+    """Import each file under a private name. The repository root is on ``sys.path`` (last,
+    so it never shadows installed packages) while loading, so files can import each other;
+    modules imported that way are forgotten afterwards so another repository can load its own."""
+    files = repo_files(repo_path)
+    prefix = "_silage_repo_" + hashlib.sha256(str(repo_path).encode()).hexdigest()[:12]
+    before = set(sys.modules)
+    sys.path.append(str(repo_path))
+    try:
+        modules = [(path, _import_file(path, repo_path, prefix)) for path in files]
+    finally:
+        sys.path.remove(str(repo_path))
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None)
+            if name.startswith(prefix) or (file and Path(file).resolve().is_relative_to(repo_path)):
+                del sys.modules[name]
+    yield from modules
+
+
+def _import_file(path: Path, repo_path: Path, prefix: str) -> ModuleType:
+    relative = path.relative_to(repo_path).with_suffix("")
+    name = prefix + "__" + "__".join(relative.parts).replace("-", "_").replace(".", "_")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look modules up by name
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise RepoImportError(
+            f"syntax error: {exc.msg}; fix the file or add it to {IGNORE_FILE}",
+            path=path,
+            line=exc.lineno,
+        ) from exc
+    except Exception as exc:
+        line = None
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if Path(frame.filename).resolve() == path.resolve():
+                line = frame.lineno
+        raise RepoImportError(
+            f"{type(exc).__name__} while importing: {exc}", path=path, line=line
+        ) from exc
+    return module
+
+
+def _ignore_patterns(repo_path: Path) -> list[str]:
+    file = repo_path / IGNORE_FILE
+    if not file.is_file():
+        return []
+    lines = (line.strip() for line in file.read_text(encoding="utf-8").splitlines())
+    return [line.rstrip("/") for line in lines if line and not line.startswith("#")]
+
+
+def _ignored(relative: Path, patterns: list[str]) -> bool:
+    text = relative.as_posix()
+    return any(
+        fnmatch.fnmatch(text, p) or fnmatch.fnmatch(relative.name, p) or text.startswith(p + "/")
+        for p in patterns
+    )
