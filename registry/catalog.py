@@ -9,9 +9,8 @@ transaction, so work that must succeed together with the catalog write (creating
 tables) rolls the catalog back when it fails.
 
 Example:
-    >>> db = Database("sqlite://")
-    >>> ensure_schema(db)
-    >>> catalog = Catalog(db)
+    >>> from registry import Registry
+    >>> catalog = Registry("sqlite://").catalog
     >>> obj = DeclaredObject(kind="entity", name="driver", spec={}, content_hash="h")
     >>> [c.action for c in catalog.apply("demo", [obj], delete_missing=True)]
     ['create']
@@ -189,6 +188,50 @@ class Catalog:
             ]
 
     # --- writes --------------------------------------------------------------------------
+
+    def record_materialization(
+        self, project: str, name: str, *, start: datetime, end: datetime, rows_written: int
+    ) -> MaterializationInterval:
+        """Record that a view's current version was loaded online for ``[start, end]``."""
+        if end < start:
+            raise RegistryError(f"materialization window of {name!r} ends ({end}) before it starts")
+        with self._db.write() as session:
+            found = session.execute(
+                select(FeatureViewRow.id, FeatureViewVersionRow.id, FeatureViewVersionRow.version)
+                .join(ProjectRow, ProjectRow.id == FeatureViewRow.project_id)
+                .join(
+                    FeatureViewVersionRow,
+                    FeatureViewVersionRow.feature_view_id == FeatureViewRow.id,
+                )
+                .where(
+                    ProjectRow.name == project,
+                    FeatureViewRow.name == name,
+                    FeatureViewRow.deleted_at.is_(None),
+                )
+                .order_by(FeatureViewVersionRow.version.desc())
+                .limit(1)
+            ).one_or_none()
+            if found is None:
+                raise RegistryNotFoundError("feature view", name)
+            view_id, version_id, version = found
+            row = MaterializationIntervalRow(
+                feature_view_id=view_id,
+                feature_view_version_id=version_id,
+                start_ts=start,
+                end_ts=end,
+                rows_written=rows_written,
+                created_at=utc_now(),
+            )
+            session.add(row)
+            session.flush()
+            return MaterializationInterval(
+                feature_view=name,
+                version=version,
+                start=start,
+                end=end,
+                rows_written=rows_written,
+                created_at=row.created_at,
+            )
 
     def apply(
         self,

@@ -69,9 +69,11 @@ def load_config(repo_path: Path) -> RepoConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        # The context mark is where the broken construct starts, which is what users look for.
+        mark = getattr(exc, "context_mark", None) or getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"not valid YAML{where}: {exc}", path=path) from exc
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"not valid YAML{where}: {problem}", path=path) from exc
     if not isinstance(raw, dict):
         raise ConfigError(
             "expected a mapping of keys such as `project:` and `registry:`", path=path

@@ -43,9 +43,12 @@ class FeatureStore:
             the sources, resolve against this folder.
         config: an already loaded configuration, instead of reading ``feature_store.yaml``.
 
-    Example:
-        >>> store = FeatureStore(repo_path="feature_repo")  # doctest: +SKIP
-        >>> print(store.plan().render())  # doctest: +SKIP
+    Example::
+
+        store = FeatureStore(repo_path="feature_repo")
+        print(store.plan().render())
+        store.apply()
+        [view.name for view in store.list_feature_views()]
     """
 
     def __init__(self, repo_path: str | Path = ".", config: RepoConfig | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The SQLite table layout of an online feature view (pure: no database touched).
+r"""The SQLite table layout of an online feature view (pure: no database touched).
 
 One table per online view, named ``<project>__<view>``: the join keys (typed) as the
 primary key of a ``WITHOUT ROWID`` table, so a lookup is one B-tree search; one typed

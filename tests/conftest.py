@@ -1,0 +1,74 @@
+"""Shared fixtures: fixture repositories copied to a temporary folder, with their data."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "repos"
+GOLDEN = Path(__file__).parent / "golden"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def write_driver_stats(path: Path, *, drivers: int = 3, hours: int = 4) -> pa.Table:
+    """A small driver-stats table: one row per driver and hour, with a created column."""
+    rows: dict[str, list[object]] = {
+        "driver_id": [],
+        "event_timestamp": [],
+        "created": [],
+        "conv_rate": [],
+        "acc_rate": [],
+        "avg_daily_trips": [],
+        "city": [],
+    }
+    for h in range(hours):
+        for d in range(drivers):
+            ts = T0 + timedelta(hours=h)
+            rows["driver_id"].append(1001 + d)
+            rows["event_timestamp"].append(ts)
+            rows["created"].append(ts + timedelta(minutes=1))
+            rows["conv_rate"].append(0.1 * d + 0.01 * h)
+            rows["acc_rate"].append(0.5)
+            rows["avg_daily_trips"].append(10 * d + h)
+            rows["city"].append(["Oslo", "Lima", "Pune"][d % 3])
+    schema = pa.schema(
+        [
+            ("driver_id", pa.int64()),
+            ("event_timestamp", pa.timestamp("us", tz="UTC")),
+            ("created", pa.timestamp("us", tz="UTC")),
+            ("conv_rate", pa.float64()),
+            ("acc_rate", pa.float64()),
+            ("avg_daily_trips", pa.int64()),
+            ("city", pa.string()),
+        ]
+    )
+    table = pa.table(rows, schema=schema)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return table
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[..., Path]:
+    """Copy a fixture repository into a temporary folder and write its data.
+
+    ``make_repo("basic")`` returns the copy's path; ``make_repo("basic_v2", into=path)``
+    lays another fixture's files over an existing copy (its data stays).
+    """
+
+    def make(name: str, *, into: Path | None = None, data: bool = True) -> Path:
+        target = into or tmp_path / name
+        for py in target.glob("*.py") if into else []:
+            py.unlink()
+        shutil.copytree(FIXTURES / name, target, dirs_exist_ok=True)
+        if data and not (target / "data" / "driver_stats.parquet").exists():
+            write_driver_stats(target / "data" / "driver_stats.parquet")
+        return target
+
+    return make

@@ -1,0 +1,134 @@
+"""The silage command line: commands, output and exit status (0 ok, 1 user error, 2 usage)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from store.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
+
+
+def test_plan_apply_list_describe(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = str(make_repo("basic"))
+    code, out, _ = run(capsys, "--repo", repo, "plan")
+    assert code == 0
+    assert "+ create feature view driver_hourly_stats" in out
+    code, out, _ = run(capsys, "--repo", repo, "apply")
+    assert code == 0
+    assert "4 created, 0 updated, 0 deleted; 1 online table change(s)." in out
+    code, out, _ = run(capsys, "--repo", repo, "list", "feature-views")
+    assert out.splitlines() == [
+        "NAME                 VERSION  ENTITIES  FEATURES  TTL  ONLINE",
+        "driver_hourly_stats  1        driver    3         1d   yes",
+    ]
+    code, out, _ = run(capsys, "--repo", repo, "list", "entities")
+    assert out.splitlines()[1].split() == ["driver", "driver_id", "A", "driver"]
+    code, out, _ = run(capsys, "--repo", repo, "describe", "driver_hourly_stats")
+    (described,) = json.loads(out)
+    assert (described["kind"], described["version"]) == ("feature_view", 1)
+    assert described["spec"]["ttl_seconds"] == 86400
+    code, out, _ = run(capsys, "--repo", repo, "plan")
+    assert "No changes" in out
+
+
+def test_user_errors_exit_1_with_a_message_and_no_traceback(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "--repo", str(make_repo("dup_names")), "apply")
+    assert code == 1
+    assert err.startswith("Error: ")
+    assert "declared twice" in err
+    assert "Traceback" not in err
+    code, _, err = run(capsys, "--repo", str(make_repo("bad_yaml", data=False)), "plan")
+    assert (code, "not valid YAML at line 2" in err) == (1, True)
+    code, _, err = run(capsys, "--repo", str(make_repo("basic")), "describe", "nope")
+    assert code == 1
+    assert "no object named 'nope'" in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "list", "widgets")
+    assert code == 2
+    assert "Invalid value" in err
+    code, _, _ = run(capsys, "no-such-command")
+    assert code == 2
+
+
+def test_list_before_apply_says_what_to_do(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--repo", str(make_repo("basic")), "list", "feature-services")
+    assert (code, out.strip()) == (0, "No feature services registered; run `silage apply`.")
+
+
+def test_teardown_asks_unless_yes(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = str(make_repo("basic"))
+    run(capsys, "--repo", repo, "apply")
+    code, out, _ = run(capsys, "--repo", repo, "teardown", "--yes")
+    assert code == 0
+    assert "removed" in out
+    code, out, _ = run(capsys, "--repo", repo, "list", "feature-views")
+    assert "No feature views registered" in out
+
+
+def test_init_creates_a_repository_that_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "new_repo"
+    code, out, _ = run(capsys, "init", str(target))
+    assert code == 0
+    assert (target / "feature_store.yaml").is_file()
+    code, out, _ = run(capsys, "--repo", str(target), "apply")
+    assert code == 0, out
+    assert "created feature view driver_hourly_stats" in out
+    code, _, err = run(capsys, "init", str(target))
+    assert code == 1
+    assert "already exists" in err
+
+
+def test_registry_upgrade_and_version(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = str(make_repo("basic"))
+    code, out, _ = run(capsys, "--repo", repo, "registry", "upgrade")
+    assert (code, out.strip()) == (0, "Registry upgraded from revision (empty) to 0001.")
+    code, out, _ = run(capsys, "--repo", repo, "registry", "upgrade")
+    assert out.strip() == "Registry already at revision 0001."
+    code, out, _ = run(capsys, "version")
+    assert out.startswith("silage ")
+
+
+def test_console_script_runs_in_a_fresh_process(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo("basic")
+    result = subprocess.run(
+        [sys.executable, "-m", "store.cli", "--repo", str(repo), "plan"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Project basic:")
+    failing = subprocess.run(
+        [sys.executable, "-m", "store.cli", "--repo", str(repo / "missing"), "plan"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failing.returncode == 1
+    assert "silage init" in failing.stderr

@@ -1,0 +1,73 @@
+"""feature_store.yaml: Feast's keys, relative paths, warnings and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from store.config import load_config
+from store.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "feature_store.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_feast_config_loads_unchanged_and_paths_resolve_against_the_repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = write(
+        tmp_path,
+        "project: driver_ranking\n"
+        "registry: data/registry.db\n"
+        "provider: local\n"
+        "online_store:\n  type: sqlite\n  path: data/online_store.db\n"
+        "offline_store:\n  type: file\n"
+        "entity_key_serialization_version: 3\n",
+    )
+    monkeypatch.chdir("/")
+    config = load_config(repo)
+    assert config.project == "driver_ranking"
+    assert config.registry_url == f"sqlite:///{(repo / 'data' / 'registry.db').as_posix()}"
+    assert config.online_store_path == repo / "data" / "online_store.db"
+    assert config.offline_store_type == "duckdb"
+
+
+def test_registry_may_be_a_url_or_feast_style_mapping(tmp_path: Path) -> None:
+    write(tmp_path, "project: p\nregistry: postgresql://db.local/feast\n")
+    assert load_config(tmp_path).registry_url == "postgresql://db.local/feast"
+    write(tmp_path, "project: p\nregistry:\n  registry_type: sql\n  path: sqlite:///reg.db\n")
+    assert load_config(tmp_path).registry_url == f"sqlite:///{(tmp_path / 'reg.db').as_posix()}"
+
+
+def test_unknown_keys_warn_by_name(tmp_path: Path) -> None:
+    write(tmp_path, "project: p\nfeature_server: {enabled: true}\n")
+    with pytest.warns(UserWarning, match="unknown keys ignored: feature_server"):
+        load_config(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("project: p\nregistry: [unclosed\n", "not valid YAML at line"),
+        ("- a\n- b\n", "expected a mapping"),
+        ("registry: r.db\n", "project: None is not valid"),
+        ("project: 9lives\n", "project: '9lives' is not valid"),
+        ("project: p\nprovider: gcp\n", "provider: 'gcp' is not supported"),
+        ("project: p\nonline_store: {type: redis}\n", "online_store type 'redis'"),
+        ("project: p\noffline_store: {type: bigquery}\n", "offline_store type 'bigquery'"),
+        ("project: p\nregistry: 12\n", "registry: 12 is not valid"),
+    ],
+)
+def test_malformed_config_names_the_file_and_fix(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path, text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(tmp_path)
+    assert str(tmp_path / "feature_store.yaml") in str(info.value)
+
+
+def test_missing_config_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="silage init"):
+        load_config(tmp_path)
