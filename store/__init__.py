@@ -24,6 +24,7 @@ from store.errors import (
     RepoError,
     RepoImportError,
     RepoValidationError,
+    SourceDataError,
     StoreError,
 )
 from store.feature_service import FeatureService
@@ -49,6 +50,7 @@ __all__ = [
     "RepoError",
     "RepoImportError",
     "RepoValidationError",
+    "SourceDataError",
     "StoreError",
     "types",
 ]

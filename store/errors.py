@@ -10,6 +10,7 @@ Every error names the object, the bad value and the fix. Only the CLI prints the
     ├── RepoError                        a feature repository cannot be loaded or is inconsistent
     │   ├── RepoImportError              a repository file raised while being imported
     │   └── RepoValidationError          objects disagree with each other or with their data
+    ├── SourceDataError                  a source's Parquet files are missing or unreadable
     ├── ObjectNotFoundError (LookupError) no object of that kind and name in the catalog
     └── OnlineStoreError                 the online store cannot be read or written
 """
@@ -26,6 +27,7 @@ __all__ = [
     "RepoError",
     "RepoImportError",
     "RepoValidationError",
+    "SourceDataError",
     "StoreError",
 ]
 
@@ -73,6 +75,10 @@ class RepoValidationError(RepoError):
         else:
             listed = "\n".join(f"  - {p}" for p in problems)
             super().__init__(f"{len(problems)} problems in the feature repository:\n{listed}")
+
+
+class SourceDataError(StoreError):
+    """A source's Parquet files cannot be found or read; the message names the path."""
 
 
 class ObjectNotFoundError(StoreError, LookupError):

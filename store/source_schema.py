@@ -13,6 +13,7 @@ import glob
 from pathlib import Path
 
 from store import types
+from store.errors import SourceDataError
 from store.feature_view import FeatureView
 from store.field import Field
 from store.repo import RepoContents
@@ -22,10 +23,6 @@ __all__ = ["KEY_DTYPES", "parquet_files", "read_source_schema", "resolve_feature
 
 # Join keys must compare exactly across Parquet, DuckDB, SQLite and Python.
 KEY_DTYPES = (types.Int32, types.Int64, types.String)
-
-
-class SourceDataError(Exception):
-    """A source's files cannot be found or read; the message says which."""
 
 
 def parquet_files(source: FileSource, repo_root: Path) -> list[Path]:

@@ -1,0 +1,103 @@
+"""Sources over a file, a folder or a glob; field_mapping; key types from the data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from store import Entity, FeatureView, Field, FileSource
+from store.errors import SourceDataError
+from store.repo import RepoContents
+from store.source_schema import parquet_files, resolve_feature_views
+from store.types import Float64, Int64, String
+
+
+def write(path: Path, **columns: pa.Array) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), path)
+
+
+def contents_for(source: FileSource, *schema: Field, key: str = "driver_id") -> RepoContents:
+    entity = Entity(name="driver", join_keys=[key])
+    view = FeatureView(name="v", entities=[entity], schema=list(schema), source=source)
+    return RepoContents(entities=(entity,), data_sources=(source,), feature_views=(view,))
+
+
+def ts(n: int) -> pa.Array:
+    return pa.array([0] * n, pa.timestamp("us", tz="UTC"))
+
+
+def test_folder_and_glob_sources_list_their_files(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write(tmp_path / "data" / "part" / f"{name}.parquet", x=pa.array([1]))
+    (tmp_path / "data" / "part" / "README.txt").write_text("not data")
+    folder = FileSource(path="data/part", timestamp_field="ts")
+    glob = FileSource(path="data/part/*.parquet", timestamp_field="ts")
+    assert [p.name for p in parquet_files(folder, tmp_path)] == ["a.parquet", "b.parquet"]
+    assert [p.name for p in parquet_files(glob, tmp_path)] == ["a.parquet", "b.parquet"]
+    with pytest.raises(SourceDataError, match="no Parquet file at"):
+        parquet_files(FileSource(path="data/none/*.parquet", timestamp_field="ts"), tmp_path)
+
+
+def test_field_mapping_renames_before_checks_and_key_type_comes_from_data(tmp_path: Path) -> None:
+    write(
+        tmp_path / "s.parquet",
+        id=pa.array(["a", "b"]),
+        event_ts=ts(2),
+        rate_raw=pa.array([0.1, 0.2]),
+    )
+    source = FileSource(
+        path="s.parquet",
+        timestamp_field="event_ts",
+        field_mapping={"id": "driver_id", "rate_raw": "rate"},
+    )
+    resolved, problems = resolve_feature_views(
+        contents_for(source, Field(name="rate", dtype=Float64)), tmp_path
+    )
+    assert problems == []
+    (view,) = resolved.feature_views
+    assert [(f.name, f.dtype) for f in view.schema] == [("driver_id", String), ("rate", Float64)]
+
+
+@pytest.mark.parametrize(
+    ("columns", "schema", "problem"),
+    [
+        (
+            {"event_ts": ts(1), "x": pa.array([1])},
+            [Field(name="x", dtype=Int64)],
+            "join key 'driver_id' is not a column of source 's' (s.parquet); its columns are "
+            "event_ts, x",
+        ),
+        (
+            {"driver_id": pa.array([1]), "x": pa.array([1])},
+            [Field(name="x", dtype=Int64)],
+            "timestamp_field 'event_ts' is not a column",
+        ),
+        (
+            {"driver_id": pa.array([1]), "event_ts": pa.array([1]), "x": pa.array([1])},
+            [Field(name="x", dtype=Int64)],
+            "timestamp_field 'event_ts' of source 's' (s.parquet) is int64, not a timestamp",
+        ),
+        (
+            {"driver_id": pa.array([1.5]), "event_ts": ts(1), "x": pa.array([1])},
+            [Field(name="x", dtype=Int64)],
+            "join keys must be integers or strings",
+        ),
+        (
+            {"driver_id": pa.array([1]), "event_ts": ts(1), "x": pa.array([1])},
+            [Field(name="driver_id", dtype=String), Field(name="x", dtype=Int64)],
+            "join key 'driver_id' is declared String but is int64",
+        ),
+    ],
+)
+def test_problems_name_the_column_and_the_fix(
+    tmp_path: Path, columns: dict[str, pa.Array], schema: list[Field], problem: str
+) -> None:
+    write(tmp_path / "s.parquet", **columns)
+    source = FileSource(path="s.parquet", timestamp_field="event_ts")
+    _, problems = resolve_feature_views(contents_for(source, *schema), tmp_path)
+    assert len(problems) == 1
+    assert problem in problems[0]
