@@ -24,6 +24,7 @@ from store.errors import (
     RepoError,
     RepoImportError,
     RepoValidationError,
+    RequestError,
     SourceDataError,
     StoreError,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "RepoError",
     "RepoImportError",
     "RepoValidationError",
+    "RequestError",
     "SourceDataError",
     "StoreError",
     "types",

@@ -11,6 +11,7 @@ Every error names the object, the bad value and the fix. Only the CLI prints the
     │   ├── RepoImportError              a repository file raised while being imported
     │   └── RepoValidationError          objects disagree with each other or with their data
     ├── SourceDataError                  a source's Parquet files are missing or unreadable
+    ├── RequestError (ValueError)         a feature request or entity table is malformed
     ├── ObjectNotFoundError (LookupError) no object of that kind and name in the catalog
     └── OnlineStoreError                 the online store cannot be read or written
 """
@@ -27,6 +28,7 @@ __all__ = [
     "RepoError",
     "RepoImportError",
     "RepoValidationError",
+    "RequestError",
     "SourceDataError",
     "StoreError",
 ]
@@ -79,6 +81,11 @@ class RepoValidationError(RepoError):
 
 class SourceDataError(StoreError):
     """A source's Parquet files cannot be found or read; the message names the path."""
+
+
+class RequestError(StoreError, ValueError):
+    """A feature request cannot be served as asked: a bad reference, a missing or mistyped
+    entity column, a name clash. The message names the column or reference and the fix."""
 
 
 class ObjectNotFoundError(StoreError, LookupError):

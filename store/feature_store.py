@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from registry import CatalogObject, Kind, Registry
 from store.apply import (
@@ -25,9 +25,11 @@ from store.entity import Entity
 from store.errors import ObjectNotFoundError
 from store.feature_service import FeatureService
 from store.feature_view import FeatureView
+from store.offline_engine import DuckDBEngine
 from store.online_store import OnlineStore
 from store.plan import Plan
 from store.repo import Definition, RepoContents, load_repo
+from store.retrieval import RetrievalJob, build_retrieval_job
 from store.source import FileSource
 
 __all__ = ["FeatureStore"]
@@ -116,6 +118,48 @@ class FeatureStore:
         """
         return apply_contents(
             self.project, RepoContents(), self.registry, self.online_store, delete_missing=True
+        )
+
+    # --- training sets ---------------------------------------------------------------------
+
+    @cached_property
+    def offline_engine(self) -> DuckDBEngine:
+        return DuckDBEngine()
+
+    def get_historical_features(
+        self,
+        entity_df: Any,
+        features: Sequence[str] | FeatureService,
+        full_feature_names: bool = False,
+    ) -> RetrievalJob:
+        """A point-in-time correct training set: for each entity row, each feature's value as
+        of the row's ``event_timestamp`` (never later), within its view's ttl.
+
+        Args:
+            entity_df: a pandas DataFrame, a pyarrow Table, a Parquet path, or an SQL query
+                (run by DuckDB). It holds the join keys of every requested view and an
+                ``event_timestamp`` column; other columns pass through unchanged.
+            features: ``"view:feature"`` references or a FeatureService. Views come from the
+                registry, so only the registry and the data are needed, not the repo's files.
+            full_feature_names: name columns ``view__feature``.
+
+        Returns:
+            A job: ``to_df()``, ``to_arrow()``, ``to_parquet(path)``, ``sql``.
+
+        Example::
+
+            job = store.get_historical_features(
+                entity_df=trips, features=["driver_hourly_stats:conv_rate"]
+            )
+            training = job.to_df()
+        """
+        return build_retrieval_job(
+            entity_df,
+            features,
+            lookup_view=self.get_feature_view,
+            repo_root=self.repo_path,
+            engine=self.offline_engine,
+            full_feature_names=full_feature_names,
         )
 
     # --- read the catalog ------------------------------------------------------------------

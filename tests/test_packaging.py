@@ -100,6 +100,7 @@ def test_public_api_is_pinned() -> None:
         "RepoError",
         "RepoImportError",
         "RepoValidationError",
+        "RequestError",
         "SourceDataError",
         "StoreError",
         "types",

@@ -1,0 +1,247 @@
+"""Historical retrieval: a point-in-time correct training set for an entity table.
+
+:func:`build_retrieval_job` checks a request and returns a :class:`RetrievalJob`; nothing
+runs until the job is asked for its result. The join returns only feature columns, in
+entity-row order; the entity table's own columns are put beside them on the Python side
+(Arrow columns, or the caller's DataFrame itself), so labels and ids pass through exactly
+as given. ``to_parquet`` instead runs the whole query, entity columns included, inside
+DuckDB and streams it to disk.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from store.entity_table import EntityTable, prepare_entity_table
+from store.errors import RequestError, SourceDataError
+from store.feature_refs import RequestedView, resolve_features
+from store.feature_service import FeatureService
+from store.feature_view import FeatureView
+from store.offline_engine import DuckDBEngine
+from store.point_in_time import (
+    ROW_COLUMN,
+    TIMESTAMP_COLUMN,
+    FeatureColumn,
+    PointInTimeQuery,
+    ViewScan,
+    compile_point_in_time,
+)
+from store.source_schema import parquet_files
+from store.types import DType
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = ["RetrievalJob", "build_retrieval_job"]
+
+EntityInput = Any  # pandas.DataFrame | pyarrow.Table | str (SQL) | pathlib.Path (Parquet)
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RetrievalJob:
+    """A training-set request, checked and compiled, ready to run.
+
+    ``to_df()``, ``to_arrow()`` and ``to_parquet(path)`` run it; ``sql`` is the query
+    ``to_parquet`` runs (the others run it without the entity table's pass-through columns).
+    """
+
+    engine: DuckDBEngine
+    requested: tuple[RequestedView, ...]
+    entities: EntityTable
+    scans: tuple[ViewScan, ...]
+    full_feature_names: bool
+    frame: pd.DataFrame | None = None
+    arrow: pa.Table | None = None
+    rendering: str = "asof"
+
+    @property
+    def feature_refs(self) -> list[str]:
+        """The ``view:feature`` references, in output order."""
+        return [ref for r in self.requested for ref in r.refs]
+
+    @property
+    def feature_views(self) -> list[FeatureView]:
+        return [r.view for r in self.requested]
+
+    @property
+    def sql(self) -> str:
+        """The complete query, entity columns included, formatted for reading."""
+        return compile_point_in_time(
+            self._query(self.entities.columns), rendering=self.rendering, pretty=True
+        )
+
+    def using(self, rendering: str) -> RetrievalJob:
+        """The same job rendered another way (``"asof"`` or ``"window"``)."""
+        compile_point_in_time(self._query(()), rendering=rendering)  # validates the name
+        return dataclasses.replace(self, rendering=rendering)
+
+    def to_arrow(self) -> pa.Table:
+        """Entity columns (event_timestamp in UTC), then the features, one row per entity row."""
+        import pyarrow as pa
+
+        features = self._features()
+        base = self._entity_arrow()
+        columns = [base.column(n) for n in self.entities.columns]
+        columns += [features.column(i) for i in range(features.num_columns)]
+        return pa.table(columns, names=[*self.entities.columns, *features.column_names])
+
+    def to_df(self) -> pd.DataFrame:
+        """As :meth:`to_arrow`, as pandas. Integer and boolean features keep their type as
+        pandas nullable dtypes; a DataFrame given as the entity table keeps its dtypes."""
+        import pandas as pd
+        import pyarrow as pa
+
+        features = self._features().to_pandas(
+            types_mapper={
+                pa.int32(): pd.Int32Dtype(),
+                pa.int64(): pd.Int64Dtype(),
+                pa.bool_(): pd.BooleanDtype(),
+            }.get
+        )
+        if self.frame is not None:
+            base = self.frame.reset_index(drop=True).copy()
+            base[TIMESTAMP_COLUMN] = pd.to_datetime(base[TIMESTAMP_COLUMN], utc=True)
+        else:
+            base = self._entity_arrow().select(list(self.entities.columns)).to_pandas()
+        result: pd.DataFrame = pd.concat([base, features], axis=1)
+        return result
+
+    def to_parquet(self, path: str | Path) -> Path:
+        """Stream the result to a Parquet file inside DuckDB; returns the path."""
+        target = Path(path)
+        sql = compile_point_in_time(self._query(self.entities.columns), rendering=self.rendering)
+        self.engine.copy_to_parquet(sql, self._entity_arrow(), target)
+        return target
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _query(self, entity_columns: Sequence[str]) -> PointInTimeQuery:
+        return PointInTimeQuery(
+            entity_columns=tuple(entity_columns),
+            views=self.scans,
+            min_ts_us=self.entities.min_ts_us,
+            max_ts_us=self.entities.max_ts_us,
+        )
+
+    def _features(self) -> pa.Table:
+        sql = compile_point_in_time(self._query(()), rendering=self.rendering)
+        return self.engine.execute(sql, self.entities.table)
+
+    def _entity_arrow(self) -> pa.Table:
+        """The whole entity table as Arrow, normalized and numbered."""
+        if self.arrow is not None:
+            return self.arrow
+        import pyarrow as pa
+
+        assert self.frame is not None
+        full = pa.Table.from_pandas(self.frame.reset_index(drop=True), preserve_index=False)
+        keys: dict[str, tuple[DType, list[str]]] = {
+            k: (t, []) for r in self.requested for k, t in _keys(r.view)
+        }
+        return prepare_entity_table(full, keys).table
+
+
+def build_retrieval_job(
+    entity_df: EntityInput,
+    features: Sequence[str] | FeatureService,
+    *,
+    lookup_view: Callable[[str], FeatureView],
+    repo_root: Path,
+    engine: DuckDBEngine,
+    full_feature_names: bool = False,
+) -> RetrievalJob:
+    """Check a request and compile it; nothing runs yet.
+
+    Raises:
+        RequestError: bad references, name clashes, a missing or mistyped entity column,
+            an entity query that fails.
+        ObjectNotFoundError: an unknown feature view.
+        SourceDataError: a view's Parquet files are missing.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    frame: pd.DataFrame | None = None
+    if isinstance(entity_df, pd.DataFrame):
+        frame, columns = entity_df, [str(c) for c in entity_df.columns]
+    elif isinstance(entity_df, pa.Table):
+        table, columns = entity_df, entity_df.column_names
+    elif isinstance(entity_df, Path) or (
+        isinstance(entity_df, str) and entity_df.strip().lower().endswith(".parquet")
+    ):
+        table = engine.read_parquet(Path(entity_df))
+        columns = table.column_names
+    elif isinstance(entity_df, str):
+        table = engine.query_to_arrow(entity_df)
+        columns = table.column_names
+    else:
+        raise RequestError(
+            f"entity_df must be a pandas DataFrame, a pyarrow Table, a Parquet path or an SQL "
+            f"query string, got {type(entity_df).__name__}"
+        )
+    requested = resolve_features(
+        features,
+        lookup_view,
+        full_feature_names=full_feature_names,
+        reserved=[c for c in columns if c != ROW_COLUMN],
+    )
+    keys: dict[str, tuple[DType, list[str]]] = {}
+    for r in requested:
+        for key, dtype in _keys(r.view):
+            keys.setdefault(key, (dtype, []))[1].append(r.view.name)
+    if frame is not None:
+        missing = [k for k in [*keys, TIMESTAMP_COLUMN] if k not in columns]
+        if missing:
+            # Let the shared check word the error, with every column of the frame listed.
+            prepare_entity_table(pa.table({c: [] for c in columns}), keys)
+        needed = [TIMESTAMP_COLUMN, *keys]
+        try:
+            table = pa.Table.from_pandas(frame[needed].reset_index(drop=True), preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise RequestError(f"entity table columns {needed} cannot be read: {exc}") from exc
+        entities = prepare_entity_table(table, keys)
+        entities = dataclasses.replace(entities, columns=tuple(columns))
+        arrow = None
+    else:
+        entities = prepare_entity_table(table, keys)
+        arrow = entities.table
+    scans = tuple(_scan(r, repo_root) for r in requested)
+    return RetrievalJob(
+        engine=engine,
+        requested=tuple(requested),
+        entities=entities,
+        scans=scans,
+        full_feature_names=full_feature_names,
+        frame=frame,
+        arrow=arrow,
+    )
+
+
+def _keys(view: FeatureView) -> list[tuple[str, DType]]:
+    typed = {f.name: f.dtype for f in view.entity_columns}
+    return [(k, typed[k]) for k in view.join_keys]
+
+
+def _scan(requested: RequestedView, repo_root: Path) -> ViewScan:
+    view = requested.view
+    try:
+        files = parquet_files(view.source, repo_root)
+    except SourceDataError as exc:
+        raise SourceDataError(f"feature view {view.name!r}: {exc}") from exc
+    return ViewScan(
+        name=view.name,
+        files=tuple(str(f) for f in files),
+        timestamp_column=view.source.timestamp_field,
+        created_column=view.source.created_timestamp_column,
+        ttl_seconds=view.ttl_seconds,
+        keys=tuple(_keys(view)),
+        features=tuple(
+            FeatureColumn(f.name, output, f.dtype)
+            for f, output in zip(requested.features, requested.outputs, strict=True)
+        ),
+        field_mapping=tuple((view.source.field_mapping or {}).items()),
+    )
