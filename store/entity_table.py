@@ -7,7 +7,7 @@ become UTC microseconds: timezone-aware values are converted, naive ones mean UT
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ from store.types import DType, Int32, Int64, String
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["EntityTable", "prepare_entity_table"]
+__all__ = ["EntityTable", "check_columns", "prepare_entity_table"]
 
 _KEY_KINDS = {Int32.name: "int", Int64.name: "int", String.name: "string"}
 
@@ -51,23 +51,14 @@ def prepare_entity_table(
     from store.types import arrow_kind
 
     names = table.column_names
-    reserved = [n for n in names if n.startswith("__silage")]
-    if reserved:
-        raise RequestError(f"entity table column {reserved[0]!r} uses Silage's reserved prefix")
-    if len(set(names)) != len(names):
-        raise RequestError(f"entity table has duplicate column names: {names}")
-    if TIMESTAMP_COLUMN not in names:
-        raise RequestError(
-            f"entity table has no {TIMESTAMP_COLUMN!r} column (it has {', '.join(names)}); "
-            f"add the time each row's features should be read as of"
-        )
+    check_columns(names, keys)
     ts = table.column(TIMESTAMP_COLUMN)
     if pa.types.is_timestamp(ts.type) or pa.types.is_date(ts.type):
         # A cast to a UTC zone keeps the instant of aware values and reads naive ones as UTC.
         ts = ts.cast(pa.timestamp("us", tz="UTC"), safe=False)
     else:
         raise RequestError(
-            f"entity table column {TIMESTAMP_COLUMN!r} is {ts.type}, not a timestamp; "
+            f"entity table column {TIMESTAMP_COLUMN!r} is {_describe(ts.type)}, not a timestamp; "
             f"convert it, e.g. df['event_timestamp'] = pd.to_datetime(df['event_timestamp'], "
             f"utc=True)"
         )
@@ -77,17 +68,13 @@ def prepare_entity_table(
             f"every row needs a time"
         )
     for key, (dtype, views) in keys.items():
-        if key not in names:
-            raise RequestError(
-                f"entity table has no column {key!r}, the join key of feature view(s) "
-                f"{', '.join(views)}; add it (the table has {', '.join(names)})"
-            )
         kind = arrow_kind(table.column(key).type)
         if kind == "dictionary":
             kind = arrow_kind(table.column(key).type.value_type)
         if kind != _KEY_KINDS[dtype.spec]:
             raise RequestError(
-                f"entity table column {key!r} is {table.column(key).type}, but feature view(s) "
+                f"entity table column {key!r} is {_describe(table.column(key).type)}, but "
+                f"feature view(s) "
                 f"{', '.join(views)} key it as {dtype.spec}; convert the column"
             )
     index = names.index(TIMESTAMP_COLUMN)
@@ -97,3 +84,32 @@ def prepare_entity_table(
     low = bounds["min"].as_py() if bounds is not None else None
     high = bounds["max"].as_py() if bounds is not None else None
     return EntityTable(table=table, columns=tuple(names), min_ts_us=low, max_ts_us=high)
+
+
+def check_columns(names: Sequence[str], keys: Mapping[str, tuple[DType, list[str]]]) -> None:
+    """The entity table has ``event_timestamp``, every join key, and no reserved name.
+
+    Raises:
+        RequestError: naming the missing column, the views that need it, and the columns there.
+    """
+    reserved = [n for n in names if n.startswith("__silage")]
+    if reserved:
+        raise RequestError(f"entity table column {reserved[0]!r} uses Silage's reserved prefix")
+    if len(set(names)) != len(names):
+        raise RequestError(f"entity table has duplicate column names: {list(names)}")
+    if TIMESTAMP_COLUMN not in names:
+        raise RequestError(
+            f"entity table has no {TIMESTAMP_COLUMN!r} column (it has {', '.join(names)}); "
+            f"add the time each row's features should be read as of"
+        )
+    for key, (_, views) in keys.items():
+        if key not in names:
+            raise RequestError(
+                f"entity table has no column {key!r}, the join key of feature view(s) "
+                f"{', '.join(views)}; add it (the table has {', '.join(names)})"
+            )
+
+
+def _describe(arrow_type: object) -> str:
+    """Arrow's type name, without the large_ prefix that pandas strings bring along."""
+    return str(arrow_type).removeprefix("large_")

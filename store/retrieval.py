@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from store.entity_table import EntityTable, prepare_entity_table
+from store.entity_table import EntityTable, check_columns, prepare_entity_table
 from store.errors import RequestError, SourceDataError
 from store.feature_refs import RequestedView, resolve_features
 from store.feature_service import FeatureService
@@ -194,10 +194,7 @@ def build_retrieval_job(
         for key, dtype in _keys(r.view):
             keys.setdefault(key, (dtype, []))[1].append(r.view.name)
     if frame is not None:
-        missing = [k for k in [*keys, TIMESTAMP_COLUMN] if k not in columns]
-        if missing:
-            # Let the shared check word the error, with every column of the frame listed.
-            prepare_entity_table(pa.table({c: [] for c in columns}), keys)
+        check_columns(columns, keys)
         needed = [TIMESTAMP_COLUMN, *keys]
         try:
             table = pa.Table.from_pandas(frame[needed].reset_index(drop=True), preserve_index=False)

@@ -1,0 +1,86 @@
+"""Golden SQL: the compiled point-in-time queries, pinned as files under tests/golden/sql.
+
+The compiler is pure, so these run without a database. After an intended change, rewrite
+the files with ``python -m tests.store.test_point_in_time_sql`` and review the diff.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from store.point_in_time import (
+    RENDERINGS,
+    FeatureColumn,
+    PointInTimeQuery,
+    ViewScan,
+    compile_point_in_time,
+)
+from store.types import Array, Float32, Float64, Int64, String
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sql"
+
+STATS = ViewScan(
+    name="driver_hourly_stats",
+    files=("/data/driver_stats.parquet",),
+    timestamp_column="event_timestamp",
+    created_column="created",
+    ttl_seconds=86400,
+    keys=(("driver_id", Int64),),
+    features=(
+        FeatureColumn("conv_rate", "conv_rate", Float32),
+        FeatureColumn("avg_daily_trips", "avg_daily_trips", Int64),
+    ),
+)
+PAIRS = ViewScan(
+    name="driver_customer",
+    files=("/data/pairs/a.parquet", "/data/pairs/b.parquet"),
+    timestamp_column="ts",
+    created_column=None,
+    ttl_seconds=None,
+    keys=(("driver_id", Int64), ("customer_id", String)),
+    features=(
+        FeatureColumn("trips_together", "driver_customer__trips_together", Int64),
+        FeatureColumn("ratings", "driver_customer__ratings", Array(Float64)),
+    ),
+    field_mapping=(("n_trips", "trips_together"),),
+)
+
+CASES = {
+    "one_view": PointInTimeQuery(
+        entity_columns=("driver_id", "event_timestamp", "label"),
+        views=(STATS,),
+        min_ts_us=1_767_225_600_000_000,
+        max_ts_us=1_767_312_000_000_000,
+    ),
+    "two_views": PointInTimeQuery(
+        entity_columns=("driver_id", "customer_id", "event_timestamp"),
+        views=(STATS, PAIRS),
+    ),
+    "features_only": PointInTimeQuery(entity_columns=(), views=(PAIRS,)),
+}
+
+
+def golden_path(case: str, rendering: str) -> Path:
+    return GOLDEN / f"{case}.{rendering}.sql"
+
+
+@pytest.mark.parametrize("rendering", sorted(RENDERINGS))
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compiled_sql_matches_golden_file(case: str, rendering: str) -> None:
+    sql = compile_point_in_time(CASES[case], rendering=rendering, pretty=True) + "\n"
+    assert sql == golden_path(case, rendering).read_text()
+
+
+def test_unknown_rendering_is_refused() -> None:
+    with pytest.raises(ValueError, match="choose one of asof, window"):
+        compile_point_in_time(CASES["one_view"], rendering="hash")
+
+
+if __name__ == "__main__":
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for name, query in CASES.items():
+        for rendering in RENDERINGS:
+            text = compile_point_in_time(query, rendering=rendering, pretty=True) + "\n"
+            golden_path(name, rendering).write_text(text)
