@@ -6,7 +6,7 @@ unchanged::
     project: driver_ranking
     registry: data/registry.db          # a path (SQLite) or any SQLAlchemy URL
     provider: local
-    offline_store: {type: duckdb}
+    offline_store: {type: duckdb}       # optional: threads: 4, memory_limit: 2GB
     online_store: {type: sqlite, path: data/online_store.db}
 
 Relative paths resolve against the repository root. Unknown keys get a warning.
@@ -43,6 +43,8 @@ class RepoConfig:
     registry_url: str
     provider: str = "local"
     offline_store_type: str = "duckdb"
+    offline_threads: int | None = None
+    offline_memory_limit: str | None = None
     online_store_path: Path
 
     @property
@@ -100,6 +102,8 @@ def load_config(repo_path: Path) -> RepoConfig:
         registry_url=_registry_url(raw.get("registry", "data/registry.db"), repo_path, path),
         provider=provider,
         offline_store_type=_offline_type(raw.get("offline_store"), path),
+        offline_threads=_offline_setting(raw.get("offline_store"), "threads", int, path),
+        offline_memory_limit=_offline_setting(raw.get("offline_store"), "memory_limit", str, path),
         online_store_path=_online_path(raw.get("online_store"), repo_path, path),
     )
 
@@ -132,12 +136,34 @@ def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
 
 def _offline_type(value: Any, path: Path) -> str:
     kind = (value or {}).get("type", "duckdb") if isinstance(value, dict | None) else value
+    if isinstance(value, dict):
+        extra = sorted(set(value) - {"type", "threads", "memory_limit"})
+        if extra:
+            warnings.warn(
+                f"{path}: unknown keys under offline_store ignored: {', '.join(extra)}",
+                UserWarning,
+                stacklevel=3,
+            )
     if kind not in _OFFLINE_TYPES:
         raise ConfigError(
             f"offline_store type {kind!r} is not supported; use `offline_store: {{type: duckdb}}`",
             path=path,
         )
     return "duckdb"
+
+
+def _offline_setting(value: Any, key: str, kind: type, path: Path) -> Any:
+    """``threads`` or ``memory_limit`` (e.g. ``"2GB"``) under ``offline_store``, or None."""
+    if not isinstance(value, dict) or value.get(key) is None:
+        return None
+    setting = value[key]
+    if not isinstance(setting, kind) or isinstance(setting, bool):
+        raise ConfigError(
+            f"offline_store {key}: {setting!r} is not valid; give a "
+            f"{'whole number' if kind is int else 'size such as 2GB'}",
+            path=path,
+        )
+    return setting
 
 
 def _online_path(value: Any, repo_path: Path, path: Path) -> Path:

@@ -124,7 +124,9 @@ class FeatureStore:
 
     @cached_property
     def offline_engine(self) -> DuckDBEngine:
-        return DuckDBEngine()
+        return DuckDBEngine(
+            threads=self.config.offline_threads, memory_limit=self.config.offline_memory_limit
+        )
 
     def get_historical_features(
         self,

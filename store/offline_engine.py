@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from store.errors import RequestError, SourceDataError
-from store.point_in_time import ENTITY_TABLE
+from store.point_in_time import ENTITY_TABLE, CompiledQuery
 
 if TYPE_CHECKING:
     import duckdb
@@ -76,27 +76,31 @@ class DuckDBEngine:
             raise RequestError(f"entity table file {path} does not exist")
         return pq.read_table(path)
 
-    def execute(self, sql: str, entities: pa.Table) -> pa.Table:
+    def execute(self, compiled: CompiledQuery, entities: pa.Table) -> pa.Table:
         """Run a compiled join over ``entities``; returns the result as Arrow."""
-        return self._run(sql, entities, lambda conn, q: conn.sql(q).to_arrow_table())
+        return self._run(compiled, entities, lambda conn, q: conn.sql(q).to_arrow_table())
 
-    def copy_to_parquet(self, sql: str, entities: pa.Table, path: Path) -> None:
+    def copy_to_parquet(self, compiled: CompiledQuery, entities: pa.Table, path: Path) -> None:
         """Stream a compiled join's result into a Parquet file, in order."""
         path.parent.mkdir(parents=True, exist_ok=True)
         target = str(path).replace("'", "''")
         self._run(
-            sql,
+            compiled,
             entities,
             lambda conn, q: conn.execute(f"COPY ({q}) TO '{target}' (FORMAT parquet)"),
         )
 
-    def _run(self, sql: str, entities: pa.Table, action: Any) -> Any:
+    def _run(self, compiled: CompiledQuery, entities: pa.Table, action: Any) -> Any:
         import duckdb
 
         conn = self.connect()
         try:
             conn.register(ENTITY_TABLE, entities)
-            return action(conn, sql)
+            # Setup statements run one by one, so DuckDB frees each one's memory before the
+            # next starts; temporary tables vanish with the connection.
+            for statement in compiled.setup:
+                conn.execute(statement)
+            return action(conn, compiled.query)
         except duckdb.IOException as exc:
             raise SourceDataError(f"a source's Parquet data could not be read: {exc}") from exc
         except duckdb.ConversionException as exc:

@@ -72,7 +72,7 @@ class RetrievalJob:
         """The complete query, entity columns included, formatted for reading."""
         return compile_point_in_time(
             self._query(self.entities.columns), rendering=self.rendering, pretty=True
-        )
+        ).text
 
     def using(self, rendering: str) -> RetrievalJob:
         """The same job rendered another way (``"asof"`` or ``"window"``)."""
@@ -113,8 +113,10 @@ class RetrievalJob:
     def to_parquet(self, path: str | Path) -> Path:
         """Stream the result to a Parquet file inside DuckDB; returns the path."""
         target = Path(path)
-        sql = compile_point_in_time(self._query(self.entities.columns), rendering=self.rendering)
-        self.engine.copy_to_parquet(sql, self._entity_arrow(), target)
+        compiled = compile_point_in_time(
+            self._query(self.entities.columns), rendering=self.rendering
+        )
+        self.engine.copy_to_parquet(compiled, self._entity_arrow(), target)
         return target
 
     # --- internals ---------------------------------------------------------------------
@@ -128,8 +130,8 @@ class RetrievalJob:
         )
 
     def _features(self) -> pa.Table:
-        sql = compile_point_in_time(self._query(()), rendering=self.rendering)
-        return self.engine.execute(sql, self.entities.table)
+        compiled = compile_point_in_time(self._query(()), rendering=self.rendering)
+        return self.engine.execute(compiled, self.entities.table)
 
     def _entity_arrow(self) -> pa.Table:
         """The whole entity table as Arrow, normalized and numbered."""

@@ -69,7 +69,7 @@ def golden_path(case: str, rendering: str) -> Path:
 @pytest.mark.parametrize("rendering", sorted(RENDERINGS))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_compiled_sql_matches_golden_file(case: str, rendering: str) -> None:
-    sql = compile_point_in_time(CASES[case], rendering=rendering, pretty=True) + "\n"
+    sql = compile_point_in_time(CASES[case], rendering=rendering, pretty=True).text
     assert sql == golden_path(case, rendering).read_text()
 
 
@@ -82,5 +82,5 @@ if __name__ == "__main__":
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for name, query in CASES.items():
         for rendering in RENDERINGS:
-            text = compile_point_in_time(query, rendering=rendering, pretty=True) + "\n"
+            text = compile_point_in_time(query, rendering=rendering, pretty=True).text
             golden_path(name, rendering).write_text(text)

@@ -35,4 +35,4 @@ LEFT JOIN "v0_driver_customer"
   ON "v0_driver_customer"."__silage_row" = "e"."__silage_row"
   AND "v0_driver_customer"."__silage_rank" = 1
 ORDER BY
-  "e"."__silage_row"
+  "e"."__silage_row";

@@ -40,4 +40,4 @@ LEFT JOIN "v0_driver_hourly_stats"
   ON "v0_driver_hourly_stats"."__silage_row" = "e"."__silage_row"
   AND "v0_driver_hourly_stats"."__silage_rank" = 1
 ORDER BY
-  "e"."__silage_row"
+  "e"."__silage_row";

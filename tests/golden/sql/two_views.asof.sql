@@ -1,50 +1,73 @@
+CREATE TEMPORARY TABLE "__silage_matches" AS
 WITH "e" AS (
   SELECT
     *,
-    EPOCH_US("event_timestamp") AS "__silage_ts",
-    CAST(EPOCH_US("event_timestamp") AS INT128) * 18446744073709551616 + 18446744073709551615 AS "__silage_order"
+    EPOCH_US("event_timestamp") AS "__silage_ts"
   FROM "__silage_entities"
 ), "v0_driver_hourly_stats" AS (
   SELECT
     CAST("driver_id" AS BIGINT) AS "driver_id",
-    EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) AS "__silage_ts",
-    EPOCH_US(CAST("created" AS TIMESTAMPTZ)) AS "__silage_created",
-    CAST(EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) AS INT128) * 18446744073709551616 + COALESCE(CAST(EPOCH_US(CAST("created" AS TIMESTAMPTZ)) AS INT128) + 9223372036854775808, 0) AS "__silage_order",
-    CAST("conv_rate" AS REAL) AS "conv_rate",
-    CAST("avg_daily_trips" AS BIGINT) AS "avg_daily_trips"
+    EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) AS "__silage_ts"
   FROM READ_PARQUET(['/data/driver_stats.parquet'], union_by_name = TRUE)
 ), "v1_driver_customer" AS (
   SELECT
     CAST("driver_id" AS BIGINT) AS "driver_id",
     CAST("customer_id" AS TEXT) AS "customer_id",
     EPOCH_US(CAST("ts" AS TIMESTAMPTZ)) AS "__silage_ts",
-    CAST(NULL AS BIGINT) AS "__silage_created",
-    CAST(EPOCH_US(CAST("ts" AS TIMESTAMPTZ)) AS INT128) * 18446744073709551616 + 0 AS "__silage_order",
     CAST("n_trips" AS BIGINT) AS "trips_together",
     CAST("ratings" AS DOUBLE[]) AS "ratings"
   FROM READ_PARQUET(['/data/pairs/a.parquet', '/data/pairs/b.parquet'], union_by_name = TRUE)
 )
 SELECT
-  "e"."driver_id",
-  "e"."customer_id",
-  "e"."event_timestamp",
+  "e"."__silage_row",
   CASE
     WHEN "v0_driver_hourly_stats"."__silage_ts" >= "e"."__silage_ts" - 86400000000
-    THEN "v0_driver_hourly_stats"."conv_rate"
-  END AS "conv_rate",
-  CASE
-    WHEN "v0_driver_hourly_stats"."__silage_ts" >= "e"."__silage_ts" - 86400000000
-    THEN "v0_driver_hourly_stats"."avg_daily_trips"
-  END AS "avg_daily_trips",
+    THEN "v0_driver_hourly_stats"."__silage_ts"
+  END AS "__silage_match_0",
   "v1_driver_customer"."trips_together" AS "driver_customer__trips_together",
-  "v1_driver_customer"."ratings" AS "driver_customer__ratings"
+  "v1_driver_customer"."ratings" AS "driver_customer__ratings",
+  "e"."driver_id"
 FROM "e"
 ASOF LEFT JOIN "v0_driver_hourly_stats"
   ON "e"."driver_id" = "v0_driver_hourly_stats"."driver_id"
-  AND "e"."__silage_order" >= "v0_driver_hourly_stats"."__silage_order"
+  AND "e"."__silage_ts" >= "v0_driver_hourly_stats"."__silage_ts"
 ASOF LEFT JOIN "v1_driver_customer"
   ON "e"."driver_id" = "v1_driver_customer"."driver_id"
   AND "e"."customer_id" = "v1_driver_customer"."customer_id"
-  AND "e"."__silage_order" >= "v1_driver_customer"."__silage_order"
+  AND "e"."__silage_ts" >= "v1_driver_customer"."__silage_ts";
+WITH "p0_driver_hourly_stats" AS (
+  SELECT
+    "m"."__silage_row",
+    ARG_MAX(
+      {'conv_rate': "s"."conv_rate", 'avg_daily_trips': "s"."avg_daily_trips"},
+      COALESCE("s"."__silage_created", -9223372036854775807)
+    ) AS "__silage_values"
+  FROM "__silage_matches" AS "m"
+  JOIN (
+    SELECT
+      CAST("driver_id" AS BIGINT) AS "driver_id",
+      EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) AS "__silage_ts",
+      EPOCH_US(CAST("created" AS TIMESTAMPTZ)) AS "__silage_created",
+      CAST("conv_rate" AS REAL) AS "conv_rate",
+      CAST("avg_daily_trips" AS BIGINT) AS "avg_daily_trips"
+    FROM READ_PARQUET(['/data/driver_stats.parquet'], union_by_name = TRUE)
+  ) AS "s"
+    ON "m"."driver_id" = "s"."driver_id" AND "s"."__silage_ts" = "m"."__silage_match_0"
+  GROUP BY
+    "m"."__silage_row"
+)
+SELECT
+  "e"."driver_id",
+  "e"."customer_id",
+  "e"."event_timestamp",
+  STRUCT_EXTRACT("p0_driver_hourly_stats"."__silage_values", 'conv_rate') AS "conv_rate",
+  STRUCT_EXTRACT("p0_driver_hourly_stats"."__silage_values", 'avg_daily_trips') AS "avg_daily_trips",
+  "m"."driver_customer__trips_together" AS "driver_customer__trips_together",
+  "m"."driver_customer__ratings" AS "driver_customer__ratings"
+FROM "__silage_matches" AS "m"
+JOIN "__silage_entities" AS "e"
+  ON "e"."__silage_row" = "m"."__silage_row"
+LEFT JOIN "p0_driver_hourly_stats"
+  ON "p0_driver_hourly_stats"."__silage_row" = "m"."__silage_row"
 ORDER BY
-  "e"."__silage_row"
+  "m"."__silage_row";

@@ -65,4 +65,4 @@ LEFT JOIN "v1_driver_customer"
   ON "v1_driver_customer"."__silage_row" = "e"."__silage_row"
   AND "v1_driver_customer"."__silage_rank" = 1
 ORDER BY
-  "e"."__silage_row"
+  "e"."__silage_row";

@@ -1,0 +1,298 @@
+"""Point-in-time join benchmark: Silage against Feast and a hand-written DuckDB query.
+
+    python benchmarks/pit_benchmark.py [--runs 3] [--entities 1000000] [--feature-rows 10000000]
+
+Generates (once, seeded) feature rows for 100k drivers over 90 days (3 features, a created
+timestamp, 1% late corrections that tie on event time) and an entity table, then for each
+variant (ttl of one day, no ttl) runs every engine ``--runs`` times, each run in a fresh
+process so that its peak memory (max RSS) is its own. Every engine returns a pandas
+DataFrame. Results are checked to agree row by row before times are reported.
+
+Feast runs from its own virtualenv (``make bench-env`` builds it with feast[duckdb]==0.67.0);
+this file is also that process's entry point (``run`` sub-command), so it imports neither
+Silage nor Feast at the top.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / ".data"
+FEAST_PYTHON = HERE / ".venv-feast" / "bin" / "python"
+DRIVERS = 100_000
+START = "2026-01-01 00:00:00+00"
+DAYS = 90
+VARIANTS = {"ttl_1d": 86400, "no_ttl": 0}
+FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips"]
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def generate(feature_rows: int, entities: int) -> Path:
+    """Write features.parquet and entities.parquet (skipped when present with these sizes)."""
+    import duckdb
+
+    folder = DATA / f"f{feature_rows}_e{entities}"
+    if (folder / "entities.parquet").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    span_us = DAYS * 86400 * 1_000_000
+    corrections = feature_rows // 100
+    base = feature_rows - corrections
+    steps = max(base // DRIVERS, 1)
+    step_us = span_us // steps
+    con.execute(f"""
+        CREATE TABLE base AS
+        SELECT (i % {DRIVERS})::BIGINT AS driver_id,
+               TIMESTAMPTZ '{START}' + to_microseconds(
+                   ((i // {DRIVERS}) * {step_us} + hash(i) % {step_us})::BIGINT) AS event_timestamp,
+               ((hash(i * 3) % 1000) / 1000.0)::DOUBLE AS conv_rate,
+               ((hash(i * 5) % 1000) / 1000.0)::DOUBLE AS acc_rate,
+               (hash(i * 7) % 50)::BIGINT AS avg_daily_trips,
+               i
+        FROM range({base}) t(i)
+    """)
+    con.execute(f"""
+        COPY (
+            SELECT driver_id, event_timestamp,
+                   event_timestamp + to_microseconds((hash(i * 11) % 600000000)::BIGINT) AS created,
+                   conv_rate, acc_rate, avg_daily_trips
+            FROM base
+            UNION ALL
+            SELECT driver_id, event_timestamp,
+                   event_timestamp + INTERVAL 1 HOUR AS created,
+                   1 - conv_rate, 1 - acc_rate, avg_daily_trips + 1
+            FROM base WHERE i % {max(base // max(corrections, 1), 1)} = 0
+            LIMIT {feature_rows}
+        ) TO '{folder / "features.parquet"}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)
+    """)
+    con.execute(f"""
+        COPY (
+            SELECT i AS row_id,
+                   (hash(i * 13) % {DRIVERS})::BIGINT AS driver_id,
+                   TIMESTAMPTZ '{START}' + to_microseconds(
+                       (hash(i * 17) % {span_us + 86400 * 1_000_000})::BIGINT
+                       - 86400000000) AS event_timestamp
+            FROM range({entities}) t(i)
+        ) TO '{folder / "entities.parquet"}' (FORMAT parquet)
+    """)
+    return folder
+
+
+def write_repos(folder: Path, ttl: int) -> dict[str, Path]:
+    """A Silage and a Feast repository over the same Parquet file."""
+    repos = {}
+    for engine in ("silage", "feast"):
+        repo = folder / f"{engine}_repo_ttl{ttl}"
+        repo.mkdir(exist_ok=True)
+        (repo / "feature_store.yaml").write_text(
+            "project: bench\n"
+            "registry: registry.db\n"
+            "provider: local\n"
+            "offline_store:\n  type: duckdb\n"
+            "online_store:\n  type: sqlite\n  path: online.db\n"
+            + ("entity_key_serialization_version: 3\n" if engine == "feast" else "")
+        )
+        module = "feast" if engine == "feast" else "store"
+        types = "feast.types" if engine == "feast" else "store.types"
+        (repo / "definitions.py").write_text(
+            "from datetime import timedelta\n"
+            f"from {module} import Entity, FeatureView, Field, FileSource\n"
+            f"from {types} import Float64, Int64\n"
+            "driver = Entity(name='driver', join_keys=['driver_id'])\n"
+            "source = FileSource(name='stats', path="
+            + repr(str(folder / "features.parquet"))
+            + ", timestamp_field='event_timestamp', created_timestamp_column='created')\n"
+            "stats = FeatureView(name='stats', entities=[driver], source=source,\n"
+            f"    ttl=timedelta(seconds={ttl}),\n"
+            "    schema=[Field(name='driver_id', dtype=Int64),\n"
+            "            Field(name='conv_rate', dtype=Float64),\n"
+            "            Field(name='acc_rate', dtype=Float64),\n"
+            "            Field(name='avg_daily_trips', dtype=Int64)])\n"
+        )
+        repos[engine] = repo
+    return repos
+
+
+# --- one measured run (in its own process) -------------------------------------------------
+
+
+def run_silage(repo: Path, entity_df: object) -> object:
+    from store import FeatureStore
+
+    store = FeatureStore(repo_path=repo)
+    refs = [f"stats:{f}" for f in FEATURES]
+    return store.get_historical_features(entity_df, refs).to_df()
+
+
+def run_feast(repo: Path, entity_df: object) -> object:
+    from feast import FeatureStore
+
+    store = FeatureStore(repo_path=str(repo))
+    refs = [f"stats:{f}" for f in FEATURES]
+    return store.get_historical_features(entity_df=entity_df, features=refs).to_df()
+
+
+def run_duckdb(folder: Path, entity_df: object, ttl: int) -> object:
+    """A straightforward hand-written query: dedupe by created time, ASOF join, ttl filter."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("entity_df", entity_df)
+    keep = f"f.event_timestamp >= e.event_timestamp - INTERVAL {ttl} SECOND" if ttl else "TRUE"
+    return con.sql(f"""
+        WITH f AS (
+            SELECT * FROM '{folder / "features.parquet"}'
+            QUALIFY row_number() OVER (
+                PARTITION BY driver_id, event_timestamp ORDER BY created DESC) = 1
+        )
+        SELECT e.*,
+               CASE WHEN {keep} THEN f.conv_rate END AS conv_rate,
+               CASE WHEN {keep} THEN f.acc_rate END AS acc_rate,
+               CASE WHEN {keep} THEN f.avg_daily_trips END AS avg_daily_trips
+        FROM entity_df e ASOF LEFT JOIN f
+          ON e.driver_id = f.driver_id AND e.event_timestamp >= f.event_timestamp
+    """).df()
+
+
+def measure(engine: str, folder: Path, repo: Path, ttl: int, keep: Path | None) -> None:
+    import pandas as pd
+
+    entity_df = pd.read_parquet(folder / "entities.parquet")
+    started = time.perf_counter()
+    if engine == "silage":
+        result = run_silage(repo, entity_df)
+    elif engine == "feast":
+        result = run_feast(repo, entity_df)
+    else:
+        result = run_duckdb(folder, entity_df, ttl)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if keep is not None:
+        result[["row_id", *FEATURES]].to_parquet(keep)  # type: ignore[index]
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "rows": len(result)}))  # type: ignore[arg-type]
+
+
+# --- driver ------------------------------------------------------------------------------
+
+
+def spawn(engine: str, folder: Path, repo: Path, ttl: int, keep: Path | None) -> dict[str, float]:
+    python = str(FEAST_PYTHON) if engine == "feast" else sys.executable
+    command = [python, __file__, "run", engine, str(folder), str(repo), str(ttl)]
+    if keep is not None:
+        command.append(str(keep))
+    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{engine} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def apply_repos(repos: dict[str, Path]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "store.cli", "--repo", str(repos["silage"]), "apply"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [str(FEAST_PYTHON.parent / "feast"), "apply"],
+        cwd=repos["feast"],
+        check=True,
+        capture_output=True,
+    )
+
+
+def compare(results: dict[str, Path]) -> str:
+    """Row-by-row agreement of every engine with Silage, on row_id."""
+    import numpy as np
+    import pandas as pd
+
+    base = pd.read_parquet(results["silage"]).sort_values("row_id").reset_index(drop=True)
+    notes = []
+    for engine, path in results.items():
+        if engine == "silage":
+            continue
+        other = pd.read_parquet(path).sort_values("row_id").reset_index(drop=True)
+        if (
+            len(other) != len(base)
+            or not (other["row_id"].to_numpy() == base["row_id"].to_numpy()).all()
+        ):
+            notes.append(f"{engine}: {len(other)} rows vs silage {len(base)}")
+            other = base[["row_id"]].merge(other, on="row_id", how="left")
+        bad = 0
+        for feature in FEATURES:
+            a = base[feature].astype("float64").to_numpy()
+            b = other[feature].astype("float64").to_numpy()
+            bad += int((~np.isclose(a, b, equal_nan=True)).sum())
+        notes.append(f"{engine}: {'agrees' if bad == 0 else f'{bad} values differ'}")
+    return "; ".join(notes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--entities", type=int, default=1_000_000)
+    parser.add_argument("--feature-rows", type=int, default=10_000_000)
+    parser.add_argument("--engines", default="silage,duckdb,feast")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    engines = args.engines.split(",")
+    if "feast" in engines and not FEAST_PYTHON.exists():
+        raise SystemExit("Feast's virtualenv is missing: run `make bench-env` first")
+    folder = generate(args.feature_rows, args.entities)
+    print(f"data: {args.feature_rows:,} feature rows, {args.entities:,} entity rows in {folder}")
+    print(f"{'variant':8} {'engine':7} {'median s':>9} {'min s':>7} {'peak MB':>8}  runs")
+    for variant in args.variants.split(","):
+        ttl = VARIANTS[variant]
+        repos = write_repos(folder, ttl)
+        if "feast" in engines:
+            apply_repos(repos)
+        else:
+            subprocess.run(
+                [sys.executable, "-m", "store.cli", "--repo", str(repos["silage"]), "apply"],
+                check=True,
+                capture_output=True,
+            )
+        kept: dict[str, Path] = {}
+        medians: dict[str, tuple[float, float]] = {}
+        for engine in engines:
+            runs = []
+            for i in range(args.runs):
+                keep = folder / f"result_{engine}_{variant}.parquet" if i == 0 else None
+                runs.append(spawn(engine, folder, repos.get(engine, folder), ttl, keep))
+                if keep is not None:
+                    kept[engine] = keep
+            seconds = [r["seconds"] for r in runs]
+            peak = statistics.median(r["peak_mb"] for r in runs)
+            medians[engine] = (statistics.median(seconds), peak)
+            print(
+                f"{variant:8} {engine:7} {medians[engine][0]:9.2f} {min(seconds):7.2f} "
+                f"{peak:8.0f}  {', '.join(f'{s:.2f}' for s in seconds)}",
+                flush=True,
+            )
+        if "silage" in medians:
+            s = medians["silage"][0]
+            ratios = [
+                f"{e}/silage time {m[0] / s:.2f}x" for e, m in medians.items() if e != "silage"
+            ]
+            print(f"{variant:8} ratios: {'; '.join(ratios)}")
+            print(f"{variant:8} check: {compare(kept)}", flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "run":
+        _, _, engine, folder, repo, ttl, *keep = sys.argv
+        measure(engine, Path(folder), Path(repo), int(ttl), Path(keep[0]) if keep else None)
+    else:
+        main()
