@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-large clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,25 @@ unit: venv
 
 # The README's test command: style, types and every test.
 test: lint typecheck unit
+
+# Benchmarks (not part of `make test`): Feast runs from its own virtualenv.
+FEAST_VENV := benchmarks/.venv-feast
+
+bench-env: $(FEAST_VENV)/bin/feast
+
+$(FEAST_VENV)/bin/feast:
+	$(PYTHON) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FEAST_VENV)/bin/python -m pip install --quiet "feast[duckdb]==0.67.0"
+
+# Point-in-time join: 10M feature rows, 1M entity rows; Silage, Feast, hand-written DuckDB.
+bench: venv bench-env
+	$(BIN)/python benchmarks/pit_benchmark.py
+
+# The same join at 100M feature rows (Silage and hand-written DuckDB only).
+bench-large: venv
+	$(BIN)/python benchmarks/pit_benchmark.py --engines silage,duckdb --runs 1 \
+		--feature-rows 100000000 --variants ttl_1d,no_ttl
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache feature_repo/data

@@ -52,29 +52,33 @@ def generate(feature_rows: int, entities: int) -> Path:
     base = feature_rows - corrections
     steps = max(base // DRIVERS, 1)
     step_us = span_us // steps
-    con.execute(f"""
-        CREATE TABLE base AS
-        SELECT (i % {DRIVERS})::BIGINT AS driver_id,
-               TIMESTAMPTZ '{START}' + to_microseconds(
-                   ((i // {DRIVERS}) * {step_us} + hash(i) % {step_us})::BIGINT) AS event_timestamp,
-               ((hash(i * 3) % 1000) / 1000.0)::DOUBLE AS conv_rate,
-               ((hash(i * 5) % 1000) / 1000.0)::DOUBLE AS acc_rate,
-               (hash(i * 7) % 50)::BIGINT AS avg_daily_trips,
-               i
-        FROM range({base}) t(i)
-    """)
+    every = max(base // max(corrections, 1), 1)
+
+    def rows(select_from: str, *, late: bool) -> str:
+        # One expression per column, computed from the row number alone, so that a late
+        # correction of row i repeats row i's key and event time without storing row i.
+        ts = (
+            f"TIMESTAMPTZ '{START}' + to_microseconds("
+            f"((i // {DRIVERS}) * {step_us} + hash(i) % {step_us})::BIGINT)"
+        )
+        created = (
+            "INTERVAL 1 HOUR" if late else "to_microseconds((hash(i * 11) % 600000000)::BIGINT)"
+        )
+        flip = "1 - " if late else ""
+        return f"""
+            SELECT (i % {DRIVERS})::BIGINT AS driver_id,
+                   {ts} AS event_timestamp,
+                   {ts} + {created} AS created,
+                   {flip}((hash(i * 3) % 1000) / 1000.0)::DOUBLE AS conv_rate,
+                   {flip}((hash(i * 5) % 1000) / 1000.0)::DOUBLE AS acc_rate,
+                   (hash(i * 7) % 50)::BIGINT + {1 if late else 0} AS avg_daily_trips
+            FROM {select_from}"""
+
     con.execute(f"""
         COPY (
-            SELECT driver_id, event_timestamp,
-                   event_timestamp + to_microseconds((hash(i * 11) % 600000000)::BIGINT) AS created,
-                   conv_rate, acc_rate, avg_daily_trips
-            FROM base
+            {rows(f"range({base}) t(i)", late=False)}
             UNION ALL
-            SELECT driver_id, event_timestamp,
-                   event_timestamp + INTERVAL 1 HOUR AS created,
-                   1 - conv_rate, 1 - acc_rate, avg_daily_trips + 1
-            FROM base WHERE i % {max(base // max(corrections, 1), 1)} = 0
-            LIMIT {feature_rows}
+            {rows(f"range(0, {base}, {every}) t(i)", late=True)}
         ) TO '{folder / "features.parquet"}' (FORMAT parquet, ROW_GROUP_SIZE 1000000)
     """)
     con.execute(f"""
@@ -284,7 +288,9 @@ def main() -> None:
         if "silage" in medians:
             s = medians["silage"][0]
             ratios = [
-                f"{e}/silage time {m[0] / s:.2f}x" for e, m in medians.items() if e != "silage"
+                f"{e}/silage time {m[0] / s:.2f}x, memory {m[1] / medians['silage'][1]:.2f}x"
+                for e, m in medians.items()
+                if e != "silage"
             ]
             print(f"{variant:8} ratios: {'; '.join(ratios)}")
             print(f"{variant:8} check: {compare(kept)}", flush=True)

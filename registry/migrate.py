@@ -16,24 +16,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from registry.database import Database
 from registry.errors import RegistryError, RegistryOutdatedError, RegistryTooNewError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = [
+    "HEAD_REVISION",
     "current_revision",
     "downgrade",
     "ensure_schema",
     "head_revision",
     "migrations_dir",
+    "scripts_head",
     "upgrade",
 ]
+
+
+# The newest revision, so that opening an up-to-date registry needs no Alembic import (it
+# costs a few hundred milliseconds); a test checks it against the scripts' head.
+HEAD_REVISION = "0001"
 
 
 def migrations_dir() -> Path:
@@ -47,15 +55,24 @@ def migrations_dir() -> Path:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at Silage's scripts, bound to ``connection`` if given."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     config.attributes["connection"] = connection
     return config
 
 
-@cache
 def head_revision() -> str:
     """The newest revision this Silage knows."""
+    return HEAD_REVISION
+
+
+@cache
+def scripts_head() -> str:
+    """The head revision as the migration scripts define it (tests pin HEAD_REVISION to it)."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -63,15 +80,21 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at, ``None`` for a database Alembic never touched."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def ensure_schema(db: Database) -> None:
     """Create the schema in an empty database; refuse a database at another revision."""
+    if _is_at(db, head_revision()):
+        return
     with db.engine.connect() as conn:
         revision = current_revision(conn)
     if revision == head_revision():
@@ -88,6 +111,8 @@ def ensure_schema(db: Database) -> None:
                         f"not a Silage registry; point `registry:` in feature_store.yaml at a "
                         f"new file or an empty database"
                     )
+                from alembic import command
+
                 command.upgrade(alembic_config(conn), "head")
                 return
     if revision == head_revision():
@@ -98,12 +123,24 @@ def ensure_schema(db: Database) -> None:
     raise RegistryTooNewError(db.url, revision)
 
 
+def _is_at(db: Database, revision: str) -> bool:
+    """A plain read of ``alembic_version``: the fast path of every open."""
+    try:
+        with db.engine.connect() as conn:
+            found = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except DBAPIError:
+        return False  # no such table yet
+    return found == [revision]
+
+
 def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
     """Migrate the database up to ``revision``; returns (before, after)."""
     with _migrating(db) as conn:
         before = current_revision(conn)
         if before is not None and before not in _known_revisions():
             raise RegistryTooNewError(db.url, before)
+        from alembic import command
+
         command.upgrade(alembic_config(conn), revision)
         return before, current_revision(conn)
 
@@ -116,6 +153,8 @@ def downgrade(db: Database, revision: str) -> tuple[str | None, str | None]:
     """
     with _migrating(db) as conn:
         before = current_revision(conn)
+        from alembic import command
+
         command.downgrade(alembic_config(conn), revision)
         return before, current_revision(conn)
 

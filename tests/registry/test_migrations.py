@@ -27,6 +27,10 @@ def test_new_database_is_created_at_head(tmp_path: Path) -> None:
     db.dispose()
 
 
+def test_head_revision_constant_matches_the_scripts() -> None:
+    assert migrate.HEAD_REVISION == migrate.scripts_head()
+
+
 def test_orm_and_migrations_agree(tmp_path: Path) -> None:
     Registry(url(tmp_path)).close()
     db = Database(url(tmp_path))
@@ -61,7 +65,6 @@ def test_older_database_asks_for_registry_upgrade(
 ) -> None:
     Registry(url(tmp_path)).close()
     # Pretend this Silage knows a newer revision than the database has.
-    migrate.head_revision.cache_clear()
     monkeypatch.setattr(migrate, "head_revision", lambda: "9999")
     with pytest.raises(RegistryOutdatedError, match="run `silage registry upgrade`"):
         Registry(url(tmp_path))
