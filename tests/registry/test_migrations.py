@@ -28,7 +28,7 @@ def test_new_database_is_created_at_head(tmp_path: Path) -> None:
 
 
 def test_head_revision_constant_matches_the_scripts() -> None:
-    assert migrate.HEAD_REVISION == migrate.scripts_head()
+    assert migrate.scripts_head() == migrate.HEAD_REVISION
 
 
 def test_orm_and_migrations_agree(tmp_path: Path) -> None:
