@@ -277,3 +277,34 @@ def test_same_feature_name_from_two_views_needs_full_names(
             fs.get_historical_features(entity, refs)
         df = fs.get_historical_features(entity, refs, full_feature_names=True).to_df()
         assert df["copy__conv_rate"].tolist() == df["driver_hourly_stats__conv_rate"].tolist()
+
+
+def test_field_mapping_and_a_folder_source_end_to_end(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "data" / "stats").mkdir(parents=True)
+    (repo / "feature_store.yaml").write_text("project: mapped\n")
+    (repo / "defs.py").write_text(
+        "from store import Entity, FeatureView, Field, FileSource\n"
+        "from store.types import Int64\n"
+        "rider = Entity(name='rider', join_keys=['rider_id'])\n"
+        "src = FileSource(path='data/stats', timestamp_field='ts',\n"
+        "                 field_mapping={'id': 'rider_id', 'n': 'trips'})\n"
+        "fv = FeatureView(name='rides', entities=[rider], source=src,\n"
+        "                 schema=[Field(name='trips', dtype=Int64)])\n"
+    )
+    for part, hour in (("a", 0), ("b", 1)):
+        pq.write_table(
+            pa.table(
+                {
+                    "id": pa.array([7], pa.int64()),
+                    "ts": pa.array([T0 + hour * H], pa.timestamp("us", tz="UTC")),
+                    "n": pa.array([hour + 10], pa.int64()),
+                }
+            ),
+            repo / "data" / "stats" / f"{part}.parquet",
+        )
+    with FeatureStore(repo_path=repo) as fs:
+        fs.apply()
+        entity = pd.DataFrame({"rider_id": [7, 7], "event_timestamp": [T0, T0 + 2 * H]})
+        df = fs.get_historical_features(entity, ["rides:trips"]).to_df()
+        assert df["trips"].tolist() == [10, 11]
