@@ -46,6 +46,8 @@ class RepoConfig:
     offline_threads: int | None = None
     offline_memory_limit: str | None = None
     online_store_path: Path
+    online_enforce_ttl: bool = True
+    registry_cache_seconds: float = 60.0
 
     @property
     def config_path(self) -> Path:
@@ -105,6 +107,8 @@ def load_config(repo_path: Path) -> RepoConfig:
         offline_threads=_offline_setting(raw.get("offline_store"), "threads", int, path),
         offline_memory_limit=_offline_setting(raw.get("offline_store"), "memory_limit", str, path),
         online_store_path=_online_path(raw.get("online_store"), repo_path, path),
+        online_enforce_ttl=_enforce_ttl(raw.get("online_store"), path),
+        registry_cache_seconds=_cache_seconds(raw.get("registry"), path),
     )
 
 
@@ -166,6 +170,24 @@ def _offline_setting(value: Any, key: str, kind: type, path: Path) -> Any:
     return setting
 
 
+def _enforce_ttl(value: Any, path: Path) -> bool:
+    """``online_store: {enforce_ttl: false}`` serves values older than their view's ttl."""
+    setting = value.get("enforce_ttl", True) if isinstance(value, dict) else True
+    if not isinstance(setting, bool):
+        raise ConfigError(f"online_store enforce_ttl: {setting!r} must be true or false", path=path)
+    return setting
+
+
+def _cache_seconds(value: Any, path: Path) -> float:
+    """Feast's ``registry: {cache_ttl_seconds: N}``: how long online reads reuse definitions."""
+    setting = value.get("cache_ttl_seconds", 60) if isinstance(value, dict) else 60
+    if isinstance(setting, bool) or not isinstance(setting, int | float) or setting < 0:
+        raise ConfigError(
+            f"registry cache_ttl_seconds: {setting!r} must be a number of seconds", path=path
+        )
+    return float(setting)
+
+
 def _online_path(value: Any, repo_path: Path, path: Path) -> Path:
     settings = value if isinstance(value, dict) else {}
     if value is not None and not isinstance(value, dict):
@@ -179,7 +201,7 @@ def _online_path(value: Any, repo_path: Path, path: Path) -> Path:
         raise ConfigError(
             f"online_store type {kind!r} is not supported; use `type: sqlite`", path=path
         )
-    extra = sorted(set(settings) - {"type", "path"})
+    extra = sorted(set(settings) - {"type", "path", "enforce_ttl"})
     if extra:
         warnings.warn(
             f"{path}: unknown keys under online_store ignored: {', '.join(extra)}",

@@ -7,7 +7,8 @@ It delegates: loading to :mod:`store.repo`, checks against data to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,11 +23,21 @@ from store.apply import (
 )
 from store.config import RepoConfig, load_config
 from store.entity import Entity
-from store.errors import ObjectNotFoundError
+from store.errors import ObjectNotFoundError, RequestError
 from store.feature_service import FeatureService
 from store.feature_view import FeatureView
+from store.materialize import (
+    MaterializedView,
+    ProgressCallback,
+    as_utc,
+    incremental_start,
+    materialize_views,
+)
 from store.offline_engine import DuckDBEngine
+from store.online_layout import TableLayout, layout_of
+from store.online_read import OnlineReader, OnlineResponse
 from store.online_store import OnlineStore
+from store.online_write import rows_for_online
 from store.plan import Plan
 from store.repo import Definition, RepoContents, load_repo
 from store.retrieval import RetrievalJob, build_retrieval_job
@@ -71,6 +82,8 @@ class FeatureStore:
         """Release database connections."""
         if "registry" in self.__dict__:
             self.registry.close()
+        if "online_store" in self.__dict__:
+            self.online_store.close()
 
     def __enter__(self) -> FeatureStore:
         return self
@@ -163,6 +176,139 @@ class FeatureStore:
             engine=self.offline_engine,
             full_feature_names=full_feature_names,
         )
+
+    # --- the online store --------------------------------------------------------------------
+
+    def materialize(
+        self,
+        start_date: datetime,
+        end_date: datetime,
+        feature_views: Sequence[str] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[MaterializedView]:
+        """Load each online view's newest row per entity with an event time in
+        ``[start_date, end_date]`` into the online store (naive times mean UTC).
+
+        Each view's load is all or nothing; a row replaces a stored one only if newer.
+        """
+        start, end = as_utc(start_date, "start_date"), as_utc(end_date, "end_date")
+        if end < start:
+            raise RequestError(f"end_date {end} is before start_date {start}")
+        views = self._online_views(feature_views)
+        return self._materialize(views, [(start, end)] * len(views), on_progress)
+
+    def materialize_incremental(
+        self,
+        end_date: datetime,
+        feature_views: Sequence[str] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> list[MaterializedView]:
+        """Materialize each online view from where it last stopped up to ``end_date``; a view
+        never materialized starts at ``end_date`` minus its ttl, or at its first source row."""
+        end = as_utc(end_date, "end_date")
+        chosen, windows = [], []
+        for view in self._online_views(feature_views):
+            start = incremental_start(
+                view,
+                end,
+                project=self.project,
+                registry=self.registry,
+                repo_root=self.repo_path,
+                engine=self.offline_engine,
+            )
+            if start is not None and start <= end:
+                chosen.append(view)
+                windows.append((start, end))
+        return self._materialize(chosen, windows, on_progress)
+
+    def get_online_features(
+        self,
+        features: Sequence[str] | FeatureService,
+        entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+        full_feature_names: bool = False,
+    ) -> OnlineResponse:
+        """The newest materialized values for some entities, as Feast returns them.
+
+        Args:
+            features: ``"view:feature"`` references or a FeatureService.
+            entity_rows: ``[{"driver_id": 1001}, ...]`` or ``{"driver_id": [1001, ...]}``.
+            full_feature_names: name values ``view__feature``.
+
+        Returns:
+            A response: ``to_dict()``, ``to_df()``, and per value ``statuses`` and
+            ``event_timestamps``. Values older than their view's ttl are None
+            (``OUTSIDE_MAX_AGE``) unless ``online_store: {enforce_ttl: false}``.
+        """
+        return self._online_reader.read(
+            features, entity_rows, full_feature_names=full_feature_names
+        )
+
+    def write_to_online_store(self, feature_view: str | FeatureView, df: Any) -> int:
+        """Upsert fresh rows (a DataFrame or Arrow table with the join keys, features and the
+        source's timestamp field) into a view's online table, newest wins. Returns the row
+        count written."""
+        name = feature_view.name if isinstance(feature_view, FeatureView) else feature_view
+        view = self.get_feature_view(name)
+        if not view.online:
+            raise RequestError(f"feature view {name!r} is not online; set online=True and apply")
+        layout = layout_of(self.project, view)
+        batch = rows_for_online(view, layout, df)
+        written = self.online_store.upsert_batches(layout, [batch])
+        self._online_reader.clear_cache()
+        return written
+
+    def push(self, feature_view: str | FeatureView, df: Any) -> int:
+        """Alias of :meth:`write_to_online_store`, for push-style use."""
+        return self.write_to_online_store(feature_view, df)
+
+    def refresh_registry(self) -> None:
+        """Forget cached definitions, so online reads see the latest apply."""
+        self._online_reader.clear_cache()
+
+    @cached_property
+    def _online_reader(self) -> OnlineReader:
+        def is_loaded(view: FeatureView, layout: TableLayout) -> bool:
+            intervals = self.registry.catalog.materialization_intervals(self.project, view.name)
+            return bool(intervals) or self.online_store.has_rows(layout)
+
+        return OnlineReader(
+            project=self.project,
+            online=self.online_store,
+            lookup_view=self.get_feature_view,
+            is_loaded=is_loaded,
+            enforce_ttl=self.config.online_enforce_ttl,
+            cache_seconds=self.config.registry_cache_seconds,
+        )
+
+    def _online_views(self, names: Sequence[str] | None) -> list[FeatureView]:
+        if names is None:
+            return [v for v in self.list_feature_views() if v.online]
+        views = [self.get_feature_view(n) for n in names]
+        offline = [v.name for v in views if not v.online]
+        if offline:
+            raise RequestError(
+                f"feature view(s) {', '.join(offline)} are not online; set online=True and apply"
+            )
+        return views
+
+    def _materialize(
+        self,
+        views: Sequence[FeatureView],
+        windows: Sequence[tuple[datetime, datetime]],
+        on_progress: ProgressCallback | None,
+    ) -> list[MaterializedView]:
+        done = materialize_views(
+            views,
+            windows,
+            project=self.project,
+            registry=self.registry,
+            online=self.online_store,
+            engine=self.offline_engine,
+            repo_root=self.repo_path,
+            on_progress=on_progress,
+        )
+        self._online_reader.clear_cache()
+        return done
 
     # --- read the catalog ------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ that no timestamp is ever read in the machine's local zone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +66,24 @@ class DuckDBEngine:
                 f"the entity table's SQL query failed: {exc}; check the query, e.g. "
                 f"SELECT driver_id, event_timestamp FROM 'entities.parquet'"
             ) from exc
+        finally:
+            conn.close()
+
+    def record_batches(self, sql: str, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
+        """Stream a query's result as Arrow record batches; the connection closes at the end."""
+        conn = self.connect()
+        try:
+            reader = conn.sql(sql).to_arrow_reader(batch_size)
+            yield from reader
+        finally:
+            conn.close()
+
+    def scalar(self, sql: str) -> Any:
+        """The single value a query returns."""
+        conn = self.connect()
+        try:
+            row = conn.execute(sql).fetchone()
+            return None if row is None else row[0]
         finally:
             conn.close()
 

@@ -68,6 +68,51 @@ class TableLayout:
             f"PRIMARY KEY ({primary})) WITHOUT ROWID"
         )
 
+    @property
+    def columns(self) -> list[str]:
+        """Every column, in the order rows are written: keys, features, the two times."""
+        return [*(n for n, _ in self.keys), *(n for n, _ in self.features), EVENT_TS, CREATED_TS]
+
+    def upsert_sql(self) -> str:
+        """Insert a row, or replace the stored one only if the new row is newer: a later event
+        time, or the same event time and a later created time (a missing one counts as
+        oldest). Loading an old window after a new one therefore never brings old values back.
+        """
+        table = quote(self.table)
+        names = ", ".join(quote(c) for c in self.columns)
+        marks = ", ".join("?" for _ in self.columns)
+        keys = ", ".join(quote(n) for n, _ in self.keys)
+        updates = ", ".join(
+            f"{quote(c)} = excluded.{quote(c)}" for c in self.columns[len(self.keys) :]
+        )
+        event, created = quote(EVENT_TS), quote(CREATED_TS)
+        oldest = -(2**63)
+        newer = (
+            f"excluded.{event} > {table}.{event} OR (excluded.{event} = {table}.{event} AND "
+            f"coalesce(excluded.{created}, {oldest}) > coalesce({table}.{created}, {oldest}))"
+        )
+        return (
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {newer}"
+        )
+
+    def lookup_sql(self, many: bool) -> str:
+        """Fetch stored rows by key: one key as parameters, or many as one JSON array
+        parameter (a list of keys, or of key lists for composite keys)."""
+        table = quote(self.table)
+        wanted = ", ".join(f"t.{quote(c)}" for c in self.columns)
+        if not many:
+            where = " AND ".join(f"t.{quote(n)} = ?" for n, _ in self.keys)
+            return f"SELECT {wanted} FROM {table} AS t WHERE {where}"
+        if len(self.keys) == 1:
+            on = f"t.{quote(self.keys[0][0])} = j.value"
+        else:
+            on = " AND ".join(
+                f"t.{quote(n)} = json_extract(j.value, '$[{i}]')"
+                for i, (n, _) in enumerate(self.keys)
+            )
+        return f"SELECT {wanted} FROM json_each(?) AS j JOIN {table} AS t ON {on}"
+
 
 def layout_of(project: str, view: FeatureView) -> TableLayout:
     """The online table layout of a fully resolved view (every join key typed)."""

@@ -47,6 +47,10 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from store.sql_builders import column as _col
+from store.sql_builders import epoch_us as _epoch_us
+from store.sql_builders import identifier as _q
+from store.sql_builders import read_parquet
 from store.types import DType, duckdb_type
 
 __all__ = [
@@ -134,14 +138,6 @@ class CompiledQuery:
 # --- small builders --------------------------------------------------------------------------
 
 
-def _q(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
-def _col(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(_q(name), table=_q(table) if table else None)
-
-
 def _table(name: str, alias: str | None = None) -> exp.Table:
     return exp.Table(this=_q(name), alias=exp.TableAlias(this=_q(alias)) if alias else None)
 
@@ -149,12 +145,6 @@ def _table(name: str, alias: str | None = None) -> exp.Table:
 def _number(value: int) -> exp.Expr:
     literal = exp.Literal.number(abs(value))
     return exp.Neg(this=literal) if value < 0 else literal
-
-
-def _epoch_us(column: str) -> exp.Expr:
-    """Microseconds since the epoch, UTC. The cast reads naive Parquet timestamps as UTC (the
-    connection's zone), costs nothing on zoned ones, and accepts nanosecond columns."""
-    return exp.func("epoch_us", exp.cast(_col(column), "TIMESTAMPTZ"))
 
 
 def _alias(view: ViewScan, index: int) -> str:
@@ -197,12 +187,7 @@ def _scan(view: ViewScan, query: PointInTimeQuery, *, created: bool, features: b
             )
             for f in _unique_columns(view)
         )
-    files = exp.Array(expressions=[exp.Literal.string(f) for f in view.files])
-    source = exp.Anonymous(
-        this="read_parquet",
-        expressions=[files, exp.EQ(this=exp.var("union_by_name"), expression=exp.true())],
-    )
-    select = exp.select(*columns).from_(exp.Table(this=source))
+    select = exp.select(*columns).from_(read_parquet(view.files))
     bounds = _time_bounds(view, query)
     return select.where(bounds) if bounds is not None else select
 

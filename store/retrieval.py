@@ -11,7 +11,7 @@ DuckDB and streams it to disk.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from store.errors import RequestError, SourceDataError
 from store.feature_refs import RequestedView, resolve_features
 from store.feature_service import FeatureService
 from store.feature_view import FeatureView
+from store.field import Field
 from store.offline_engine import DuckDBEngine
 from store.point_in_time import (
     ROW_COLUMN,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["RetrievalJob", "build_retrieval_job"]
+__all__ = ["RetrievalJob", "build_retrieval_job", "view_keys", "view_scan"]
 
 EntityInput = Any  # pandas.DataFrame | pyarrow.Table | str (SQL) | pathlib.Path (Parquet)
 
@@ -142,7 +143,7 @@ class RetrievalJob:
         assert self.frame is not None
         full = pa.Table.from_pandas(self.frame.reset_index(drop=True), preserve_index=False)
         keys: dict[str, tuple[DType, list[str]]] = {
-            k: (t, []) for r in self.requested for k, t in _keys(r.view)
+            k: (t, []) for r in self.requested for k, t in view_keys(r.view)
         }
         return prepare_entity_table(full, keys).table
 
@@ -193,7 +194,7 @@ def build_retrieval_job(
     )
     keys: dict[str, tuple[DType, list[str]]] = {}
     for r in requested:
-        for key, dtype in _keys(r.view):
+        for key, dtype in view_keys(r.view):
             keys.setdefault(key, (dtype, []))[1].append(r.view.name)
     if frame is not None:
         check_columns(columns, keys)
@@ -208,7 +209,9 @@ def build_retrieval_job(
     else:
         entities = prepare_entity_table(table, keys)
         arrow = entities.table
-    scans = tuple(_scan(r, repo_root) for r in requested)
+    scans = tuple(
+        view_scan(r.view, repo_root, zip(r.features, r.outputs, strict=True)) for r in requested
+    )
     return RetrievalJob(
         engine=engine,
         requested=tuple(requested),
@@ -220,27 +223,32 @@ def build_retrieval_job(
     )
 
 
-def _keys(view: FeatureView) -> list[tuple[str, DType]]:
+def view_keys(view: FeatureView) -> list[tuple[str, DType]]:
     typed = {f.name: f.dtype for f in view.entity_columns}
     return [(k, typed[k]) for k in view.join_keys]
 
 
-def _scan(requested: RequestedView, repo_root: Path) -> ViewScan:
-    view = requested.view
+def view_scan(
+    view: FeatureView, repo_root: Path, features: Iterable[tuple[Field, str]] | None = None
+) -> ViewScan:
+    """What the compilers need of a view: its files, times, keys and the features to read
+    (default: all of them, under their own names).
+
+    Raises:
+        SourceDataError: the view's Parquet files are missing.
+    """
     try:
         files = parquet_files(view.source, repo_root)
     except SourceDataError as exc:
         raise SourceDataError(f"feature view {view.name!r}: {exc}") from exc
+    chosen = features if features is not None else ((f, f.name) for f in view.features)
     return ViewScan(
         name=view.name,
         files=tuple(str(f) for f in files),
         timestamp_column=view.source.timestamp_field,
         created_column=view.source.created_timestamp_column,
         ttl_seconds=view.ttl_seconds,
-        keys=tuple(_keys(view)),
-        features=tuple(
-            FeatureColumn(f.name, output, f.dtype)
-            for f, output in zip(requested.features, requested.outputs, strict=True)
-        ),
+        keys=tuple(view_keys(view)),
+        features=tuple(FeatureColumn(f.name, output, f.dtype) for f, output in chosen),
         field_mapping=tuple((view.source.field_mapping or {}).items()),
     )

@@ -1,0 +1,287 @@
+"""Online reads: the newest stored values of features for a list of entities.
+
+A request's plan (views, columns, decoders, SQL) is built once and cached; a call then
+costs one SQLite query per view: a primary-key lookup for one entity, or a join with a
+JSON array of keys for many. Values come back in input order, duplicates included.
+
+By default a value older than its view's ttl at read time is withheld: None, with status
+``OUTSIDE_MAX_AGE`` (Feast ignores ttl online). ``online_store: {enforce_ttl: false}``
+turns that off.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from store.errors import OnlineStoreError, RequestError
+from store.feature_refs import RequestedView, resolve_features
+from store.feature_service import FeatureService
+from store.feature_view import FeatureView
+from store.online_layout import TableLayout, layout_of
+from store.online_store import OnlineStore
+from store.types import Array, Bool, DType, String, UnixTimestamp
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["NOT_FOUND", "OUTSIDE_MAX_AGE", "PRESENT", "OnlineReader", "OnlineResponse"]
+
+PRESENT = "PRESENT"
+NOT_FOUND = "NOT_FOUND"
+OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _timestamp(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _decoder(dtype: DType) -> Callable[[Any], Any] | None:
+    """How a stored SQLite value becomes a Python value (None: as it is)."""
+    if isinstance(dtype, Array):
+        return json.loads
+    return {Bool: bool, UnixTimestamp: _timestamp}.get(dtype)  # type: ignore[call-overload, no-any-return]
+
+
+@dataclass(slots=True)
+class OnlineResponse:
+    """Feature values per entity row, with each value's status and event time."""
+
+    entities: dict[str, list[Any]]
+    features: dict[str, list[Any]]
+    statuses: dict[str, list[str]]
+    event_timestamps: dict[str, list[datetime | None]]
+
+    def to_dict(
+        self, include_event_timestamps: bool = False, include_statuses: bool = False
+    ) -> dict[str, list[Any]]:
+        """Feast's shape: the entity columns, then one list per feature (None where missing).
+        Optionally ``<feature>__event_timestamp`` and ``<feature>__status`` lists too."""
+        out: dict[str, list[Any]] = {**self.entities, **self.features}
+        for name in self.features:
+            if include_event_timestamps:
+                out[f"{name}__event_timestamp"] = self.event_timestamps[name]
+            if include_statuses:
+                out[f"{name}__status"] = self.statuses[name]
+        return out
+
+    def to_df(
+        self, include_event_timestamps: bool = False, include_statuses: bool = False
+    ) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict(include_event_timestamps, include_statuses))
+
+
+@dataclass(frozen=True, slots=True)
+class _ViewPlan:
+    name: str
+    keys: tuple[str, ...]
+    key_kinds: tuple[type, ...]
+    outputs: tuple[tuple[str, int, Callable[[Any], Any] | None], ...]  # name, column, decoder
+    event_index: int
+    ttl_us: int | None
+    one_sql: str
+    many_sql: str
+
+
+@dataclass(slots=True)
+class _Plan:
+    views: tuple[_ViewPlan, ...]
+    built_at: float
+    keys: dict[str, tuple[type, list[str]]] = field(default_factory=dict)
+
+
+class OnlineReader:
+    """Serves ``get_online_features`` for one project; plans are cached for ``cache_seconds``."""
+
+    def __init__(
+        self,
+        *,
+        project: str,
+        online: OnlineStore,
+        lookup_view: Callable[[str], FeatureView],
+        is_loaded: Callable[[FeatureView, TableLayout], bool],
+        enforce_ttl: bool = True,
+        cache_seconds: float = 60.0,
+    ) -> None:
+        self._project = project
+        self._online = online
+        self._lookup_view = lookup_view
+        self._is_loaded = is_loaded
+        self._enforce_ttl = enforce_ttl
+        self._cache_seconds = cache_seconds
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
+
+    def clear_cache(self) -> None:
+        self._plans.clear()
+
+    def read(
+        self,
+        features: Sequence[str] | FeatureService,
+        entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+        *,
+        full_feature_names: bool = False,
+    ) -> OnlineResponse:
+        plan = self._plan(features, full_feature_names)
+        columns = _entity_columns(entity_rows, plan.keys)
+        count = len(next(iter(columns.values()))) if columns else 0
+        conn = self._online.reader()
+        now_us = (time.time_ns() // 1000) if self._enforce_ttl else None
+        features_out: dict[str, list[Any]] = {}
+        statuses: dict[str, list[str]] = {}
+        stamps: dict[str, list[datetime | None]] = {}
+        for view in plan.views:
+            keys = (
+                list(zip(*(columns[k] for k in view.keys), strict=True))
+                if len(view.keys) > 1
+                else [(v,) for v in columns[view.keys[0]]]
+            )
+            if count == 1:
+                row = conn.execute(view.one_sql, keys[0]).fetchone()
+                found = {keys[0]: row} if row is not None else {}
+            else:
+                unique = list(dict.fromkeys(keys))
+                payload = json.dumps([k if len(k) > 1 else k[0] for k in unique])
+                rows = conn.execute(view.many_sql, (payload,)).fetchall()
+                width = len(view.keys)
+                found = {tuple(r[:width]): r for r in rows}
+            values, status, stamp = _fill(view, keys, found, now_us)
+            features_out.update(values)
+            statuses.update(status)
+            stamps.update(stamp)
+        entities = {k: list(v) for k, v in columns.items()}
+        return OnlineResponse(entities, features_out, statuses, stamps)
+
+    def _plan(self, features: Sequence[str] | FeatureService, full_names: bool) -> _Plan:
+        key = (
+            ("service", features.name) if isinstance(features, FeatureService) else tuple(features),
+            full_names,
+        )
+        plan = self._plans.get(key)
+        if plan is not None and time.monotonic() - plan.built_at < self._cache_seconds:
+            return plan
+        requested = resolve_features(features, self._lookup_view, full_feature_names=full_names)
+        plan = _Plan(tuple(self._view_plan(r) for r in requested), time.monotonic())
+        for r, view_plan in zip(requested, plan.views, strict=True):
+            for name, kind in zip(view_plan.keys, view_plan.key_kinds, strict=True):
+                plan.keys.setdefault(name, (kind, []))[1].append(r.view.name)
+        self._plans[key] = plan
+        return plan
+
+    def _view_plan(self, requested: RequestedView) -> _ViewPlan:
+        view = requested.view
+        if not view.online:
+            raise RequestError(
+                f"feature view {view.name!r} is not online; set online=True in its "
+                f"declaration, run `silage apply`, then `silage materialize`"
+            )
+        layout = layout_of(self._project, view)
+        if not self._is_loaded(view, layout):
+            raise OnlineStoreError(
+                f"feature view {view.name!r} has never been materialized; run "
+                f"`silage materialize START END --views {view.name}` (or push rows to it)"
+            )
+        position = {name: i for i, name in enumerate(layout.columns)}
+        dtypes = dict(layout.features)
+        return _ViewPlan(
+            name=view.name,
+            keys=tuple(n for n, _ in layout.keys),
+            key_kinds=tuple(str if t == String else int for _, t in layout.keys),
+            outputs=tuple(
+                (output, position[f.name], _decoder(dtypes[f.name]))
+                for f, output in zip(requested.features, requested.outputs, strict=True)
+            ),
+            event_index=position["__event_ts"],
+            ttl_us=view.ttl_seconds * 1_000_000 if view.ttl_seconds else None,
+            one_sql=layout.lookup_sql(many=False),
+            many_sql=layout.lookup_sql(many=True),
+        )
+
+
+def _fill(
+    view: _ViewPlan,
+    keys: list[tuple[Any, ...]],
+    found: dict[tuple[Any, ...], Any],
+    now_us: int | None,
+) -> tuple[dict[str, list[Any]], dict[str, list[str]], dict[str, list[datetime | None]]]:
+    """One view's values, statuses and event times, per entity row."""
+    oldest = now_us - view.ttl_us if (now_us is not None and view.ttl_us) else None
+    features: dict[str, list[Any]] = {output: [] for output, _, _ in view.outputs}
+    statuses: dict[str, list[str]] = {output: [] for output, _, _ in view.outputs}
+    stamps: dict[str, list[datetime | None]] = {output: [] for output, _, _ in view.outputs}
+    for key in keys:
+        row = found.get(key)
+        if row is None:
+            for output, _, _ in view.outputs:
+                features[output].append(None)
+                statuses[output].append(NOT_FOUND)
+                stamps[output].append(None)
+            continue
+        event = row[view.event_index]
+        stale = oldest is not None and event < oldest
+        stamp = _timestamp(event)
+        for output, index, decode in view.outputs:
+            value = row[index]
+            if stale:
+                value, status = None, OUTSIDE_MAX_AGE
+            else:
+                status = PRESENT
+                if decode is not None and value is not None:
+                    value = decode(value)
+            features[output].append(value)
+            statuses[output].append(status)
+            stamps[output].append(stamp)
+    return features, statuses, stamps
+
+
+def _entity_columns(
+    entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+    keys: Mapping[str, tuple[type, list[str]]],
+) -> dict[str, list[Any]]:
+    """Entity rows as columns, every needed key present with the right type."""
+    if isinstance(entity_rows, Mapping):
+        columns = {str(k): list(v) for k, v in entity_rows.items()}
+        lengths = {len(v) for v in columns.values()}
+        if len(lengths) > 1:
+            raise RequestError(f"entity_rows columns have different lengths: {sorted(lengths)}")
+    else:
+        rows = list(entity_rows)
+        if not rows:
+            raise RequestError("entity_rows is empty; pass at least one row like {'driver_id': 1}")
+        names = list(dict.fromkeys(k for row in rows for k in row))
+        columns = {}
+        for name in names:
+            values = []
+            for i, row in enumerate(rows):
+                if name not in row:
+                    raise RequestError(f"entity row {i} has no {name!r}; every row needs it")
+                values.append(row[name])
+            columns[name] = values
+    for key, (kind, views) in keys.items():
+        given = columns.get(key)
+        if given is None:
+            raise RequestError(
+                f"entity_rows have no {key!r}, the join key of feature view(s) "
+                f"{', '.join(views)}; add it to every row"
+            )
+        for i, value in enumerate(given):
+            if type(value) is not kind and not (kind is int and _is_integer(value)):
+                expected = "an integer" if kind is int else "a string"
+                raise RequestError(
+                    f"entity row {i}: {key}={value!r} is {type(value).__name__}, but feature "
+                    f"view(s) {', '.join(views)} key it by {expected}; convert the value"
+                )
+            if kind is int and type(value) is not int:
+                given[i] = int(value)
+    return columns
+
+
+def _is_integer(value: Any) -> bool:
+    """numpy integers count as integers; bools and floats do not."""
+    return hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"

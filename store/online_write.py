@@ -1,0 +1,98 @@
+"""Writing fresh rows straight into the online store (``write_to_online_store`` / ``push``).
+
+Rows are checked against the view's schema before anything is written, converted to the
+online table's columns in Arrow, and applied with the same newest-wins upsert that
+materialization uses, in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from store.errors import RequestError
+from store.feature_view import FeatureView
+from store.online_layout import TableLayout
+from store.types import Array, UnixTimestamp, accepts_arrow_type, to_arrow
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["rows_for_online"]
+
+
+def rows_for_online(view: FeatureView, layout: TableLayout, data: Any) -> pa.RecordBatch:
+    """Check pushed rows (a pandas DataFrame or an Arrow table) and shape them as the online
+    table's columns: keys, features, event and created times in microseconds.
+
+    The rows need the view's join keys, its features and the source's timestamp field; the
+    created-timestamp column is optional.
+
+    Raises:
+        RequestError: a missing column or one of the wrong type; nothing is written.
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(data, pd.DataFrame):
+        try:
+            table = pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise RequestError(f"rows pushed to {view.name!r} cannot be read: {exc}") from exc
+    elif isinstance(data, pa.Table):
+        table = data
+    else:
+        raise RequestError(
+            f"rows pushed to {view.name!r} must be a pandas DataFrame or a pyarrow Table, "
+            f"got {type(data).__name__}"
+        )
+    names = table.column_names
+    source = view.source
+    required = [*(n for n, _ in layout.keys), *(n for n, _ in layout.features)]
+    missing = [c for c in [*required, source.timestamp_field] if c not in names]
+    if missing:
+        raise RequestError(
+            f"rows pushed to {view.name!r} lack column(s) {', '.join(missing)}; they need the "
+            f"join keys, every feature and {source.timestamp_field!r} (they have "
+            f"{', '.join(names)})"
+        )
+    columns: list[pa.Array] = []
+    for name, dtype in [*layout.keys, *layout.features]:
+        column = table.column(name)
+        if not accepts_arrow_type(dtype, column.type) and not pa.types.is_null(column.type):
+            raise RequestError(
+                f"rows pushed to {view.name!r}: column {name!r} is {column.type}, but the view "
+                f"declares {dtype.spec}; convert the column"
+            )
+        if isinstance(dtype, Array):
+            values = [None if v is None else json.dumps(v) for v in column.to_pylist()]
+            columns.append(pa.array(values, pa.string()))
+        elif dtype == UnixTimestamp:
+            columns.append(_micros(column, name, view))
+        else:
+            columns.append(column.cast(to_arrow(dtype)).combine_chunks())
+    columns.append(_micros(table.column(source.timestamp_field), source.timestamp_field, view))
+    created = source.created_timestamp_column
+    if created is not None and created in names:
+        columns.append(_micros(table.column(created), created, view))
+    else:
+        columns.append(pa.nulls(table.num_rows, pa.int64()))
+    if pc.any(pc.is_null(columns[len(layout.keys) + len(layout.features)])).as_py():
+        raise RequestError(
+            f"rows pushed to {view.name!r} have null {source.timestamp_field!r} values; "
+            f"every row needs its event time"
+        )
+    return pa.RecordBatch.from_arrays(columns, names=layout.columns)
+
+
+def _micros(column: Any, name: str, view: FeatureView) -> pa.Array:
+    """A timestamp column as int64 microseconds since the epoch, UTC (naive means UTC)."""
+    import pyarrow as pa
+
+    if not pa.types.is_timestamp(column.type):
+        raise RequestError(
+            f"rows pushed to {view.name!r}: column {name!r} is {column.type}, not a timestamp"
+        )
+    utc = column.cast(pa.timestamp("us", tz="UTC"), safe=False)
+    return utc.cast(pa.int64()).combine_chunks()
