@@ -134,6 +134,81 @@ def describe(ctx: click.Context, name: str) -> None:
     click.echo(json.dumps(describe_objects(_store(ctx), name), indent=2, default=str))
 
 
+class _Progress:
+    """Per view: rows written and rows per second; a live line on a terminal, plain lines
+    otherwise."""
+
+    def __init__(self) -> None:
+        self.live = sys.stdout.isatty()
+        self.view: str | None = None
+
+    def __call__(self, view: str, rows: int, seconds: float) -> None:
+        if self.live:
+            if self.view not in (None, view):
+                click.echo()
+            self.view = view
+            rate = rows / seconds if seconds > 0 else 0.0
+            bar = "#" * min(30, rows.bit_length())
+            click.echo(f"\r{view:30} [{bar:30}] {rows:>12,} rows {rate:>12,.0f} rows/s", nl=False)
+
+    def finish(self, done: list[Any]) -> None:
+        if self.live and self.view is not None:
+            click.echo()
+        for item in done:
+            rate = item.rows / item.seconds if item.seconds > 0 else 0.0
+            click.echo(
+                f"{item.feature_view}: {item.rows:,} rows from {item.start:%Y-%m-%d %H:%M:%S} "
+                f"to {item.end:%Y-%m-%d %H:%M:%S} UTC in {item.seconds:.2f}s "
+                f"({rate:,.0f} rows/s)"
+            )
+        if not done:
+            click.echo("Nothing to materialize.")
+
+
+def _when(value: str, name: str) -> Any:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO time such as 2026-01-31 or 2026-01-31T12:00:00Z "
+            f"(naive times mean UTC)",
+            param_hint=name,
+        ) from None
+
+
+def _views(views: str | None) -> list[str] | None:
+    return [v.strip() for v in views.split(",") if v.strip()] if views else None
+
+
+@cli.command()
+@click.argument("start")
+@click.argument("end")
+@click.option("--views", help="Comma-separated feature views; default: every online view.")
+@click.pass_context
+def materialize(ctx: click.Context, start: str, end: str, views: str | None) -> None:
+    """Load the newest values with event times in [START, END] into the online store."""
+    progress = _Progress()
+    done = _store(ctx).materialize(
+        _when(start, "START"), _when(end, "END"), _views(views), on_progress=progress
+    )
+    progress.finish(done)
+
+
+@cli.command(name="materialize-incremental")
+@click.argument("end")
+@click.option("--views", help="Comma-separated feature views; default: every online view.")
+@click.pass_context
+def materialize_incremental(ctx: click.Context, end: str, views: str | None) -> None:
+    """Materialize each online view from where it last stopped up to END."""
+    progress = _Progress()
+    done = _store(ctx).materialize_incremental(
+        _when(end, "END"), _views(views), on_progress=progress
+    )
+    progress.finish(done)
+
+
 @cli.group()
 def registry() -> None:
     """Manage the registry database."""

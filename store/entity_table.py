@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from store.errors import RequestError
 from store.point_in_time import ROW_COLUMN, TIMESTAMP_COLUMN
-from store.types import DType, Int32, Int64, String
+from store.types import DType, Int32, Int64, String, describe_arrow_type
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,7 +58,8 @@ def prepare_entity_table(
         ts = ts.cast(pa.timestamp("us", tz="UTC"), safe=False)
     else:
         raise RequestError(
-            f"entity table column {TIMESTAMP_COLUMN!r} is {_describe(ts.type)}, not a timestamp; "
+            f"entity table column {TIMESTAMP_COLUMN!r} is {describe_arrow_type(ts.type)}, "
+            f"not a timestamp; "
             f"convert it, e.g. df['event_timestamp'] = pd.to_datetime(df['event_timestamp'], "
             f"utc=True)"
         )
@@ -73,8 +74,8 @@ def prepare_entity_table(
             kind = arrow_kind(table.column(key).type.value_type)
         if kind != _KEY_KINDS[dtype.spec]:
             raise RequestError(
-                f"entity table column {key!r} is {_describe(table.column(key).type)}, but "
-                f"feature view(s) "
+                f"entity table column {key!r} is "
+                f"{describe_arrow_type(table.column(key).type)}, but feature view(s) "
                 f"{', '.join(views)} key it as {dtype.spec}; convert the column"
             )
     index = names.index(TIMESTAMP_COLUMN)
@@ -108,8 +109,3 @@ def check_columns(names: Sequence[str], keys: Mapping[str, tuple[DType, list[str
                 f"entity table has no column {key!r}, the join key of feature view(s) "
                 f"{', '.join(views)}; add it (the table has {', '.join(names)})"
             )
-
-
-def _describe(arrow_type: object) -> str:
-    """Arrow's type name, without the large_ prefix that pandas strings bring along."""
-    return str(arrow_type).removeprefix("large_")

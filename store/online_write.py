@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from store.errors import RequestError
 from store.feature_view import FeatureView
 from store.online_layout import TableLayout
-from store.types import Array, UnixTimestamp, accepts_arrow_type, to_arrow
+from store.types import (
+    Array,
+    UnixTimestamp,
+    accepts_arrow_type,
+    describe_arrow_type,
+    to_arrow,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -62,7 +68,8 @@ def rows_for_online(view: FeatureView, layout: TableLayout, data: Any) -> pa.Rec
         column = table.column(name)
         if not accepts_arrow_type(dtype, column.type) and not pa.types.is_null(column.type):
             raise RequestError(
-                f"rows pushed to {view.name!r}: column {name!r} is {column.type}, but the view "
+                f"rows pushed to {view.name!r}: column {name!r} is "
+                f"{describe_arrow_type(column.type)}, but the view "
                 f"declares {dtype.spec}; convert the column"
             )
         if isinstance(dtype, Array):

@@ -172,6 +172,11 @@ def arrow_kind(arrow_type: pa.DataType) -> str:
     return str(arrow_type)
 
 
+def describe_arrow_type(arrow_type: object) -> str:
+    """Arrow's type name for messages, without the ``large_`` prefix pandas strings bring."""
+    return str(arrow_type).removeprefix("large_")
+
+
 def accepts_arrow_type(dtype: DType, arrow_type: pa.DataType) -> bool:
     """Whether a source column of ``arrow_type`` can serve a feature declared as ``dtype``."""
     kind = arrow_kind(arrow_type)
