@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-large clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,10 @@ $(FEAST_VENV)/bin/feast:
 # Point-in-time join: 10M feature rows, 1M entity rows; Silage, Feast, hand-written DuckDB.
 bench: venv bench-env
 	$(BIN)/python benchmarks/pit_benchmark.py
+
+# Online store: materialization throughput and lookup latency, Silage against Feast.
+bench-online: venv bench-env
+	$(BIN)/python benchmarks/online_benchmark.py
 
 # The same join at 100M feature rows (Silage and hand-written DuckDB only).
 bench-large: venv
