@@ -75,6 +75,9 @@ def compile_latest_rows(view: ViewScan, *, start_us: int, end_us: int, pretty: b
         .from_(read_parquet(view.files))
         .where(in_window)
         .qualify(exp.EQ(this=newest, expression=exp.Literal.number(1)))
+        # In key order, SQLite appends to its primary-key B-tree instead of jumping around
+        # in it: the load into the online store takes half the time.
+        .order_by(*[_q(k) for k, _ in view.keys])
     )
     return select.sql(dialect="duckdb", pretty=pretty)
 
