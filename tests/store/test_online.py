@@ -193,3 +193,31 @@ def test_materialized_table_holds_typed_rows(make_repo: Callable[..., Path]) -> 
         ).fetchall()
     t1_us = int((T0 + H).timestamp() * 1_000_000)
     assert rows == [(1001, 1, "real", t1_us), (1002, 11, "real", t1_us), (1003, 21, "real", t1_us)]
+
+
+def test_materialize_breaks_event_time_ties_by_created_time(
+    make_repo: Callable[..., Path],
+) -> None:
+    from tests.store.test_retrieval import row, write
+
+    fs = open_store(make_repo)
+    write(
+        fs.repo_path,
+        [
+            row(1, T0, 10, created=T0 + H),
+            row(1, T0, 11, created=T0 + 2 * H),  # a late correction
+            row(1, T0, 12, created=None),  # no write time: loses
+            row(2, T0, 20, created=None),
+        ],
+    )
+    fs.materialize(T0, T0)
+    assert trips(fs, [1, 2]) == [11, 20]
+    # Pushing the same event time with an older write changes nothing; a newer one wins.
+    base = {"driver_id": [1], "event_timestamp": [T0], "conv_rate": [0.0], "acc_rate": [0.0]}
+    fs.push("driver_hourly_stats", pd.DataFrame({**base, "avg_daily_trips": [98], "created": [T0]}))
+    assert trips(fs, [1]) == [11]
+    fs.push(
+        "driver_hourly_stats",
+        pd.DataFrame({**base, "avg_daily_trips": [99], "created": [T0 + 3 * H]}),
+    )
+    assert trips(fs, [1]) == [99]

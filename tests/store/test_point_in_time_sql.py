@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from store.latest_rows import compile_latest_rows
 from store.point_in_time import (
     RENDERINGS,
     FeatureColumn,
@@ -73,6 +74,11 @@ def test_compiled_sql_matches_golden_file(case: str, rendering: str) -> None:
     assert sql == golden_path(case, rendering).read_text()
 
 
+def test_latest_rows_sql_matches_golden_file() -> None:
+    sql = compile_latest_rows(PAIRS, start_us=0, end_us=86_400_000_000, pretty=True) + "\n"
+    assert sql == (GOLDEN / "latest_rows.sql").read_text()
+
+
 def test_unknown_rendering_is_refused() -> None:
     with pytest.raises(ValueError, match="choose one of asof, window"):
         compile_point_in_time(CASES["one_view"], rendering="hash")
@@ -84,3 +90,5 @@ if __name__ == "__main__":
         for rendering in RENDERINGS:
             text = compile_point_in_time(query, rendering=rendering, pretty=True).text
             golden_path(name, rendering).write_text(text)
+    latest = compile_latest_rows(PAIRS, start_us=0, end_us=86_400_000_000, pretty=True)
+    (GOLDEN / "latest_rows.sql").write_text(latest + "\n")
