@@ -132,3 +132,23 @@ def test_console_script_runs_in_a_fresh_process(make_repo: Callable[..., Path]) 
     )
     assert failing.returncode == 1
     assert "silage init" in failing.stderr
+
+
+def test_materialize_commands_print_plainly_off_a_terminal(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = str(make_repo("basic"))
+    run(capsys, "--repo", repo, "apply")
+    code, out, _ = run(capsys, "--repo", repo, "materialize", "2026-01-01", "2026-01-01T02:00:00Z")
+    assert code == 0
+    assert out.startswith(
+        "driver_hourly_stats: 3 rows from 2026-01-01 00:00:00 to 2026-01-01 02:00:00 UTC in "
+    )
+    assert "\r" not in out
+    code, out, _ = run(capsys, "--repo", repo, "materialize-incremental", "2026-01-01T03:00:00")
+    assert "driver_hourly_stats: 3 rows from 2026-01-01 02:00:00 to 2026-01-01 03:00:00" in out
+    code, _, err = run(capsys, "--repo", repo, "materialize", "2026-01-02", "2026-01-01")
+    assert (code, "is before start_date" in err) == (1, True)
+    code, _, err = run(capsys, "--repo", repo, "materialize", "soon", "2026-01-01")
+    assert code == 2
+    assert "is not an ISO time" in err
