@@ -1,8 +1,9 @@
 """Silage's registry: the metadata system of record.
 
 It holds the feature catalog (entities, sources, versioned feature views, services and
-materialization intervals) in any SQLAlchemy database, SQLite by default, with its schema
-managed by Alembic. It never imports ``store``: it stores specs, not Python objects.
+materialization intervals), training sets tied to feature-view versions, and models with
+their versions, artifacts and aliases, in any SQLAlchemy database (SQLite by default), its
+schema managed by Alembic. It never imports ``store``: it stores specs, not Python objects.
 
 Example:
     >>> from registry import Registry
@@ -23,26 +24,36 @@ from registry.catalog import (
     MaterializationInterval,
 )
 from registry.errors import (
+    ArtifactIntegrityError,
     RegistryError,
     RegistryNotFoundError,
     RegistryOutdatedError,
     RegistrySchemaError,
     RegistryTooNewError,
 )
+from registry.models import AliasMove, ModelRegistry, ModelVersion
 from registry.service import Registry
+from registry.training_sets import TrainingSetFeature, TrainingSetRecord, TrainingSets
 
 __all__ = [
     "KINDS",
+    "AliasMove",
+    "ArtifactIntegrityError",
     "Catalog",
     "CatalogChange",
     "CatalogObject",
     "DeclaredObject",
     "Kind",
     "MaterializationInterval",
+    "ModelRegistry",
+    "ModelVersion",
     "Registry",
     "RegistryError",
     "RegistryNotFoundError",
     "RegistryOutdatedError",
     "RegistrySchemaError",
     "RegistryTooNewError",
+    "TrainingSetFeature",
+    "TrainingSetRecord",
+    "TrainingSets",
 ]

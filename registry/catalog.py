@@ -261,7 +261,7 @@ class Catalog:
         if len(set(keys)) != len(keys):
             raise RegistryError("apply() got two objects of the same kind and name")
         with self._db.write() as session:
-            project_row = _lock_project(session, project)
+            project_row = lock_project(session, project)
             state = _load_state(session, project)
             changes: list[CatalogChange] = []
             wanted: dict[tuple[Kind, str], DeclaredObject] = {(d.kind, d.name): d for d in declared}
@@ -292,7 +292,7 @@ class Catalog:
             return changes
 
 
-def _lock_project(session: Session, name: str) -> ProjectRow:
+def lock_project(session: Session, name: str) -> ProjectRow:
     # SQLite's BEGIN IMMEDIATE already serializes writers; other databases lock the row.
     row = session.scalars(
         select(ProjectRow).where(ProjectRow.name == name).with_for_update()

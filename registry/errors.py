@@ -6,12 +6,14 @@
     ├── RegistrySchemaError               the database is not at the revision this Silage expects
     │   ├── RegistryOutdatedError         older: run `silage registry upgrade`
     │   └── RegistryTooNewError           newer: upgrade Silage
-    └── RegistryNotFoundError (LookupError) no such object in the registry
+    ├── RegistryNotFoundError (LookupError) no such object in the registry
+    └── ArtifactIntegrityError             a model artifact is missing or not the one registered
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactIntegrityError",
     "RegistryError",
     "RegistryNotFoundError",
     "RegistryOutdatedError",
@@ -56,3 +58,7 @@ class RegistryNotFoundError(RegistryError, LookupError):
     def __init__(self, kind: str, name: str) -> None:
         self.kind, self.name = kind, name
         super().__init__(f"no {kind} named {name!r} in the registry")
+
+
+class ArtifactIntegrityError(RegistryError):
+    """A model artifact is missing, or its bytes are not the ones registered."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from registry import migrate
 from registry.catalog import Catalog
 from registry.database import Database
+from registry.models import ModelRegistry
+from registry.training_sets import TrainingSets
 
 __all__ = ["Registry"]
 
@@ -27,6 +31,11 @@ class Registry:
         if create:
             migrate.ensure_schema(self.db)
         self.catalog = Catalog(self.db)
+        self.training_sets = TrainingSets(self.db)
+
+    def models(self, project: str, artifact_root: Path) -> ModelRegistry:
+        """The models of ``project``, their artifacts kept under ``artifact_root``."""
+        return ModelRegistry(self.db, project=project, artifact_root=artifact_root)
 
     def close(self) -> None:
         """Release the database connections."""

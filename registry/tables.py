@@ -16,6 +16,16 @@ Feature catalog:
 - ``feature_view_features``: the features of each version, one row each, for queries
   such as "which views serve feature x".
 - ``materialization_intervals``: time windows loaded into the online store per view.
+
+Training sets and models:
+
+- ``training_sets``: saved training data (path, sha256, rows, schema, statistics, the
+  manifest its fingerprint hashes); ``training_set_features`` ties each of its features
+  to the exact ``feature_view_versions`` row it was read from.
+- ``models`` and ``model_versions``: versions numbered by the model's ``next_version``
+  counter; each version records its artifact (path, sha256, size, format), parameters,
+  metrics, tags, input features and its training set.
+- ``model_aliases`` and ``model_alias_history``: named pointers to versions, and every move.
 """
 
 from __future__ import annotations
@@ -47,7 +57,13 @@ __all__ = [
     "FeatureViewRow",
     "FeatureViewVersionRow",
     "MaterializationIntervalRow",
+    "ModelAliasHistoryRow",
+    "ModelAliasRow",
+    "ModelRow",
+    "ModelVersionRow",
     "ProjectRow",
+    "TrainingSetFeatureRow",
+    "TrainingSetRow",
     "UTCDateTime",
     "utc_now",
 ]
@@ -181,3 +197,116 @@ class MaterializationIntervalRow(Base):
     end_ts: Mapped[datetime]
     rows_written: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- training sets and models (revision 0002) ------------------------------------------------
+
+
+class TrainingSetRow(Base):
+    """A saved training set: where its data is, what it holds, and how it was built."""
+
+    __tablename__ = "training_sets"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    data_sha256: Mapped[str] = mapped_column(String(64))
+    row_count: Mapped[int] = mapped_column(Integer)
+    schema: Mapped[dict[str, Any]]
+    statistics: Mapped[dict[str, Any]]
+    manifest: Mapped[dict[str, Any]]
+    entity_time_min: Mapped[datetime | None]
+    entity_time_max: Mapped[datetime | None]
+    storage_path: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class TrainingSetFeatureRow(Base):
+    """One feature of a training set, tied to the exact feature-view version it came from."""
+
+    __tablename__ = "training_set_features"
+    __table_args__ = (UniqueConstraint("training_set_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    training_set_id: Mapped[int] = mapped_column(ForeignKey("training_sets.id", ondelete="CASCADE"))
+    feature_view_version_id: Mapped[int] = mapped_column(ForeignKey("feature_view_versions.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    feature: Mapped[str] = mapped_column(String(200))
+    column_name: Mapped[str] = mapped_column(String(400))
+
+
+class ModelRow(Base):
+    """A registered model; ``next_version`` hands out version numbers without races."""
+
+    __tablename__ = "models"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        CheckConstraint("next_version >= 1", name="next_version_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(String(4000), default="")
+    next_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ModelVersionRow(Base):
+    """One trained artifact of a model, with what it learned from."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("artifact_format IN ('skops', 'pickle')", name="artifact_format_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    training_set_id: Mapped[int | None] = mapped_column(ForeignKey("training_sets.id"))
+    artifact_path: Mapped[str] = mapped_column(String(1000))
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    artifact_size: Mapped[int] = mapped_column(Integer)
+    artifact_format: Mapped[str] = mapped_column(String(20))
+    model_type: Mapped[str] = mapped_column(String(400))
+    params: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]
+    tags: Mapped[dict[str, Any]]
+    input_features: Mapped[dict[str, Any]]
+    description: Mapped[str] = mapped_column(String(4000), default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ModelAliasRow(Base):
+    """A movable name (``champion``) for one version of a model."""
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (UniqueConstraint("model_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(200))
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ModelAliasHistoryRow(Base):
+    """Every move of an alias: who, when, from which version to which, and why."""
+
+    __tablename__ = "model_alias_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(200))
+    from_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    to_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    changed_by: Mapped[str] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(default=utc_now)
+    reason: Mapped[str] = mapped_column(String(4000), default="")

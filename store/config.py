@@ -8,6 +8,7 @@ unchanged::
     provider: local
     offline_store: {type: duckdb}       # optional: threads: 4, memory_limit: 2GB
     online_store: {type: sqlite, path: data/online_store.db}
+    artifact_store: {path: data/artifacts}   # Silage only: where model artifacts go
 
 Relative paths resolve against the repository root. Unknown keys get a warning.
 """
@@ -26,7 +27,7 @@ __all__ = ["CONFIG_FILE", "RepoConfig", "load_config"]
 
 CONFIG_FILE = "feature_store.yaml"
 
-_TOP_KEYS = {"project", "registry", "provider", "offline_store", "online_store"}
+_TOP_KEYS = {"project", "registry", "provider", "offline_store", "online_store", "artifact_store"}
 # Feast settings that mean nothing here but are harmless: accepted without a warning.
 _FEAST_ONLY_KEYS = {"entity_key_serialization_version", "flags", "coerce_tz_aware"}
 _REGISTRY_KEYS = {"path", "registry_type", "cache_ttl_seconds", "sqlalchemy_config_kwargs"}
@@ -46,6 +47,7 @@ class RepoConfig:
     offline_threads: int | None = None
     offline_memory_limit: str | None = None
     online_store_path: Path
+    artifact_path: Path
     online_enforce_ttl: bool = True
     registry_cache_seconds: float = 60.0
 
@@ -108,6 +110,7 @@ def load_config(repo_path: Path) -> RepoConfig:
         offline_memory_limit=_offline_setting(raw.get("offline_store"), "memory_limit", str, path),
         online_store_path=_online_path(raw.get("online_store"), repo_path, path),
         online_enforce_ttl=_enforce_ttl(raw.get("online_store"), path),
+        artifact_path=_artifact_path(raw.get("artifact_store"), repo_path, path),
         registry_cache_seconds=_cache_seconds(raw.get("registry"), path),
     )
 
@@ -186,6 +189,18 @@ def _cache_seconds(value: Any, path: Path) -> float:
             f"registry cache_ttl_seconds: {setting!r} must be a number of seconds", path=path
         )
     return float(setting)
+
+
+def _artifact_path(value: Any, repo_path: Path, path: Path) -> Path:
+    """``artifact_store: {path: data/artifacts}``: where model artifacts are kept."""
+    if value is not None and not (isinstance(value, dict) and isinstance(value.get("path"), str)):
+        raise ConfigError(
+            "artifact_store must be a mapping with a path, e.g. `artifact_store: {path: "
+            "data/artifacts}`",
+            path=path,
+        )
+    file = Path(value["path"] if value else "data/artifacts")
+    return file if file.is_absolute() else repo_path / file
 
 
 def _online_path(value: Any, repo_path: Path, path: Path) -> Path:

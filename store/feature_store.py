@@ -7,13 +7,14 @@ It delegates: loading to :mod:`store.repo`, checks against data to
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from registry import CatalogObject, Kind, Registry
+from registry import CatalogObject, Kind, ModelRegistry, Registry
 from store.apply import (
     apply_contents,
     contents_for_objects,
@@ -42,6 +43,7 @@ from store.plan import Plan
 from store.repo import Definition, RepoContents, load_repo
 from store.retrieval import RetrievalJob, build_retrieval_job
 from store.source import FileSource
+from store.training_set import TrainingSet, save_training_set
 
 __all__ = ["FeatureStore"]
 
@@ -168,7 +170,7 @@ class FeatureStore:
             )
             training = job.to_df()
         """
-        return build_retrieval_job(
+        job = build_retrieval_job(
             entity_df,
             features,
             lookup_view=self.get_feature_view,
@@ -176,6 +178,30 @@ class FeatureStore:
             engine=self.offline_engine,
             full_feature_names=full_feature_names,
         )
+        return dataclasses.replace(job, saver=self.save_training_set)
+
+    def save_training_set(self, job: RetrievalJob, name: str) -> TrainingSet:
+        """Write a job's result under ``data/training_sets`` and record it in the registry with
+        its fingerprint, data hash, schema, statistics and feature-view versions."""
+        return save_training_set(
+            job, name, project=self.project, registry=self.registry, repo_root=self.repo_path
+        )
+
+    def get_training_set(self, name: str) -> TrainingSet:
+        """A saved training set; ``.to_df()`` reads it back and checks its hash."""
+        record = self.registry.training_sets.get(self.project, name)
+        return TrainingSet(record, self.repo_path / record.storage_path)
+
+    def list_training_sets(self) -> list[TrainingSet]:
+        return [
+            TrainingSet(r, self.repo_path / r.storage_path)
+            for r in self.registry.training_sets.list(self.project)
+        ]
+
+    @cached_property
+    def model_registry(self) -> ModelRegistry:
+        """The project's models: ``register_model``, ``load_model``, aliases."""
+        return self.registry.models(self.project, self.config.artifact_path)
 
     # --- the online store --------------------------------------------------------------------
 

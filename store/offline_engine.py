@@ -78,14 +78,23 @@ class DuckDBEngine:
         finally:
             conn.close()
 
-    def scalar(self, sql: str) -> Any:
-        """The single value a query returns."""
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """Every row a (small) query returns."""
         conn = self.connect()
         try:
-            row = conn.execute(sql).fetchone()
-            return None if row is None else row[0]
+            return conn.execute(sql).fetchall()
         finally:
             conn.close()
+
+    def row(self, sql: str) -> tuple[Any, ...]:
+        """The one row a query returns."""
+        found = self.rows(sql)
+        return found[0] if found else ()
+
+    def scalar(self, sql: str) -> Any:
+        """The single value a query returns."""
+        found = self.row(sql)
+        return found[0] if found else None
 
     def read_parquet(self, path: Path) -> pa.Table:
         """Read an entity table stored as Parquet."""

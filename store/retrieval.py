@@ -58,6 +58,7 @@ class RetrievalJob:
     frame: pd.DataFrame | None = None
     arrow: pa.Table | None = None
     rendering: str = "asof"
+    saver: Callable[[RetrievalJob, str], Any] | None = None
 
     @property
     def feature_refs(self) -> list[str]:
@@ -85,7 +86,7 @@ class RetrievalJob:
         import pyarrow as pa
 
         features = self._features()
-        base = self._entity_arrow()
+        base = self.entity_table()
         columns = [base.column(n) for n in self.entities.columns]
         columns += [features.column(i) for i in range(features.num_columns)]
         return pa.table(columns, names=[*self.entities.columns, *features.column_names])
@@ -107,9 +108,16 @@ class RetrievalJob:
             base = self.frame.reset_index(drop=True).copy()
             base[TIMESTAMP_COLUMN] = pd.to_datetime(base[TIMESTAMP_COLUMN], utc=True)
         else:
-            base = self._entity_arrow().select(list(self.entities.columns)).to_pandas()
+            base = self.entity_table().select(list(self.entities.columns)).to_pandas()
         result: pd.DataFrame = pd.concat([base, features], axis=1)
         return result
+
+    def save(self, name: str) -> Any:
+        """Save the result as a named training set in the registry (see
+        ``FeatureStore.save_training_set``); returns the ``TrainingSet``."""
+        if self.saver is None:
+            raise RequestError("this job was not built by a FeatureStore, so it cannot be saved")
+        return self.saver(self, name)
 
     def to_parquet(self, path: str | Path) -> Path:
         """Stream the result to a Parquet file inside DuckDB; returns the path."""
@@ -117,7 +125,7 @@ class RetrievalJob:
         compiled = compile_point_in_time(
             self._query(self.entities.columns), rendering=self.rendering
         )
-        self.engine.copy_to_parquet(compiled, self._entity_arrow(), target)
+        self.engine.copy_to_parquet(compiled, self.entity_table(), target)
         return target
 
     # --- internals ---------------------------------------------------------------------
@@ -134,8 +142,8 @@ class RetrievalJob:
         compiled = compile_point_in_time(self._query(()), rendering=self.rendering)
         return self.engine.execute(compiled, self.entities.table)
 
-    def _entity_arrow(self) -> pa.Table:
-        """The whole entity table as Arrow, normalized and numbered."""
+    def entity_table(self) -> pa.Table:
+        """The whole entity table as Arrow: event_timestamp in UTC, rows numbered."""
         if self.arrow is not None:
             return self.arrow
         import pyarrow as pa

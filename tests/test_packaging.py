@@ -106,6 +106,8 @@ def test_public_api_is_pinned() -> None:
         "types",
     ]
     assert sorted(registry.__all__) == [
+        "AliasMove",
+        "ArtifactIntegrityError",
         "Catalog",
         "CatalogChange",
         "CatalogObject",
@@ -113,12 +115,17 @@ def test_public_api_is_pinned() -> None:
         "KINDS",
         "Kind",
         "MaterializationInterval",
+        "ModelRegistry",
+        "ModelVersion",
         "Registry",
         "RegistryError",
         "RegistryNotFoundError",
         "RegistryOutdatedError",
         "RegistrySchemaError",
         "RegistryTooNewError",
+        "TrainingSetFeature",
+        "TrainingSetRecord",
+        "TrainingSets",
     ]
     for name in store.__all__:
         assert getattr(store, name) is not None

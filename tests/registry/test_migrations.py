@@ -87,3 +87,30 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
     db.dispose()
     with pytest.raises(RegistryError, match="not a Silage registry"):
         Registry(url(tmp_path))
+
+
+def test_upgrading_a_foundation_database_keeps_its_data(tmp_path: Path) -> None:
+    from registry import DeclaredObject
+
+    db = Database(url(tmp_path))
+    migrate.upgrade(db, "0001")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO projects (name, created_at) VALUES ('p', '2026-01-01')"))
+        conn.execute(
+            text(
+                "INSERT INTO entities (project_id, name, spec, content_hash, created_at, "
+                "updated_at) VALUES (1, 'driver', '{}', 'h', '2026-01-01', '2026-01-01')"
+            )
+        )
+    with pytest.raises(RegistryOutdatedError):
+        Registry(url(tmp_path))
+    before, after = migrate.upgrade(db)
+    assert (before, after) == ("0001", migrate.head_revision())
+    registry = Registry(url(tmp_path))
+    assert [o.name for o in registry.catalog.objects("p")] == ["driver"]
+    registry.catalog.apply(
+        "p",
+        [DeclaredObject(kind="entity", name="driver", spec={}, content_hash="h")],
+        delete_missing=True,
+    )
+    db.dispose()
