@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from registry.cards import SECTIONS, ModelCard, ModelCards
 from registry.catalog import (
     KINDS,
     Catalog,
@@ -23,6 +24,7 @@ from registry.catalog import (
     Kind,
     MaterializationInterval,
 )
+from registry.deployments import DeploymentRevision, Deployments, Target
 from registry.errors import (
     ArtifactIntegrityError,
     RegistryError,
@@ -31,29 +33,43 @@ from registry.errors import (
     RegistrySchemaError,
     RegistryTooNewError,
 )
+from registry.lineage import FeatureLineage, FeatureUsers, Lineage, VersionLineage
 from registry.models import AliasMove, ModelRegistry, ModelVersion
+from registry.project import ProjectRegistry, SearchPage
 from registry.service import Registry
 from registry.training_sets import TrainingSetFeature, TrainingSetRecord, TrainingSets
 
 __all__ = [
     "KINDS",
+    "SECTIONS",
     "AliasMove",
     "ArtifactIntegrityError",
     "Catalog",
     "CatalogChange",
     "CatalogObject",
     "DeclaredObject",
+    "DeploymentRevision",
+    "Deployments",
+    "FeatureLineage",
+    "FeatureUsers",
     "Kind",
+    "Lineage",
     "MaterializationInterval",
+    "ModelCard",
+    "ModelCards",
     "ModelRegistry",
     "ModelVersion",
+    "ProjectRegistry",
     "Registry",
     "RegistryError",
     "RegistryNotFoundError",
     "RegistryOutdatedError",
     "RegistrySchemaError",
     "RegistryTooNewError",
+    "SearchPage",
+    "Target",
     "TrainingSetFeature",
     "TrainingSetRecord",
     "TrainingSets",
+    "VersionLineage",
 ]

@@ -127,7 +127,7 @@ class ModelRegistry:
         data = serialize(model, serializer)
         digest = hashlib.sha256(data).hexdigest()
         info = _describe(model, params)
-        who = created_by or _whoami()
+        who = created_by or whoami()
         with self._db.write() as session:
             project = lock_project(session, self.project)
             training_set_id = _training_set_id(session, project.id, training_set)
@@ -209,7 +209,9 @@ class ModelRegistry:
             raise RegistryError("pass a version or an alias, not both")
         with self._db.read() as session:
             model = self._model(session, name)
-            query = select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
+            query = select(ModelVersionRow).where(
+                ModelVersionRow.model_id == model.id, ModelVersionRow.deleted_at.is_(None)
+            )
             if alias is not None:
                 pointer = session.scalars(
                     select(ModelAliasRow).where(
@@ -234,7 +236,7 @@ class ModelRegistry:
             model = self._model(session, name)
             rows = session.scalars(
                 select(ModelVersionRow)
-                .where(ModelVersionRow.model_id == model.id)
+                .where(ModelVersionRow.model_id == model.id, ModelVersionRow.deleted_at.is_(None))
                 .order_by(ModelVersionRow.version)
             ).all()
             return [_version(session, model, row) for row in rows]
@@ -274,7 +276,7 @@ class ModelRegistry:
                 )
             ).one_or_none()
             before = pointer.model_version_id if pointer is not None else None
-            who, now = by or _whoami(), utc_now()
+            who, now = by or whoami(), utc_now()
             if pointer is None:
                 session.add(
                     ModelAliasRow(
@@ -322,7 +324,7 @@ class ModelRegistry:
                 alias=alias,
                 from_version_id=pointer.model_version_id,
                 to_version_id=None,
-                changed_by=by or _whoami(),
+                changed_by=by or whoami(),
                 changed_at=utc_now(),
                 reason=reason,
             )
@@ -352,7 +354,7 @@ class ModelRegistry:
         return row
 
 
-def _whoami() -> str:
+def whoami() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):

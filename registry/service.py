@@ -8,6 +8,7 @@ from registry import migrate
 from registry.catalog import Catalog
 from registry.database import Database
 from registry.models import ModelRegistry
+from registry.project import ProjectRegistry
 from registry.training_sets import TrainingSets
 
 __all__ = ["Registry"]
@@ -32,6 +33,10 @@ class Registry:
             migrate.ensure_schema(self.db)
         self.catalog = Catalog(self.db)
         self.training_sets = TrainingSets(self.db)
+
+    def project(self, project: str, artifact_root: Path) -> ProjectRegistry:
+        """Models, cards, deployments and lineage of ``project``."""
+        return ProjectRegistry(self.db, project, artifact_root)
 
     def models(self, project: str, artifact_root: Path) -> ModelRegistry:
         """The models of ``project``, their artifacts kept under ``artifact_root``."""

@@ -26,6 +26,14 @@ Training sets and models:
   counter; each version records its artifact (path, sha256, size, format), parameters,
   metrics, tags, input features and its training set.
 - ``model_aliases`` and ``model_alias_history``: named pointers to versions, and every move.
+
+Model cards and deployments:
+
+- ``model_cards``: numbered revisions of a version's card (JSON sections), draft or approved.
+- ``environments``: deployment targets such as production; one may require approved cards.
+- ``deployment_revisions`` and ``deployment_targets``: each deploy, promote or rollback of a
+  model in an environment adds a revision; its targets are versions with a role (primary,
+  canary, shadow, ab) and a traffic share. The newest revision is live.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -51,7 +60,10 @@ __all__ = [
     "Base",
     "CatalogObjectColumns",
     "DataSourceRow",
+    "DeploymentRevisionRow",
+    "DeploymentTargetRow",
     "EntityRow",
+    "EnvironmentRow",
     "FeatureServiceRow",
     "FeatureViewFeatureRow",
     "FeatureViewRow",
@@ -59,6 +71,7 @@ __all__ = [
     "MaterializationIntervalRow",
     "ModelAliasHistoryRow",
     "ModelAliasRow",
+    "ModelCardRow",
     "ModelRow",
     "ModelVersionRow",
     "ProjectRow",
@@ -108,7 +121,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        float: Float,
+    }
 
 
 class ProjectRow(Base):
@@ -281,6 +298,9 @@ class ModelVersionRow(Base):
     description: Mapped[str] = mapped_column(String(4000), default="")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Deleted versions keep their row (deployment history and lineage refer to it) but lose
+    # their artifact and disappear from listings.
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class ModelAliasRow(Base):
@@ -310,3 +330,77 @@ class ModelAliasHistoryRow(Base):
     changed_by: Mapped[str] = mapped_column(String(200))
     changed_at: Mapped[datetime] = mapped_column(default=utc_now)
     reason: Mapped[str] = mapped_column(String(4000), default="")
+
+
+# --- model cards and deployments (revision 0003) ---------------------------------------------
+
+
+class ModelCardRow(Base):
+    """A numbered revision of a model version's card, draft or approved."""
+
+    __tablename__ = "model_cards"
+    __table_args__ = (
+        UniqueConstraint("model_version_id", "revision"),
+        CheckConstraint("status IN ('draft', 'approved')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    revision: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    content: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class EnvironmentRow(Base):
+    """Where models are deployed: ``staging``, ``production``, ..."""
+
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    require_approved_card: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class DeploymentRevisionRow(Base):
+    """One state of a model's deployment in an environment; the newest one is live."""
+
+    __tablename__ = "deployment_revisions"
+    __table_args__ = (
+        UniqueConstraint("environment_id", "model_id", "revision"),
+        CheckConstraint("action IN ('deploy', 'promote', 'rollback')", name="action_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    revision: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    reason: Mapped[str] = mapped_column(String(4000), default="")
+
+
+class DeploymentTargetRow(Base):
+    """A model version serving in a deployment revision, with its role and traffic share."""
+
+    __tablename__ = "deployment_targets"
+    __table_args__ = (
+        CheckConstraint("role IN ('primary', 'canary', 'shadow', 'ab')", name="role_known"),
+        CheckConstraint("share >= 0 AND share <= 100", name="share_percent"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(
+        ForeignKey("deployment_revisions.id", ondelete="CASCADE")
+    )
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    share: Mapped[float]
+    arm: Mapped[str] = mapped_column(String(200), default="")

@@ -209,6 +209,313 @@ def materialize_incremental(ctx: click.Context, end: str, views: str | None) -> 
     progress.finish(done)
 
 
+def _table(rows: list[tuple[str, ...]], empty: str) -> None:
+    if len(rows) == 1:
+        click.echo(empty)
+        return
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _json(value: Any) -> None:
+    import dataclasses
+
+    def plain(item: Any) -> Any:
+        if dataclasses.is_dataclass(item) and not isinstance(item, type):
+            return {f.name: plain(getattr(item, f.name)) for f in dataclasses.fields(item)}
+        if isinstance(item, list | tuple):
+            return [plain(v) for v in item]
+        if isinstance(item, dict) or hasattr(item, "items"):
+            return {str(k): plain(v) for k, v in item.items()}
+        return item
+
+    click.echo(json.dumps(plain(value), indent=2, default=str))
+
+
+@cli.group()
+def models() -> None:
+    """Registered models: versions, aliases, cards, lineage, search."""
+
+
+@models.command(name="list")
+@click.pass_context
+def models_list(ctx: click.Context) -> None:
+    """List models with their latest version and aliases."""
+    registry = _store(ctx).model_registry
+    rows: list[tuple[str, ...]] = [("NAME", "VERSIONS", "LATEST", "ALIASES")]
+    for name in registry.models.list_models():
+        versions = registry.models.list_versions(name)
+        aliases = sorted({f"{a}->v{v.version}" for v in versions for a in v.aliases})
+        latest = str(versions[-1].version) if versions else "-"
+        rows.append((name, str(len(versions)), latest, ", ".join(aliases) or "-"))
+    _table(rows, "No models registered.")
+
+
+@models.command(name="versions")
+@click.argument("name")
+@click.pass_context
+def models_versions(ctx: click.Context, name: str) -> None:
+    """List the versions of model NAME."""
+    rows: list[tuple[str, ...]] = [
+        ("VERSION", "CREATED", "BY", "TRAINING SET", "METRICS", "ALIASES")
+    ]
+    for v in _store(ctx).model_registry.models.list_versions(name):
+        metrics = ", ".join(f"{k}={m:g}" for k, m in v.metrics.items()) or "-"
+        rows.append(
+            (
+                str(v.version),
+                f"{v.created_at:%Y-%m-%d %H:%M}",
+                v.created_by,
+                v.training_set or "-",
+                metrics,
+                ", ".join(v.aliases) or "-",
+            )
+        )
+    _table(rows, f"Model {name} has no versions.")
+
+
+@models.command(name="show")
+@click.argument("name")
+@click.option("--version", "version", type=int, help="A version number (default: the latest).")
+@click.option("--alias", help="An alias, instead of a version.")
+@click.pass_context
+def models_show(ctx: click.Context, name: str, version: int | None, alias: str | None) -> None:
+    """Show one version of model NAME."""
+    _json(_store(ctx).model_registry.models.get_version(name, version=version, alias=alias))
+
+
+@models.command(name="alias")
+@click.argument("name")
+@click.argument("alias")
+@click.argument("version", type=int, required=False)
+@click.option("--delete", is_flag=True, help="Remove the alias.")
+@click.option("--reason", default="", help="Why, for the alias history.")
+@click.pass_context
+def models_alias(
+    ctx: click.Context, name: str, alias: str, version: int | None, delete: bool, reason: str
+) -> None:
+    """Point ALIAS of model NAME at VERSION (or --delete it); shows the alias history."""
+    registry = _store(ctx).model_registry.models
+    if delete:
+        registry.delete_alias(name, alias, reason=reason)
+    elif version is None:
+        raise click.UsageError("give the VERSION to point the alias at, or --delete")
+    else:
+        registry.set_alias(name, alias, version, reason=reason)
+    for move in registry.alias_history(name, alias):
+        click.echo(
+            f"{move.changed_at:%Y-%m-%d %H:%M} {move.changed_by}: "
+            f"{'v' + str(move.from_version) if move.from_version else '-'} -> "
+            f"{'v' + str(move.to_version) if move.to_version else '-'} {move.reason}".rstrip()
+        )
+
+
+@models.command(name="card")
+@click.argument("name")
+@click.argument("version", type=int)
+@click.option(
+    "--set",
+    "yaml_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A YAML file of sections to write (a new draft revision).",
+)
+@click.option("--approve", is_flag=True, help="Approve the card (a new revision).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html"]), default="markdown")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here.")
+@click.pass_context
+def models_card(
+    ctx: click.Context,
+    name: str,
+    version: int,
+    yaml_path: Path | None,
+    approve: bool,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Show, fill or approve the model card of NAME VERSION."""
+    cards = _store(ctx).model_registry.cards
+    card = (
+        cards.update(name, version, yaml_path=yaml_path) if yaml_path else cards.get(name, version)
+    )
+    if approve:
+        card = cards.approve(name, version)
+    text = card.to_html() if fmt == "html" else card.to_markdown()
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Wrote {output} (revision {card.revision}, {card.status}).")
+    else:
+        click.echo(text)
+
+
+@models.command(name="lineage")
+@click.argument("name_or_view")
+@click.argument("version", type=int, required=False)
+@click.option("--feature", help="With a view: only model versions using this feature.")
+@click.pass_context
+def models_lineage(
+    ctx: click.Context, name_or_view: str, version: int | None, feature: str | None
+) -> None:
+    """Model NAME VERSION to its training set, views and sources; or, given a feature view
+    (and --feature), the model versions and live deployments that use it."""
+    lineage = _store(ctx).model_registry.lineage
+    if version is not None:
+        _json(lineage.of_version(name_or_view, version))
+    else:
+        _json(lineage.users_of(name_or_view, feature))
+
+
+@models.command(name="search")
+@click.argument("filter_string", default="")
+@click.option("--order-by", multiple=True, default=("name", "version DESC"))
+@click.option("--max-results", type=int, default=100)
+@click.pass_context
+def models_search(
+    ctx: click.Context, filter_string: str, order_by: tuple[str, ...], max_results: int
+) -> None:
+    """Search versions, e.g. "metrics.auc > 0.9 AND (tags.team = 'a' OR alias = 'champion')"."""
+    page = _store(ctx).model_registry.search_model_versions(
+        filter_string, order_by=order_by, max_results=max_results
+    )
+    rows: list[tuple[str, ...]] = [("MODEL", "VERSION", "METRICS", "ALIASES")]
+    for v in page.versions:
+        metrics = ", ".join(f"{k}={m:g}" for k, m in v.metrics.items()) or "-"
+        rows.append((v.model, str(v.version), metrics, ", ".join(v.aliases) or "-"))
+    _table(rows, "No versions match.")
+
+
+def _targets(
+    version: int, canary: str | None, shadows: tuple[int, ...], arms: tuple[str, ...]
+) -> list[Any]:
+    from registry import Target
+
+    targets = [Target(version)] if version else []
+    if canary:
+        number, _, share = canary.partition(":")
+        if not share:
+            raise click.BadParameter("use VERSION:SHARE, e.g. 4:10", param_hint="--canary")
+        targets.append(Target(int(number), "canary", float(share)))
+    for arm in arms:
+        parts = arm.split(":")
+        if len(parts) != 3:
+            raise click.BadParameter("use ARM:VERSION:SHARE, e.g. a:3:50", param_hint="--arm")
+        targets.append(Target(int(parts[1]), "ab", float(parts[2]), parts[0]))
+    targets += [Target(v, "shadow") for v in shadows]
+    return targets
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("environment")
+@click.option("--version", "version", type=int, default=0, help="The primary version.")
+@click.option("--canary", help="VERSION:SHARE of traffic, beside the primary.")
+@click.option("--shadow", "shadows", type=int, multiple=True, help="A version getting a copy.")
+@click.option("--arm", "arms", multiple=True, help="An A/B arm: NAME:VERSION:SHARE.")
+@click.option("--reason", default="", help="Why, for the deployment history.")
+@click.pass_context
+def deploy(
+    ctx: click.Context,
+    model: str,
+    environment: str,
+    version: int,
+    canary: str | None,
+    shadows: tuple[int, ...],
+    arms: tuple[str, ...],
+    reason: str,
+) -> None:
+    """Deploy MODEL to ENVIRONMENT: a primary, optionally a canary, A/B arms and shadows."""
+    revision = _store(ctx).model_registry.deployments.deploy(
+        model, environment, _targets(version, canary, shadows, arms), reason=reason
+    )
+    _show_revision(revision)
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("environment")
+@click.option("--reason", default="")
+@click.pass_context
+def promote(ctx: click.Context, model: str, environment: str, reason: str) -> None:
+    """Make the canary of MODEL in ENVIRONMENT its primary."""
+    _show_revision(
+        _store(ctx).model_registry.deployments.promote(model, environment, reason=reason)
+    )
+
+
+@cli.command()
+@click.argument("model")
+@click.argument("environment")
+@click.option("--reason", default="")
+@click.pass_context
+def rollback(ctx: click.Context, model: str, environment: str, reason: str) -> None:
+    """Go back to the previous deployment of MODEL in ENVIRONMENT (as a new revision)."""
+    _show_revision(
+        _store(ctx).model_registry.deployments.rollback(model, environment, reason=reason)
+    )
+
+
+@cli.command()
+@click.argument("model", required=False)
+@click.argument("environment", required=False)
+@click.pass_context
+def deployments(ctx: click.Context, model: str | None, environment: str | None) -> None:
+    """Live deployments; with MODEL and ENVIRONMENT, that deployment's history."""
+    registry = _store(ctx).model_registry.deployments
+    if model and environment:
+        for revision in registry.history(model, environment):
+            _show_revision(revision)
+        return
+    rows: list[tuple[str, ...]] = [("ENVIRONMENT", "MODEL", "REVISION", "TARGETS")]
+    for r in registry.list_live():
+        targets = ", ".join(f"v{t.version} {t.role} {t.share:g}%" for t in r.targets)
+        rows.append((r.environment, r.model, str(r.revision), targets))
+    _table(rows, "Nothing is deployed.")
+
+
+def _show_revision(revision: Any) -> None:
+    targets = ", ".join(
+        f"v{t.version} {t.role}{' ' + t.arm if t.arm else ''} {t.share:g}%"
+        for t in revision.targets
+    )
+    click.echo(
+        f"{revision.model} in {revision.environment}: revision {revision.revision} "
+        f"({revision.action}) by {revision.created_by} at {revision.created_at:%Y-%m-%d %H:%M}: "
+        f"{targets}{' - ' + revision.reason if revision.reason else ''}"
+    )
+
+
+@cli.group(name="training-sets")
+def training_sets() -> None:
+    """Saved training sets."""
+
+
+@training_sets.command(name="list")
+@click.pass_context
+def training_sets_list(ctx: click.Context) -> None:
+    """List saved training sets."""
+    rows: list[tuple[str, ...]] = [("NAME", "ROWS", "FEATURES", "FINGERPRINT", "CREATED")]
+    for t in _store(ctx).list_training_sets():
+        r = t.record
+        rows.append(
+            (
+                r.name,
+                str(r.row_count),
+                str(len(r.features)),
+                r.fingerprint[:12],
+                f"{r.created_at:%Y-%m-%d %H:%M}",
+            )
+        )
+    _table(rows, "No training sets saved.")
+
+
+@training_sets.command(name="show")
+@click.argument("name")
+@click.pass_context
+def training_sets_show(ctx: click.Context, name: str) -> None:
+    """Show a training set's record: schema, statistics, feature-view versions."""
+    _json(_store(ctx).get_training_set(name).record)
+
+
 @cli.group()
 def registry() -> None:
     """Manage the registry database."""

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from registry import CatalogObject, Kind, ModelRegistry, Registry
+from registry import CatalogObject, Kind, ProjectRegistry, Registry
 from store.apply import (
     apply_contents,
     contents_for_objects,
@@ -199,9 +199,9 @@ class FeatureStore:
         ]
 
     @cached_property
-    def model_registry(self) -> ModelRegistry:
-        """The project's models: ``register_model``, ``load_model``, aliases."""
-        return self.registry.models(self.project, self.config.artifact_path)
+    def model_registry(self) -> ProjectRegistry:
+        """The project's models, cards, deployments and lineage (see ``registry.project``)."""
+        return self.registry.project(self.project, self.config.artifact_path)
 
     # --- the online store --------------------------------------------------------------------
 

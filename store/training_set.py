@@ -205,7 +205,8 @@ def _statistics(job: RetrievalJob, path: Path) -> dict[str, Any]:
             else:
                 count, nulls = engine.row(f"{base} FROM read_parquet('{source}')")
                 top = engine.rows(
-                    f"SELECT CAST({quoted} AS VARCHAR), count(*) AS n FROM read_parquet('{source}') "
+                    f"SELECT CAST({quoted} AS VARCHAR), count(*) AS n "
+                    f"FROM read_parquet('{source}') "
                     f"WHERE {quoted} IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT 5"
                 )
                 stats[column] = {

@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("description", sa.String(length=4000), nullable=False),
         sa.Column("created_by", sa.String(length=200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "artifact_format IN ('skops', 'pickle')",
             name=op.f("ck_model_versions_artifact_format_known"),

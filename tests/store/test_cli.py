@@ -107,9 +107,9 @@ def test_registry_upgrade_and_version(
 ) -> None:
     repo = str(make_repo("basic"))
     code, out, _ = run(capsys, "--repo", repo, "registry", "upgrade")
-    assert (code, out.strip()) == (0, "Registry upgraded from revision (empty) to 0002.")
+    assert (code, out.strip()) == (0, "Registry upgraded from revision (empty) to 0003.")
     code, out, _ = run(capsys, "--repo", repo, "registry", "upgrade")
-    assert out.strip() == "Registry already at revision 0002."
+    assert out.strip() == "Registry already at revision 0003."
     code, out, _ = run(capsys, "version")
     assert out.startswith("silage ")
 
@@ -152,3 +152,56 @@ def test_materialize_commands_print_plainly_off_a_terminal(
     code, _, err = run(capsys, "--repo", repo, "materialize", "soon", "2026-01-01")
     assert code == 2
     assert "is not an ISO time" in err
+
+
+def test_model_registry_commands(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from store import FeatureStore
+
+    repo = make_repo("basic")
+    with FeatureStore(repo_path=repo) as fs:
+        fs.apply()
+        fs.model_registry.register_model(
+            "ranker", {"w": 1}, metrics={"auc": 0.7}, serializer="pickle"
+        )
+        fs.model_registry.register_model(
+            "ranker", {"w": 2}, metrics={"auc": 0.8}, serializer="pickle"
+        )
+    r = str(repo)
+    code, out, _ = run(capsys, "--repo", r, "models", "list")
+    assert out.splitlines()[1].split() == ["ranker", "2", "2", "-"]
+    code, out, _ = run(capsys, "--repo", r, "models", "alias", "ranker", "champion", "2")
+    assert out.strip().endswith("- -> v2")
+    code, out, _ = run(
+        capsys,
+        "--repo",
+        r,
+        "deploy",
+        "ranker",
+        "production",
+        "--version",
+        "1",
+        "--canary",
+        "2:10",
+        "--reason",
+        "try",
+    )
+    assert code == 0
+    assert "v1 primary 90%, v2 canary 10% - try" in out
+    code, out, _ = run(capsys, "--repo", r, "promote", "ranker", "production")
+    assert "revision 2 (promote)" in out
+    code, out, _ = run(capsys, "--repo", r, "rollback", "ranker", "production")
+    assert "revision 3 (rollback)" in out
+    code, out, _ = run(capsys, "--repo", r, "deployments")
+    assert out.splitlines()[1].split()[:3] == ["production", "ranker", "3"]
+    code, out, _ = run(capsys, "--repo", r, "models", "search", "alias = 'champion'")
+    assert out.splitlines()[1].split()[:2] == ["ranker", "2"]
+    code, out, _ = run(capsys, "--repo", r, "models", "show", "ranker", "--alias", "champion")
+    assert json.loads(out)["version"] == 2
+    code, _, err = run(
+        capsys, "--repo", r, "deploy", "ranker", "staging", "--version", "1", "--canary", "2:150"
+    )
+    assert (code, "not in 0..100" in err) == (1, True)
+    code, out, _ = run(capsys, "--repo", r, "training-sets", "list")
+    assert out.strip() == "No training sets saved."

@@ -1,0 +1,395 @@
+"""Deployments: which model versions serve in which environment, with what share of traffic.
+
+Every change is a new numbered revision of a model's deployment in an environment; the
+newest revision is live, and the history says who changed what, when and why. A revision's
+targets are model versions with a role:
+
+- ``primary``: serves its share of traffic (normally all of it);
+- ``canary``: serves a share beside the primary, until ``promote`` makes it primary;
+- ``ab``: an arm of an A/B test (named by ``arm``), serving its share;
+- ``shadow``: gets a copy of the traffic; its predictions are logged, never served.
+
+Served shares (primary, canary, ab) must sum to 100; anything else is refused with nothing
+changed. An environment may require an approved model card before a version becomes
+primary there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from registry.catalog import lock_project
+from registry.database import Database
+from registry.errors import RegistryError, RegistryNotFoundError
+from registry.models import whoami
+from registry.tables import (
+    DeploymentRevisionRow,
+    DeploymentTargetRow,
+    EnvironmentRow,
+    ModelCardRow,
+    ModelRow,
+    ModelVersionRow,
+    ProjectRow,
+    utc_now,
+)
+
+__all__ = ["ROLES", "DeploymentRevision", "Deployments", "Target"]
+
+ROLES = ("primary", "canary", "ab", "shadow")
+_SERVED = ("primary", "canary", "ab")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A version in a deployment. ``Target(3)`` is version 3 as primary; a primary without a
+    share takes what the canaries and arms leave (all of it when alone); shadows take none.
+    """
+
+    version: int
+    role: str = "primary"
+    share: float | None = None
+    arm: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeploymentRevision:
+    """One revision of a model's deployment in an environment."""
+
+    model: str
+    environment: str
+    revision: int
+    action: str
+    created_by: str
+    created_at: datetime
+    reason: str
+    targets: tuple[Target, ...] = field(default_factory=tuple)
+
+    def versions(self, *roles: str) -> list[int]:
+        """Versions in the given roles (all roles when none are named)."""
+        return [t.version for t in self.targets if not roles or t.role in roles]
+
+
+class Deployments:
+    """Deploy, promote and roll back the models of one project."""
+
+    def __init__(self, db: Database, *, project: str) -> None:
+        self._db = db
+        self.project = project
+
+    def create_environment(self, name: str, *, require_approved_card: bool = False) -> None:
+        """Create an environment, or change whether it requires approved model cards."""
+        with self._db.write() as session:
+            project = lock_project(session, self.project)
+            row = _environment(session, project.id, name, create=True)
+            row.require_approved_card = require_approved_card
+
+    def deploy(
+        self,
+        model: str,
+        environment: str,
+        targets: Sequence[Target] | None = None,
+        *,
+        version: int | None = None,
+        by: str | None = None,
+        reason: str = "",
+    ) -> DeploymentRevision:
+        """Make ``targets`` (or ``version`` alone, as primary) the live deployment.
+
+        Raises:
+            RegistryError: shares that do not sum to 100, bad roles, two primaries, a canary
+                without a primary, or a primary without the approved card the environment
+                requires; nothing is changed.
+            RegistryNotFoundError: an unknown model or version.
+        """
+        if (targets is None) == (version is None):
+            raise RegistryError("pass either targets=[Target(...), ...] or version=N")
+        chosen = list(targets) if targets is not None else [Target(version or 0)]
+        return self._write(model, environment, "deploy", lambda _: chosen, by=by, reason=reason)
+
+    def promote(
+        self, model: str, environment: str, *, by: str | None = None, reason: str = ""
+    ) -> DeploymentRevision:
+        """The live canary becomes the primary with all served traffic; shadows stay."""
+
+        def promoted(live: DeploymentRevision | None) -> list[Target]:
+            canaries = [t for t in (live.targets if live else ()) if t.role == "canary"]
+            if live is None or len(canaries) != 1:
+                raise RegistryError(
+                    f"{model} in {environment} has no canary to promote; deploy one with "
+                    f"Target(version, 'canary', share) beside the primary"
+                )
+            shadows = [t for t in live.targets if t.role == "shadow"]
+            return [Target(canaries[0].version), *shadows]
+
+        return self._write(model, environment, "promote", promoted, by=by, reason=reason)
+
+    def rollback(
+        self, model: str, environment: str, *, by: str | None = None, reason: str = ""
+    ) -> DeploymentRevision:
+        """A new revision equal to the one before the live one."""
+        history = self.history(model, environment)
+        if len(history) < 2:
+            raise RegistryError(f"{model} in {environment} has no earlier revision to roll back to")
+        previous = list(history[-2].targets)
+        return self._write(model, environment, "rollback", lambda _: previous, by=by, reason=reason)
+
+    def history(self, model: str, environment: str) -> list[DeploymentRevision]:
+        """Every revision, oldest first."""
+        with self._db.read() as session:
+            model_row, env = self._pair(session, model, environment)
+            rows = session.scalars(
+                select(DeploymentRevisionRow)
+                .where(
+                    DeploymentRevisionRow.model_id == model_row.id,
+                    DeploymentRevisionRow.environment_id == env.id,
+                )
+                .order_by(DeploymentRevisionRow.revision)
+            ).all()
+            return [_revision(session, model, environment, row) for row in rows]
+
+    def live(self, model: str, environment: str) -> DeploymentRevision:
+        """The live revision. Raises :class:`RegistryNotFoundError` when never deployed."""
+        history = self.history(model, environment)
+        if not history:
+            raise RegistryNotFoundError("deployment", f"{model} in {environment}")
+        return history[-1]
+
+    def served_at(self, model: str, environment: str, when: datetime) -> DeploymentRevision:
+        """The revision that was live at ``when``."""
+        earlier = [r for r in self.history(model, environment) if r.created_at <= when]
+        if not earlier:
+            raise RegistryNotFoundError("deployment", f"{model} in {environment} at {when}")
+        return earlier[-1]
+
+    def list_live(self) -> list[DeploymentRevision]:
+        """The live revision of every model in every environment of the project."""
+        with self._db.read() as session:
+            latest = (
+                select(
+                    DeploymentRevisionRow.environment_id,
+                    DeploymentRevisionRow.model_id,
+                    func.max(DeploymentRevisionRow.revision).label("revision"),
+                )
+                .group_by(DeploymentRevisionRow.environment_id, DeploymentRevisionRow.model_id)
+                .subquery()
+            )
+            rows = session.execute(
+                select(DeploymentRevisionRow, ModelRow.name, EnvironmentRow.name)
+                .join(
+                    latest,
+                    (latest.c.environment_id == DeploymentRevisionRow.environment_id)
+                    & (latest.c.model_id == DeploymentRevisionRow.model_id)
+                    & (latest.c.revision == DeploymentRevisionRow.revision),
+                )
+                .join(ModelRow, ModelRow.id == DeploymentRevisionRow.model_id)
+                .join(EnvironmentRow, EnvironmentRow.id == DeploymentRevisionRow.environment_id)
+                .join(ProjectRow, ProjectRow.id == ModelRow.project_id)
+                .where(ProjectRow.name == self.project)
+                .order_by(EnvironmentRow.name, ModelRow.name)
+            ).all()
+            return [_revision(session, m, e, row) for row, m, e in rows]
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _write(
+        self,
+        model: str,
+        environment: str,
+        action: str,
+        targets_from: Callable[[DeploymentRevision | None], list[Target]],
+        *,
+        by: str | None,
+        reason: str,
+    ) -> DeploymentRevision:
+        with self._db.write() as session:
+            project = lock_project(session, self.project)
+            model_row = session.scalars(
+                select(ModelRow).where(ModelRow.project_id == project.id, ModelRow.name == model)
+            ).one_or_none()
+            if model_row is None:
+                raise RegistryNotFoundError("model", model)
+            env = _environment(session, project.id, environment, create=True)
+            number = session.scalar(
+                select(func.max(DeploymentRevisionRow.revision)).where(
+                    DeploymentRevisionRow.model_id == model_row.id,
+                    DeploymentRevisionRow.environment_id == env.id,
+                )
+            )
+            live = None
+            if number is not None:
+                live_row = session.scalars(
+                    select(DeploymentRevisionRow).where(
+                        DeploymentRevisionRow.model_id == model_row.id,
+                        DeploymentRevisionRow.environment_id == env.id,
+                        DeploymentRevisionRow.revision == number,
+                    )
+                ).one()
+                live = _revision(session, model, environment, live_row)
+            targets = _with_shares(model, environment, targets_from(live))
+            version_ids = {}
+            for target in targets:
+                row = session.scalars(
+                    select(ModelVersionRow).where(
+                        ModelVersionRow.model_id == model_row.id,
+                        ModelVersionRow.version == target.version,
+                    )
+                ).one_or_none()
+                if row is None:
+                    raise RegistryNotFoundError("model version", f"{model} v{target.version}")
+                version_ids[target.version] = row.id
+                if target.role == "primary" and env.require_approved_card:
+                    _require_approved_card(session, row.id, model, target.version, environment)
+            revision = DeploymentRevisionRow(
+                environment_id=env.id,
+                model_id=model_row.id,
+                revision=(number or 0) + 1,
+                action=action,
+                created_by=by or whoami(),
+                created_at=utc_now(),
+                reason=reason,
+            )
+            session.add(revision)
+            session.flush()
+            session.add_all(
+                DeploymentTargetRow(
+                    revision_id=revision.id,
+                    model_version_id=version_ids[t.version],
+                    role=t.role,
+                    share=float(t.share or 0.0),
+                    arm=t.arm,
+                )
+                for t in targets
+            )
+            session.flush()
+            return _revision(session, model, environment, revision)
+
+    def _pair(
+        self, session: Session, model: str, environment: str
+    ) -> tuple[ModelRow, EnvironmentRow]:
+        model_row = session.scalars(
+            select(ModelRow)
+            .join(ProjectRow, ProjectRow.id == ModelRow.project_id)
+            .where(ProjectRow.name == self.project, ModelRow.name == model)
+        ).one_or_none()
+        if model_row is None:
+            raise RegistryNotFoundError("model", model)
+        env = _environment(session, model_row.project_id, environment, create=False)
+        return model_row, env
+
+
+def _environment(session: Session, project_id: int, name: str, *, create: bool) -> EnvironmentRow:
+    row = session.scalars(
+        select(EnvironmentRow).where(
+            EnvironmentRow.project_id == project_id, EnvironmentRow.name == name
+        )
+    ).one_or_none()
+    if row is None:
+        if not create:
+            raise RegistryNotFoundError("environment", name)
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise RegistryError(f"environment name {name!r} is not valid")
+        row = EnvironmentRow(project_id=project_id, name=name, created_at=utc_now())
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _with_shares(model: str, environment: str, targets: Sequence[Target]) -> list[Target]:
+    """The targets with every share filled in, checked; raises on anything invalid."""
+    where = f"deployment of {model} in {environment}"
+    if not targets:
+        raise RegistryError(f"{where}: no targets")
+    for t in targets:
+        if t.role not in ROLES:
+            raise RegistryError(f"{where}: role {t.role!r} is unknown; use one of {ROLES}")
+        if t.share is None and t.role in ("canary", "ab"):
+            raise RegistryError(f"{where}: give the {t.role} v{t.version} its share of traffic")
+        if t.share is not None and (math.isnan(t.share) or not 0 <= t.share <= 100):
+            raise RegistryError(f"{where}: share {t.share} of v{t.version} is not in 0..100")
+    given = sum(t.share or 0.0 for t in targets if t.role in _SERVED)
+    filled = [
+        Target(
+            t.version,
+            t.role,
+            0.0 if t.role == "shadow" else (t.share if t.share is not None else 100.0 - given),
+            t.arm,
+        )
+        for t in targets
+    ]
+    _check_targets(where, filled)
+    return filled
+
+
+def _check_targets(where: str, targets: Sequence[Target]) -> None:
+    for t in targets:
+        assert t.share is not None
+        if not 0 <= t.share <= 100:
+            raise RegistryError(f"{where}: share {t.share:g} of v{t.version} is not in 0..100")
+    roles = [t.role for t in targets]
+    if roles.count("primary") > 1:
+        raise RegistryError(f"{where}: two primaries; keep one and make the other a canary")
+    if "canary" in roles and "primary" not in roles:
+        raise RegistryError(f"{where}: a canary needs a primary beside it")
+    if "ab" in roles and ({"primary", "canary"} & set(roles)):
+        raise RegistryError(
+            f"{where}: A/B arms take the place of a primary and canary; deploy arms (and "
+            f"shadows) only"
+        )
+    served_versions = [t.version for t in targets if t.role in _SERVED]
+    if len(set(served_versions)) != len(served_versions):
+        raise RegistryError(f"{where}: a version serves in two roles; give it one")
+    arms = [t.arm for t in targets if t.role == "ab"]
+    if any(not a for a in arms) or len(set(arms)) != len(arms):
+        raise RegistryError(f"{where}: each A/B target needs its own arm name")
+    served = sum(t.share or 0.0 for t in targets if t.role in _SERVED)
+    if not math.isclose(served, 100.0, abs_tol=1e-9):
+        shares = ", ".join(
+            f"v{t.version} {t.role} {t.share:g}%" for t in targets if t.role in _SERVED
+        )
+        raise RegistryError(
+            f"{where}: served traffic shares sum to {served:g}%, not 100% ({shares or 'none'}); "
+            f"shadows take no share"
+        )
+
+
+def _require_approved_card(
+    session: Session, version_id: int, model: str, version: int, environment: str
+) -> None:
+    status = session.scalar(
+        select(ModelCardRow.status)
+        .where(ModelCardRow.model_version_id == version_id)
+        .order_by(ModelCardRow.revision.desc())
+        .limit(1)
+    )
+    if status != "approved":
+        raise RegistryError(
+            f"{environment} requires an approved model card before a version becomes primary; "
+            f"{model} v{version}'s card is {status or 'missing'}: fill it and approve it first"
+        )
+
+
+def _revision(
+    session: Session, model: str, environment: str, row: DeploymentRevisionRow
+) -> DeploymentRevision:
+    targets = session.execute(
+        select(DeploymentTargetRow, ModelVersionRow.version)
+        .join(ModelVersionRow, ModelVersionRow.id == DeploymentTargetRow.model_version_id)
+        .where(DeploymentTargetRow.revision_id == row.id)
+        .order_by(DeploymentTargetRow.id)
+    ).all()
+    return DeploymentRevision(
+        model=model,
+        environment=environment,
+        revision=row.revision,
+        action=row.action,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        reason=row.reason,
+        targets=tuple(Target(v, t.role, t.share, t.arm) for t, v in targets),
+    )

@@ -1,0 +1,160 @@
+"""Everything the registry holds about one project's models, behind one object.
+
+``FeatureStore.model_registry`` returns this, bound to the repository's registry database
+and artifact folder; it is also usable on its own::
+
+    from registry import Registry
+    project = Registry("sqlite:///registry.db").project("ride_hailing", Path("artifacts"))
+    project.register_model("trip_completion", model, metrics={"auc": 0.9})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from registry.cards import ModelCards
+from registry.database import Database
+from registry.deployments import Deployments
+from registry.errors import RegistryError
+from registry.lineage import Lineage
+from registry.models import ModelRegistry, ModelVersion
+from registry.search import lookup, matches, parse_filter
+from registry.tables import ModelRow, ModelVersionRow, ProjectRow, utc_now
+from registry.training_sets import TrainingSets
+
+__all__ = ["ProjectRegistry", "SearchPage"]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of search results; pass ``next_page_token`` back for the next page."""
+
+    versions: tuple[ModelVersion, ...]
+    next_page_token: str | None
+
+
+class ProjectRegistry:
+    """Models, cards, deployments and lineage of one project."""
+
+    def __init__(self, db: Database, project: str, artifact_root: Path) -> None:
+        self._db = db
+        self.project = project
+        self.models = ModelRegistry(db, project=project, artifact_root=artifact_root)
+        self.training_sets = TrainingSets(db)
+        self.deployments = Deployments(db, project=project)
+        self.cards = ModelCards(db, self.models, self.training_sets)
+        self.lineage = Lineage(db, self.models, self.deployments)
+
+    # The most used calls, without the attribute hop.
+    def register_model(self, *args: Any, **kwargs: Any) -> ModelVersion:
+        return self.models.register_model(*args, **kwargs)
+
+    def load_model(self, *args: Any, **kwargs: Any) -> Any:
+        return self.models.load_model(*args, **kwargs)
+
+    def delete_version(self, model: str, version: int) -> None:
+        """Delete a version's artifact and hide it, unless an alias or a live deployment uses it.
+
+        Raises:
+            RegistryError: naming the alias or deployment that uses it; nothing is changed.
+        """
+        found = self.models.get_version(model, version=version)
+        if found.aliases:
+            raise RegistryError(
+                f"{model} v{version} is the target of alias(es) {', '.join(found.aliases)}; "
+                f"move or delete them first"
+            )
+        live = [
+            f"{r.environment} ({', '.join(t.role for t in r.targets if t.version == version)})"
+            for r in self.deployments.list_live()
+            if r.model == model and version in r.versions()
+        ]
+        if live:
+            raise RegistryError(
+                f"{model} v{version} serves in {', '.join(live)}; deploy another version first"
+            )
+        with self._db.write() as session:
+            row = session.scalars(
+                select(ModelVersionRow)
+                .join(ModelRow, ModelRow.id == ModelVersionRow.model_id)
+                .join(ProjectRow, ProjectRow.id == ModelRow.project_id)
+                .where(
+                    ProjectRow.name == self.project,
+                    ModelRow.name == model,
+                    ModelVersionRow.version == version,
+                )
+            ).one()
+            row.deleted_at = utc_now()
+        (self.models.artifact_root / found.artifact_path).unlink(missing_ok=True)
+
+    def search_model_versions(
+        self,
+        filter_string: str = "",
+        *,
+        order_by: Sequence[str] = ("name", "version DESC"),
+        max_results: int = 100,
+        page_token: str | None = None,
+    ) -> SearchPage:
+        """Versions matching a filter (see :mod:`registry.search`), sorted and paged.
+
+        ``order_by`` items are a field (``name``, ``version``, ``created_at``,
+        ``metrics.<key>``, ...) optionally followed by ``ASC`` or ``DESC``; versions missing
+        a sort key come last.
+        """
+        tree = parse_filter(filter_string)
+        live = self.deployments.list_live()
+        facts = []
+        for name in self.models.list_models():
+            for version in self.models.list_versions(name):
+                lineage = self.lineage.of_version(name, version.version)
+                facts.append(
+                    (
+                        version,
+                        {
+                            "name": name,
+                            "version": version.version,
+                            "model_type": version.model_type,
+                            "training_set": version.training_set,
+                            "description": version.description,
+                            "created_by": version.created_by,
+                            "created_at": version.created_at,
+                            "tags": dict(version.tags),
+                            "metrics": dict(version.metrics),
+                            "params": dict(version.params),
+                            "uses_feature": {
+                                f"{f.feature_view}:{f.feature}" for f in lineage.features
+                            },
+                            "uses_view": {f.feature_view for f in lineage.features},
+                            "deployed_in": {
+                                r.environment
+                                for r in live
+                                if r.model == name and version.version in r.versions()
+                            },
+                            "alias": set(version.aliases),
+                        },
+                    )
+                )
+        found = [(v, f) for v, f in facts if matches(tree, f)]
+        for item in reversed(list(order_by)):
+            field, _, direction = item.strip().partition(" ")
+            descending = direction.strip().upper() == "DESC"
+            present = [p for p in found if lookup(field, p[1]) is not None]
+            absent = [p for p in found if lookup(field, p[1]) is None]
+            present.sort(key=lambda p: lookup(field, p[1]), reverse=descending)
+            found = present + absent
+        try:
+            start = int(page_token) if page_token else 0
+        except ValueError:
+            raise RegistryError(
+                f"page_token {page_token!r} is not one this search returned"
+            ) from None
+        if max_results < 1:
+            raise RegistryError("max_results must be at least 1")
+        page = found[start : start + max_results]
+        more = start + max_results < len(found)
+        return SearchPage(tuple(v for v, _ in page), str(start + max_results) if more else None)
