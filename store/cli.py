@@ -457,10 +457,30 @@ def rollback(ctx: click.Context, model: str, environment: str, reason: str) -> N
 @cli.command()
 @click.argument("model", required=False)
 @click.argument("environment", required=False)
+@click.option(
+    "--at",
+    "when",
+    help="With MODEL and ENVIRONMENT: what served at this ISO time, "
+    "and what each of its versions trained on.",
+)
 @click.pass_context
-def deployments(ctx: click.Context, model: str | None, environment: str | None) -> None:
+def deployments(
+    ctx: click.Context, model: str | None, environment: str | None, when: str | None
+) -> None:
     """Live deployments; with MODEL and ENVIRONMENT, that deployment's history."""
-    registry = _store(ctx).model_registry.deployments
+    project = _store(ctx).model_registry
+    registry = project.deployments
+    if when is not None:
+        if not (model and environment):
+            raise click.UsageError("--at needs MODEL and ENVIRONMENT")
+        from store.materialize import as_utc
+
+        revision, trained = project.lineage.served_at(
+            model, environment, as_utc(_when(when, "--at"), "--at")
+        )
+        _show_revision(revision)
+        _json(trained)
+        return
     if model and environment:
         for revision in registry.history(model, environment):
             _show_revision(revision)

@@ -195,6 +195,10 @@ def test_model_registry_commands(
     assert "revision 3 (rollback)" in out
     code, out, _ = run(capsys, "--repo", r, "deployments")
     assert out.splitlines()[1].split()[:3] == ["production", "ranker", "3"]
+    code, out, _ = run(
+        capsys, "--repo", r, "deployments", "ranker", "production", "--at", "2999-01-01"
+    )
+    assert out.startswith("ranker in production: revision 3 (rollback)")
     code, out, _ = run(capsys, "--repo", r, "models", "search", "alias = 'champion'")
     assert out.splitlines()[1].split()[:2] == ["ranker", "2"]
     code, out, _ = run(capsys, "--repo", r, "models", "show", "ranker", "--alias", "champion")
