@@ -15,12 +15,13 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# The main job on the worked example repository.
+# The main job on the worked example: data, apply, training set, models, deployment,
+# materialization and predictions; then what the registry now holds.
 demo: venv
-	cd feature_repo && ../$(BIN)/python generate_data.py
+	cd feature_repo && ../$(BIN)/python main_job.py
 	$(BIN)/silage --repo feature_repo plan
-	$(BIN)/silage --repo feature_repo apply
 	$(BIN)/silage --repo feature_repo list feature-views
+	$(BIN)/silage --repo feature_repo deployments
 
 lint: venv
 	$(BIN)/ruff check .

@@ -30,7 +30,10 @@ def generate(out: Path, end: datetime, days: int) -> dict[str, int]:
     hours = pd.date_range(start, end, freq="h", inclusive="left", tz="UTC")
     grid = pd.MultiIndex.from_product([DRIVERS, hours], names=["driver_id", "event_timestamp"])
     drivers = grid.to_frame(index=False)
-    skill = rng.uniform(0.3, 0.95, len(DRIVERS))[drivers["driver_id"].to_numpy() - DRIVERS[0]]
+    # One skill per driver drives both its statistics and its trips' completion, so the
+    # features carry signal about the label.
+    driver_skill = rng.uniform(0.3, 0.95, len(DRIVERS))
+    skill = driver_skill[drivers["driver_id"].to_numpy() - DRIVERS[0]]
     drivers["conv_rate"] = np.clip(skill + rng.normal(0, 0.05, len(drivers)), 0, 1).astype(
         "float32"
     )
@@ -81,7 +84,6 @@ def generate(out: Path, end: datetime, days: int) -> dict[str, int]:
             + pd.to_timedelta(rng.uniform(0, (days - 1) * 86400, n_trips), "s"),
         }
     ).sort_values("event_timestamp", ignore_index=True)
-    driver_skill = rng.uniform(0.3, 0.95, len(DRIVERS))
     p = driver_skill[trips["driver_id"].to_numpy() - DRIVERS[0]]
     trips["completed"] = (rng.uniform(0, 1, n_trips) < p).astype("int64")
     trips.to_parquet(out / "trips.parquet", index=False)

@@ -8,7 +8,7 @@ unchanged::
     provider: local
     offline_store: {type: duckdb}       # optional: threads: 4, memory_limit: 2GB
     online_store: {type: sqlite, path: data/online_store.db}
-    artifact_store: {path: data/artifacts}   # Silage only: where model artifacts go
+    artifact_store: {path: data/artifacts, trusted_types: [numpy.dtype]}   # Silage only
 
 Relative paths resolve against the repository root. Unknown keys get a warning.
 """
@@ -48,6 +48,7 @@ class RepoConfig:
     offline_memory_limit: str | None = None
     online_store_path: Path
     artifact_path: Path
+    trusted_types: tuple[str, ...] = ()
     online_enforce_ttl: bool = True
     registry_cache_seconds: float = 60.0
 
@@ -111,6 +112,7 @@ def load_config(repo_path: Path) -> RepoConfig:
         online_store_path=_online_path(raw.get("online_store"), repo_path, path),
         online_enforce_ttl=_enforce_ttl(raw.get("online_store"), path),
         artifact_path=_artifact_path(raw.get("artifact_store"), repo_path, path),
+        trusted_types=_trusted_types(raw.get("artifact_store"), path),
         registry_cache_seconds=_cache_seconds(raw.get("registry"), path),
     )
 
@@ -201,6 +203,18 @@ def _artifact_path(value: Any, repo_path: Path, path: Path) -> Path:
         )
     file = Path(value["path"] if value else "data/artifacts")
     return file if file.is_absolute() else repo_path / file
+
+
+def _trusted_types(value: Any, path: Path) -> tuple[str, ...]:
+    """``artifact_store: {trusted_types: [...]}``: types skops may load beyond its defaults
+    when serving predictions (the repository owner's decision, not the model's)."""
+    names = value.get("trusted_types", []) if isinstance(value, dict) else []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(
+            "artifact_store trusted_types must be a list of type names, e.g. [numpy.dtype]",
+            path=path,
+        )
+    return tuple(names)
 
 
 def _online_path(value: Any, repo_path: Path, path: Path) -> Path:

@@ -40,6 +40,7 @@ from store.online_read import OnlineReader, OnlineResponse
 from store.online_store import OnlineStore
 from store.online_write import rows_for_online
 from store.plan import Plan
+from store.predict import PredictionLog, Predictor
 from store.repo import Definition, RepoContents, load_repo
 from store.retrieval import RetrievalJob, build_retrieval_job
 from store.source import FileSource
@@ -290,6 +291,46 @@ class FeatureStore:
     def refresh_registry(self) -> None:
         """Forget cached definitions, so online reads see the latest apply."""
         self._online_reader.clear_cache()
+
+    def predict(
+        self,
+        model_name: str,
+        entity_rows: Sequence[Mapping[str, Any]],
+        environment: str = "production",
+        missing: str = "error",
+    ) -> list[dict[str, Any]]:
+        """Predict for entities through the model's live deployment in ``environment``.
+
+        Each row is routed by the traffic shares (stably, by a hash of its entity key), gets
+        exactly the features its serving version was trained on from the online store, and
+        comes back with ``prediction``, ``model_version`` and ``role``. Shadows run too and
+        are only logged. A missing feature value is an error naming the entity and feature
+        (``missing="model"`` hands NaN to the model instead). Every prediction is logged;
+        :meth:`prediction_log` reads the log back.
+        """
+        return self._predictor.predict(model_name, entity_rows, environment, missing=missing)
+
+    def prediction_log(self) -> Any:
+        """Every logged prediction as a pandas DataFrame, oldest first."""
+        return self._prediction_log.read()
+
+    @cached_property
+    def _prediction_log(self) -> PredictionLog:
+        return PredictionLog(self.config.online_store_path.parent / "predictions.db")
+
+    @cached_property
+    def _predictor(self) -> Predictor:
+        def online(
+            refs: Sequence[str], rows: Sequence[Mapping[str, Any]], full: bool
+        ) -> OnlineResponse:
+            return self.get_online_features(list(refs), rows, full_feature_names=full)
+
+        return Predictor(
+            self.model_registry,
+            online,
+            self._prediction_log,
+            trusted_types=self.config.trusted_types,
+        )
 
     @cached_property
     def _online_reader(self) -> OnlineReader:

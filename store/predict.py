@@ -1,0 +1,272 @@
+"""Predictions through deployments: route, fetch features online, run the model, log.
+
+For a request to a model in an environment, each entity row is routed to one served target
+of the live deployment (primary, canary or A/B arm) by its traffic shares, using a hash of
+the model, environment and the row's entity key: the same entity always lands on the same
+arm while the deployment stays the same. The serving version gets exactly the features its
+training set had, in that order, from the online store. Shadow targets run on the same
+features; their predictions are logged, never returned.
+
+Missing features: by default a row with a missing (None) feature value is refused with an
+error naming the entity and the feature, never filled with zero. ``missing="model"`` passes
+NaN to the model instead, for models that handle missing values themselves (such as
+scikit-learn's histogram gradient boosting).
+
+Every prediction, shadows included, is appended to the predictions log (an SQLite file
+beside the online store): request id, time, environment, model, version, role, entity key,
+features, prediction and latency. :meth:`PredictionLog.read` returns it as a DataFrame.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry import DeploymentRevision, ProjectRegistry, Target
+from store.errors import RequestError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from store.online_read import OnlineResponse
+
+__all__ = ["PredictionError", "PredictionLog", "Predictor", "route"]
+
+_LOG_SQL = """
+CREATE TABLE IF NOT EXISTS predictions (
+    request_id TEXT NOT NULL,
+    predicted_at TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    model TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    features TEXT NOT NULL,
+    prediction TEXT NOT NULL,
+    latency_ms REAL NOT NULL
+)
+"""
+
+
+class PredictionError(RequestError):
+    """A prediction cannot be made as asked (for example, a feature value is missing)."""
+
+
+def route(model: str, environment: str, key: str, targets: Sequence[Target]) -> Target:
+    """The served target for an entity: a stable hash of it picks a point in 0..100, and the
+    targets' shares, in order, divide that range."""
+    served = [t for t in targets if t.role != "shadow"]
+    digest = hashlib.sha256(f"{model}\x1f{environment}\x1f{key}".encode()).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64 * 100.0
+    total = 0.0
+    for target in served:
+        total += target.share or 0.0
+        if point < total:
+            return target
+    return served[-1]
+
+
+class PredictionLog:
+    """The append-only predictions log."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def append(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(_LOG_SQL)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def read(self) -> pd.DataFrame:
+        """Every logged prediction, oldest first; JSON columns decoded."""
+        import pandas as pd
+
+        if not self.path.exists():
+            return pd.DataFrame(
+                columns=[
+                    "request_id",
+                    "predicted_at",
+                    "environment",
+                    "model",
+                    "version",
+                    "role",
+                    "entity",
+                    "features",
+                    "prediction",
+                    "latency_ms",
+                ]
+            )
+        with sqlite3.connect(self.path) as conn:
+            frame = pd.read_sql_query("SELECT * FROM predictions ORDER BY rowid", conn)
+        for column in ("entity", "features", "prediction"):
+            frame[column] = frame[column].map(json.loads)
+        frame["predicted_at"] = pd.to_datetime(frame["predicted_at"], utc=True)
+        return frame
+
+
+@dataclass(frozen=True, slots=True)
+class _Serving:
+    version: int
+    refs: tuple[str, ...]
+    columns: tuple[str, ...]
+    full_names: bool
+    model: Any
+
+
+class Predictor:
+    """Serves ``FeatureStore.predict``; models and their feature lists are cached."""
+
+    def __init__(
+        self,
+        registry: ProjectRegistry,
+        online: Callable[[Sequence[str], Sequence[Mapping[str, Any]], bool], OnlineResponse],
+        log: PredictionLog,
+        *,
+        trusted_types: Sequence[str] = (),
+    ) -> None:
+        self._registry = registry
+        self._online = online
+        self._log = log
+        self._trusted = list(trusted_types)
+        self._loaded: dict[tuple[str, int], _Serving] = {}
+
+    def predict(
+        self,
+        model: str,
+        entity_rows: Sequence[Mapping[str, Any]],
+        environment: str = "production",
+        *,
+        missing: str = "error",
+    ) -> list[dict[str, Any]]:
+        """One result per entity row: the entity, ``prediction`` (and ``probability`` for binary
+        classifiers), ``model_version`` and ``role``."""
+        if missing not in ("error", "model"):
+            raise RequestError(f"missing={missing!r}; use 'error' or 'model'")
+        rows = list(entity_rows)
+        if not rows:
+            raise RequestError("entity_rows is empty; pass at least one row")
+        live: DeploymentRevision = self._registry.deployments.live(model, environment)
+        request_id = uuid.uuid4().hex
+        keys = [json.dumps(dict(row), sort_keys=True, default=str) for row in rows]
+        chosen = [route(model, environment, key, live.targets) for key in keys]
+        results: list[dict[str, Any]] = [{} for _ in rows]
+        log: list[tuple[Any, ...]] = []
+        shadows = [t for t in live.targets if t.role == "shadow"]
+        for target in [*{(t.version, t.role): t for t in chosen}.values(), *shadows]:
+            indexes = (
+                range(len(rows))
+                if target.role == "shadow"
+                else [i for i, t in enumerate(chosen) if t == target]
+            )
+            started = time.perf_counter()
+            serving = self._serving(model, target.version)
+            subset = [rows[i] for i in indexes]
+            frame = self._features(serving, subset, missing)
+            predictions = _predict(serving.model, frame)
+            latency = (time.perf_counter() - started) * 1000 / max(len(subset), 1)
+            now = datetime.now(UTC).isoformat()
+            features = frame.to_dict(orient="records")
+            for position, i in enumerate(indexes):
+                if target.role != "shadow":
+                    results[i] = {
+                        **rows[i],
+                        **predictions[position],
+                        "model_version": target.version,
+                        "role": target.role,
+                    }
+                log.append(
+                    (
+                        request_id,
+                        now,
+                        environment,
+                        model,
+                        target.version,
+                        target.role,
+                        keys[i],
+                        json.dumps(features[position], default=str),
+                        json.dumps(predictions[position], default=str),
+                        latency,
+                    )
+                )
+        self._log.append(log)
+        return results
+
+    def _serving(self, model: str, version: int) -> _Serving:
+        cached = self._loaded.get((model, version))
+        if cached is not None:
+            return cached
+        found = self._registry.models.get_version(model, version=version)
+        if found.training_set is None:
+            raise PredictionError(
+                f"{model} v{version} has no training set, so Silage does not know its features; "
+                f"register it with training_set=..."
+            )
+        record = self._registry.training_sets.get(self._registry.project, found.training_set)
+        full_names = bool(record.manifest.get("point_in_time", {}).get("full_feature_names"))
+        columns = tuple(found.input_features) or tuple(f.column for f in record.features)
+        by_column = {f.column: f"{f.feature_view}:{f.feature}" for f in record.features}
+        unknown = [c for c in columns if c not in by_column]
+        if unknown:
+            raise PredictionError(
+                f"{model} v{version} takes inputs {', '.join(unknown)} that its training set "
+                f"{record.name!r} has no feature for; train it on feature columns only"
+            )
+        serving = _Serving(
+            version=version,
+            refs=tuple(by_column[c] for c in columns),
+            columns=columns,
+            full_names=full_names,
+            model=self._registry.load_model(model, version=version, trusted=self._trusted),
+        )
+        self._loaded[(model, version)] = serving
+        return serving
+
+    def _features(
+        self, serving: _Serving, rows: Sequence[Mapping[str, Any]], missing: str
+    ) -> pd.DataFrame:
+        import pandas as pd
+
+        response = self._online(serving.refs, rows, serving.full_names)
+        values = response.to_dict()
+        frame = pd.DataFrame({c: values[c] for c in serving.columns})
+        if missing == "error":
+            for column in serving.columns:
+                for i, value in enumerate(values[column]):
+                    if value is None:
+                        status = response.statuses[column][i]
+                        raise PredictionError(
+                            f"entity {dict(rows[i])} has no value for feature {column} "
+                            f"({status}); materialize or push it, or pass missing='model' if "
+                            f"the model handles missing values"
+                        )
+        return frame.astype("float64", errors="ignore")
+
+
+def _predict(model: Any, frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``prediction`` from ``predict``, and for binary classifiers the ``probability`` of the
+    positive class."""
+    labels = [v.item() if hasattr(v, "item") else v for v in list(model.predict(frame))]
+    classes = getattr(model, "classes_", None)
+    if (
+        callable(getattr(model, "predict_proba", None))
+        and classes is not None
+        and len(classes) == 2
+    ):
+        positive = [float(p) for p in model.predict_proba(frame)[:, 1]]
+        return [{"prediction": v, "probability": p} for v, p in zip(labels, positive, strict=True)]
+    return [{"prediction": v} for v in labels]
