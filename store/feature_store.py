@@ -40,7 +40,8 @@ from store.online_read import OnlineReader, OnlineResponse
 from store.online_store import OnlineStore
 from store.online_write import rows_for_online
 from store.plan import Plan
-from store.predict import PredictionLog, Predictor
+from store.predict import Predictor
+from store.prediction_log import PredictionLog
 from store.repo import Definition, RepoContents, load_repo
 from store.retrieval import RetrievalJob, build_retrieval_job
 from store.source import FileSource

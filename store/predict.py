@@ -12,48 +12,31 @@ error naming the entity and the feature, never filled with zero. ``missing="mode
 NaN to the model instead, for models that handle missing values themselves (such as
 scikit-learn's histogram gradient boosting).
 
-Every prediction, shadows included, is appended to the predictions log (an SQLite file
-beside the online store): request id, time, environment, model, version, role, entity key,
-features, prediction and latency. :meth:`PredictionLog.read` returns it as a DataFrame.
+Every prediction, shadows included, is appended to the predictions log
+(:mod:`store.prediction_log`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import DeploymentRevision, ProjectRegistry, Target
 from store.errors import RequestError
+from store.prediction_log import PredictionLog
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from store.online_read import OnlineResponse
 
-__all__ = ["PredictionError", "PredictionLog", "Predictor", "route"]
-
-_LOG_SQL = """
-CREATE TABLE IF NOT EXISTS predictions (
-    request_id TEXT NOT NULL,
-    predicted_at TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    model TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    role TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    features TEXT NOT NULL,
-    prediction TEXT NOT NULL,
-    latency_ms REAL NOT NULL
-)
-"""
+__all__ = ["PredictionError", "Predictor", "route"]
 
 
 class PredictionError(RequestError):
@@ -72,51 +55,6 @@ def route(model: str, environment: str, key: str, targets: Sequence[Target]) -> 
         if point < total:
             return target
     return served[-1]
-
-
-class PredictionLog:
-    """The append-only predictions log."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def append(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(_LOG_SQL)
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-
-    def read(self) -> pd.DataFrame:
-        """Every logged prediction, oldest first; JSON columns decoded."""
-        import pandas as pd
-
-        if not self.path.exists():
-            return pd.DataFrame(
-                columns=[
-                    "request_id",
-                    "predicted_at",
-                    "environment",
-                    "model",
-                    "version",
-                    "role",
-                    "entity",
-                    "features",
-                    "prediction",
-                    "latency_ms",
-                ]
-            )
-        with sqlite3.connect(self.path) as conn:
-            frame = pd.read_sql_query("SELECT * FROM predictions ORDER BY rowid", conn)
-        for column in ("entity", "features", "prediction"):
-            frame[column] = frame[column].map(json.loads)
-        frame["predicted_at"] = pd.to_datetime(frame["predicted_at"], utc=True)
-        return frame
 
 
 @dataclass(frozen=True, slots=True)
