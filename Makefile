@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve clean
 
 venv: $(STAMP)
 
@@ -53,6 +53,10 @@ bench: venv bench-env
 # Online store: materialization throughput and lookup latency, Silage against Feast.
 bench-online: venv bench-env
 	$(BIN)/python benchmarks/online_benchmark.py
+
+# A bounded load test of `silage serve` on localhost (p50 and p99 at a fixed rate).
+bench-serve: venv
+	$(BIN)/python benchmarks/serve_benchmark.py
 
 # The same join at 100M feature rows (Silage and hand-written DuckDB only).
 bench-large: venv

@@ -504,6 +504,23 @@ def _show_revision(revision: Any) -> None:
     )
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=6566, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve online features and predictions over HTTP (FastAPI on uvicorn)."""
+    try:
+        import uvicorn
+    except ImportError:
+        raise click.ClickException(
+            "the server needs FastAPI and uvicorn: pip install 'silage[serve]'"
+        ) from None
+    from store.server import create_app
+
+    uvicorn.run(create_app(_store(ctx)), host=host, port=port, log_level="warning")
+
+
 @cli.group(name="training-sets")
 def training_sets() -> None:
     """Saved training sets."""
