@@ -1,0 +1,36 @@
+"""The worked example's main job runs end to end on a copy of feature_repo/."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def test_main_job_runs_the_whole_path(tmp_path: Path) -> None:
+    repo = tmp_path / "feature_repo"
+    shutil.copytree(ROOT / "feature_repo", repo, ignore=shutil.ignore_patterns("data"))
+    result = subprocess.run(
+        [sys.executable, "main_job.py"], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for step in range(1, 8):
+        assert f"== {step}." in out
+    served = [line for line in out.splitlines() if "p(completed)=" in line]
+    assert len(served) == 8
+    assert all(("(primary)" in line) or ("(canary)" in line) for line in served)
+    assert "8 predictions in the log" in out
+    # a second run reuses the same training set and adds versions and a revision
+    again = subprocess.run(
+        [sys.executable, "main_job.py"], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert again.returncode == 0, again.stderr
+    assert "revision 2:" in again.stdout
