@@ -270,11 +270,7 @@ class ModelRegistry:
             ).one_or_none()
             if target is None:
                 raise RegistryNotFoundError("model version", f"{name} v{version}")
-            pointer = session.scalars(
-                select(ModelAliasRow).where(
-                    ModelAliasRow.model_id == model.id, ModelAliasRow.alias == alias
-                )
-            ).one_or_none()
+            pointer = _alias_row(session, model.id, alias)
             before = pointer.model_version_id if pointer is not None else None
             who, now = by or whoami(), utc_now()
             if pointer is None:
@@ -312,11 +308,7 @@ class ModelRegistry:
         """Remove an alias, recording the removal."""
         with self._db.write() as session:
             model = self._model(session, name)
-            pointer = session.scalars(
-                select(ModelAliasRow).where(
-                    ModelAliasRow.model_id == model.id, ModelAliasRow.alias == alias
-                )
-            ).one_or_none()
+            pointer = _alias_row(session, model.id, alias)
             if pointer is None:
                 raise RegistryNotFoundError("alias", f"{name}@{alias}")
             move = ModelAliasHistoryRow(
@@ -406,6 +398,14 @@ def _describe(model: Any, params: Mapping[str, Any] | None) -> dict[str, Any]:
         "features": [str(f) for f in features] if features is not None else [],
         "classes": _jsonable(list(classes)) if classes is not None else [],
     }
+
+
+def _alias_row(session: Session, model_id: int, alias: str) -> ModelAliasRow | None:
+    return session.scalars(
+        select(ModelAliasRow).where(
+            ModelAliasRow.model_id == model_id, ModelAliasRow.alias == alias
+        )
+    ).one_or_none()
 
 
 def _training_set_id(

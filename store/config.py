@@ -86,11 +86,7 @@ def load_config(repo_path: Path) -> RepoConfig:
             "expected a mapping of keys such as `project:` and `registry:`", path=path
         )
 
-    unknown = sorted(set(raw) - _TOP_KEYS - _FEAST_ONLY_KEYS)
-    if unknown:
-        warnings.warn(
-            f"{path}: unknown keys ignored: {', '.join(unknown)}", UserWarning, stacklevel=2
-        )
+    _warn_unknown(path, "", raw, _TOP_KEYS | _FEAST_ONLY_KEYS)
     project = raw.get("project")
     if not isinstance(project, str) or not _PROJECT.match(project):
         raise ConfigError(
@@ -117,15 +113,19 @@ def load_config(repo_path: Path) -> RepoConfig:
     )
 
 
+def _warn_unknown(path: Path, section: str, given: dict[str, Any], known: set[str]) -> None:
+    """Warn about keys this version of Silage ignores, naming them and their section."""
+    extra = sorted(set(given) - known)
+    if extra:
+        where = f" under {section}" if section else ""
+        warnings.warn(
+            f"{path}: unknown keys{where} ignored: {', '.join(extra)}", UserWarning, stacklevel=4
+        )
+
+
 def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
     if isinstance(value, dict):
-        extra = sorted(set(value) - _REGISTRY_KEYS)
-        if extra:
-            warnings.warn(
-                f"{path}: unknown keys under registry ignored: {', '.join(extra)}",
-                UserWarning,
-                stacklevel=3,
-            )
+        _warn_unknown(path, "registry", value, _REGISTRY_KEYS)
         value = value.get("path")
     if not isinstance(value, str) or not value:
         raise ConfigError(
@@ -146,13 +146,7 @@ def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
 def _offline_type(value: Any, path: Path) -> str:
     kind = (value or {}).get("type", "duckdb") if isinstance(value, dict | None) else value
     if isinstance(value, dict):
-        extra = sorted(set(value) - {"type", "threads", "memory_limit"})
-        if extra:
-            warnings.warn(
-                f"{path}: unknown keys under offline_store ignored: {', '.join(extra)}",
-                UserWarning,
-                stacklevel=3,
-            )
+        _warn_unknown(path, "offline_store", value, {"type", "threads", "memory_limit"})
     if kind not in _OFFLINE_TYPES:
         raise ConfigError(
             f"offline_store type {kind!r} is not supported; use `offline_store: {{type: duckdb}}`",
@@ -230,12 +224,6 @@ def _online_path(value: Any, repo_path: Path, path: Path) -> Path:
         raise ConfigError(
             f"online_store type {kind!r} is not supported; use `type: sqlite`", path=path
         )
-    extra = sorted(set(settings) - {"type", "path", "enforce_ttl"})
-    if extra:
-        warnings.warn(
-            f"{path}: unknown keys under online_store ignored: {', '.join(extra)}",
-            UserWarning,
-            stacklevel=3,
-        )
+    _warn_unknown(path, "online_store", settings, {"type", "path", "enforce_ttl"})
     file = Path(settings.get("path", "data/online_store.db"))
     return file if file.is_absolute() else repo_path / file

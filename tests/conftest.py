@@ -54,6 +54,16 @@ def write_driver_stats(path: Path, *, drivers: int = 3, hours: int = 4) -> pa.Ta
     return table
 
 
+def serve_stale_values(repo: Path) -> None:
+    """Turn off online ttl enforcement: the fixture data is months old."""
+    config = repo / "feature_store.yaml"
+    config.write_text(
+        config.read_text().replace(
+            "  path: data/online_store.db", "  path: data/online_store.db\n  enforce_ttl: false"
+        )
+    )
+
+
 @pytest.fixture
 def make_repo(tmp_path: Path) -> Callable[..., Path]:
     """Copy a fixture repository into a temporary folder and write its data.

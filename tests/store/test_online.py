@@ -12,7 +12,7 @@ import pytest
 
 from store import FeatureStore, ObjectNotFoundError, OnlineStoreError, RequestError
 from store.online_read import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT
-from tests.conftest import T0
+from tests.conftest import T0, serve_stale_values
 
 H = timedelta(hours=1)
 REFS = ["driver_hourly_stats:avg_daily_trips", "driver_hourly_stats:conv_rate"]
@@ -21,12 +21,7 @@ REFS = ["driver_hourly_stats:avg_daily_trips", "driver_hourly_stats:conv_rate"]
 def open_store(make_repo: Callable[..., Path], *, enforce_ttl: bool = False) -> FeatureStore:
     repo = make_repo("basic")
     if not enforce_ttl:
-        config = repo / "feature_store.yaml"
-        config.write_text(
-            config.read_text().replace(
-                "  path: data/online_store.db", "  path: data/online_store.db\n  enforce_ttl: false"
-            )
-        )
+        serve_stale_values(repo)
     fs = FeatureStore(repo_path=repo)
     fs.apply()
     return fs

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from store import FeatureStore
-from tests.conftest import T0
+from tests.conftest import T0, serve_stale_values
 
 pytestmark = pytest.mark.slow
 
@@ -25,12 +25,7 @@ DRIVERS = 250_000  # three batches of 100k rows: the kill lands between two of t
 
 def big_repo(make_repo: Callable[..., Path]) -> Path:
     repo = make_repo("basic", data=False)
-    config = repo / "feature_store.yaml"
-    config.write_text(
-        config.read_text().replace(
-            "  path: data/online_store.db", "  path: data/online_store.db\n  enforce_ttl: false"
-        )
-    )
+    serve_stale_values(repo)
     ids = pa.array(range(DRIVERS), pa.int64())
     tables = []
     for hour in (0, 1):

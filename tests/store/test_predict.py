@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from registry import Target
 from store import FeatureStore
 from store.predict import PredictionError, route
-from tests.conftest import T0
+from tests.conftest import T0, serve_stale_values
 
 H = timedelta(hours=1)
 REFS = ["driver_hourly_stats:avg_daily_trips", "driver_hourly_stats:conv_rate"]
@@ -32,12 +32,7 @@ def test_routing_is_stable_and_follows_the_shares() -> None:
 @pytest.fixture
 def store(make_repo: Callable[..., Path]) -> FeatureStore:
     repo = make_repo("basic")
-    config = repo / "feature_store.yaml"
-    config.write_text(
-        config.read_text().replace(
-            "  path: data/online_store.db", "  path: data/online_store.db\n  enforce_ttl: false"
-        )
-    )
+    serve_stale_values(repo)
     fs = FeatureStore(repo_path=repo)
     fs.apply()
     rows = pd.DataFrame(

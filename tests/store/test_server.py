@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 
 from registry import Target
 from store import FeatureStore
-from tests.conftest import T0
+from tests.conftest import T0, serve_stale_values
 
 pytestmark = pytest.mark.slow
 H = timedelta(hours=1)
@@ -32,12 +32,7 @@ def free_port() -> int:
 @pytest.fixture
 def server(make_repo: Callable[..., Path]) -> Iterator[str]:
     repo = make_repo("basic")
-    config = repo / "feature_store.yaml"
-    config.write_text(
-        config.read_text().replace(
-            "  path: data/online_store.db", "  path: data/online_store.db\n  enforce_ttl: false"
-        )
-    )
+    serve_stale_values(repo)
     with FeatureStore(repo_path=repo) as fs:
         fs.apply()
         rows = pd.DataFrame(
