@@ -125,8 +125,6 @@ def main() -> None:
     results: dict[str, dict[str, object]] = {}
     for engine in engines:
         repo = write_repos(folder, 0)[engine]
-        for stale in ("registry.db", "online.db"):
-            (repo / stale).unlink(missing_ok=True)
         if engine == "silage":
             subprocess.run(
                 [sys.executable, "-m", "store.cli", "--repo", str(repo), "apply"],

@@ -100,6 +100,9 @@ def write_repos(folder: Path, ttl: int) -> dict[str, Path]:
     for engine in ("silage", "feast"):
         repo = folder / f"{engine}_repo_ttl{ttl}"
         repo.mkdir(exist_ok=True)
+        # Registries start fresh: one left by an older version may need migrating.
+        for stale in ("registry.db", "registry.db-wal", "registry.db-shm", "online.db"):
+            (repo / stale).unlink(missing_ok=True)
         (repo / "feature_store.yaml").write_text(
             "project: bench\n"
             "registry: registry.db\n"

@@ -15,9 +15,11 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from store.spec import KIND_LABEL
 
 __all__ = [
     "FieldDiff",
@@ -29,12 +31,6 @@ __all__ = [
 ]
 
 KIND_ORDER = ("entity", "data_source", "feature_view", "feature_service")
-KIND_LABEL = {
-    "entity": "entity",
-    "data_source": "data source",
-    "feature_view": "feature view",
-    "feature_service": "feature service",
-}
 _SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 _PAST = {
     "create": "created",
@@ -170,10 +166,6 @@ def diff_catalog(
             if key not in desired
         )
     return sorted(diffs, key=lambda d: (KIND_ORDER.index(d.kind), d.name))
-
-
-def sort_online_changes(changes: Sequence[OnlineTableChange]) -> tuple[OnlineTableChange, ...]:
-    return tuple(sorted(changes, key=lambda c: (c.feature_view, c.action)))
 
 
 def _named_list(value: Any) -> bool:

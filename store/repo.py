@@ -29,6 +29,7 @@ from store.errors import RepoImportError, RepoValidationError
 from store.feature_service import FeatureService
 from store.feature_view import FeatureView
 from store.source import FileSource
+from store.spec import KIND_LABEL
 
 __all__ = ["IGNORE_FILE", "RepoContents", "load_repo", "repo_files"]
 
@@ -42,12 +43,6 @@ _KIND_OF: dict[type, str] = {
     FileSource: "data_source",
     FeatureView: "feature_view",
     FeatureService: "feature_service",
-}
-KIND_LABEL = {
-    "entity": "entity",
-    "data_source": "data source",
-    "feature_view": "feature view",
-    "feature_service": "feature service",
 }
 
 

@@ -105,8 +105,11 @@ class RetrievalJob:
             }.get
         )
         if self.frame is not None:
-            base = self.frame.reset_index(drop=True).copy()
-            base[TIMESTAMP_COLUMN] = pd.to_datetime(base[TIMESTAMP_COLUMN], utc=True)
+            base = self.frame.reset_index(drop=True)
+            times = base[TIMESTAMP_COLUMN]
+            if str(getattr(times.dtype, "tz", None)) != "UTC":
+                # assign() returns a new frame: the caller's DataFrame is never modified.
+                base = base.assign(**{TIMESTAMP_COLUMN: pd.to_datetime(times, utc=True)})
         else:
             base = self.entity_table().select(list(self.entities.columns)).to_pandas()
         result: pd.DataFrame = pd.concat([base, features], axis=1)

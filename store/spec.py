@@ -21,9 +21,17 @@ from typing import Any
 
 from store.errors import DefinitionError
 
-__all__ = ["canonical_json", "check_name", "content_hash", "frozen_tags"]
+__all__ = ["KIND_LABEL", "canonical_json", "check_name", "content_hash", "frozen_tags"]
 
 Spec = dict[str, Any]
+
+# How messages and plans name each kind of catalog object.
+KIND_LABEL = {
+    "entity": "entity",
+    "data_source": "data source",
+    "feature_view": "feature view",
+    "feature_service": "feature service",
+}
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -109,9 +109,11 @@ def test_entity_timestamps_in_any_zone_or_naive_mean_the_same_instant(
         instant.tz_localize(None),  # naive means UTC
     ):
         entity = pd.DataFrame({"driver_id": [1], "event_timestamp": [ts]})
+        given = entity.copy()
         assert trips_at(store, entity, rendering) == [1]
         result = store.get_historical_features(entity, ["driver_hourly_stats:conv_rate"]).to_df()
         assert result["event_timestamp"].tolist() == [instant]
+        pd.testing.assert_frame_equal(entity, given)  # the caller's frame is left alone
 
 
 def test_outputs_keep_order_columns_and_types(store: FeatureStore, tmp_path: Path) -> None:
