@@ -74,6 +74,7 @@ _TS = "__silage_ts"
 _CREATED = "__silage_created"
 _RANK = "__silage_rank"
 _VALUES = "__silage_values"
+_BUCKET = "__silage_bucket"
 # The smallest BIGINT but one: a missing created time, older than any written one.
 _NO_CREATED = -(2**63) + 1
 
@@ -99,6 +100,7 @@ class ViewScan:
     keys: tuple[tuple[str, DType], ...]
     features: tuple[FeatureColumn, ...]
     field_mapping: tuple[tuple[str, str], ...] = ()
+    bucketed: bool = False
 
     def source_column(self, column: str) -> str:
         """The Parquet column that ``field_mapping`` renames to ``column``."""
@@ -165,7 +167,14 @@ def _unique_columns(view: ViewScan) -> list[FeatureColumn]:
 # --- pieces shared by both renderings ------------------------------------------------------
 
 
-def _scan(view: ViewScan, query: PointInTimeQuery, *, created: bool, features: bool) -> exp.Select:
+def _scan(
+    view: ViewScan,
+    query: PointInTimeQuery,
+    *,
+    created: bool,
+    features: bool,
+    bucket: bool = False,
+) -> exp.Select:
     """A view's source rows: typed keys, the event time in microseconds, and optionally the
     created time and the typed features, skipping rows outside the entity rows' reach."""
     columns: list[exp.Expr] = [
@@ -187,6 +196,12 @@ def _scan(view: ViewScan, query: PointInTimeQuery, *, created: bool, features: b
             )
             for f in _unique_columns(view)
         )
+    if bucket:
+        columns.append(
+            exp.alias_(
+                _bucket_of(_epoch_us(view.source_column(view.timestamp_column)), view), _q(_BUCKET)
+            )
+        )
     select = exp.select(*columns).from_(read_parquet(view.files))
     bounds = _time_bounds(view, query)
     return select.where(bounds) if bounds is not None else select
@@ -201,6 +216,69 @@ def _time_bounds(view: ViewScan, query: PointInTimeQuery) -> exp.Expr | None:
         lowest = query.min_ts_us - view.ttl_seconds * 1_000_000
         conditions.append(exp.GTE(this=epoch.copy(), expression=_number(lowest)))
     return exp.and_(*conditions) if conditions else None
+
+
+def _bucket_of(epoch: exp.Expr, view: ViewScan) -> exp.Expr:
+    """The ttl-wide time bucket of a time. DuckDB's ``//`` truncates toward zero, so buckets
+    are at least one ttl wide everywhere and ``[t - ttl, t]`` always lies in ``t``'s bucket
+    or the one before."""
+    assert view.ttl_seconds
+    return exp.IntDiv(this=epoch, expression=_number(view.ttl_seconds * 1_000_000))
+
+
+def _bucketed_latest(view: ViewScan, query: PointInTimeQuery) -> exp.Select:
+    """The latest write per entity row for a view with a ttl, without an ASOF join: entity
+    rows meet the source rows of their own time bucket and the one before (a hash join),
+    the ttl window filters them, and ``arg_max`` over (event time, created time) picks one.
+    Chosen when few source rows per key fall in a ttl window (see ``retrieval``)."""
+    entity_columns = [_col(ROW_COLUMN), *[_col(k) for k, _ in view.keys]]
+    epoch = exp.func("epoch_us", _col(TIMESTAMP_COLUMN))
+
+    def side(offset: int) -> exp.Select:
+        bucket: exp.Expr = _bucket_of(epoch.copy(), view)
+        if offset:
+            bucket = exp.Sub(this=bucket, expression=_number(offset))
+        return exp.select(
+            *[c.copy() for c in entity_columns],
+            exp.alias_(epoch.copy(), _q(_TS)),
+            exp.alias_(bucket, _q(_BUCKET)),
+        ).from_(_table(ENTITY_TABLE))
+
+    entities = exp.union(side(0), side(1), distinct=False)
+    values = exp.Struct(
+        expressions=[
+            exp.PropertyEQ(this=_q(f.column), expression=_col(f.column, "f"))
+            for f in _unique_columns(view)
+        ]
+    )
+    order = exp.func(
+        "struct_pack",
+        exp.PropertyEQ(this=_q("t"), expression=_col(_TS, "f")),
+        exp.PropertyEQ(
+            this=_q("c"),
+            expression=exp.func("coalesce", _col(_CREATED, "f"), _number(_NO_CREATED)),
+        ),
+    )
+    within = _within_ttl(view, "f")
+    assert within is not None
+    return (
+        exp.select(
+            _col(ROW_COLUMN, "e"), exp.alias_(exp.func("arg_max", values, order), _q(_VALUES))
+        )
+        .from_(exp.Subquery(this=entities, alias=exp.TableAlias(this=_q("e"))))
+        .join(
+            exp.Subquery(
+                this=_scan(view, query, created=True, features=True, bucket=True),
+                alias=exp.TableAlias(this=_q("f")),
+            ),
+            on=exp.and_(
+                *_keys_match(view, "e", "f"),
+                exp.EQ(this=_col(_BUCKET, "f"), expression=_col(_BUCKET, "e")),
+            ),
+        )
+        .where(exp.and_(exp.LTE(this=_col(_TS, "f"), expression=_col(_TS, "e")), within))
+        .group_by(_col(ROW_COLUMN, "e"))
+    )
 
 
 def _within_ttl(view: ViewScan, feature_table: str) -> exp.Expr | None:
@@ -230,7 +308,8 @@ def _entities(query: PointInTimeQuery) -> exp.Select:
 def _render_asof(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Select]:
     keys: dict[str, None] = {}
     matches = exp.select(_col(ROW_COLUMN, "e"))
-    for index, view in enumerate(query.views):
+    asof_views = [(i, v) for i, v in enumerate(query.views) if not _is_bucketed(v)]
+    for index, view in asof_views:
         alias = _alias(view, index)
         if view.created_column is None:
             # No tie to break: the ASOF join's match is the answer; features ride along.
@@ -248,7 +327,7 @@ def _render_asof(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Sel
             matches = matches.select(exp.alias_(match, _q(_match_column(index))), append=True)
     matches = matches.select(*[_col(k, "e") for k in keys], append=True)
     matches = matches.from_(exp.Table(this=_q("e"))).with_(_q("e"), as_=_entities(query))
-    for index, view in enumerate(query.views):
+    for index, view in asof_views:
         alias = _alias(view, index)
         scan = _scan(view, query, created=False, features=view.created_column is None)
         matches = matches.with_(_q(alias), as_=scan)
@@ -266,13 +345,17 @@ def _render_asof(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Sel
 
     result = exp.select(*[_col(c, "e") for c in query.entity_columns])
     for index, view in enumerate(query.views):
-        if view.created_column is None:
+        if view.created_column is None and not _is_bucketed(view):
             result = result.select(
                 *[exp.alias_(_col(f.output, "m"), _q(f.output)) for f in view.features],
                 append=True,
             )
             continue
         latest = f"p{index}_{view.name}"
+        if _is_bucketed(view):
+            result = result.with_(_q(latest), as_=_bucketed_latest(view, query))
+            result = result.select(*_extracted(view, latest), append=True)
+            continue
         values = exp.Struct(
             expressions=[
                 exp.PropertyEQ(this=_q(f.column), expression=_col(f.column, "s"))
@@ -299,18 +382,7 @@ def _render_asof(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Sel
             .group_by(_col(ROW_COLUMN, "m"))
         )
         result = result.with_(_q(latest), as_=tied)
-        result = result.select(
-            *[
-                exp.alias_(
-                    exp.StructExtract(
-                        this=_col(_VALUES, latest), expression=exp.Literal.string(f.column)
-                    ),
-                    _q(f.output),
-                )
-                for f in view.features
-            ],
-            append=True,
-        )
+        result = result.select(*_extracted(view, latest), append=True)
     result = result.from_(_table(MATCHES_TABLE, "m"))
     if query.entity_columns:
         result = result.join(
@@ -318,7 +390,7 @@ def _render_asof(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Sel
             on=exp.EQ(this=_col(ROW_COLUMN, "e"), expression=_col(ROW_COLUMN, "m")),
         )
     for index, view in enumerate(query.views):
-        if view.created_column is not None:
+        if view.created_column is not None or _is_bucketed(view):
             latest = f"p{index}_{view.name}"
             result = result.join(
                 exp.Table(this=_q(latest)),
@@ -326,6 +398,20 @@ def _render_asof(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Sel
                 join_type="left",
             )
     return (create,), result.order_by(_col(ROW_COLUMN, "m"))
+
+
+def _is_bucketed(view: ViewScan) -> bool:
+    return view.bucketed and bool(view.ttl_seconds)
+
+
+def _extracted(view: ViewScan, latest: str) -> list[exp.Expr]:
+    return [
+        exp.alias_(
+            exp.StructExtract(this=_col(_VALUES, latest), expression=exp.Literal.string(f.column)),
+            _q(f.output),
+        )
+        for f in view.features
+    ]
 
 
 # --- window: a portable range join ranked by row_number() ----------------------------------

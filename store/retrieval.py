@@ -30,7 +30,7 @@ from store.point_in_time import (
     ViewScan,
     compile_point_in_time,
 )
-from store.source_schema import parquet_files
+from store.source_schema import parquet_files, time_statistics
 from store.types import DType
 
 if TYPE_CHECKING:
@@ -221,7 +221,11 @@ def build_retrieval_job(
         entities = prepare_entity_table(table, keys)
         arrow = entities.table
     scans = tuple(
-        view_scan(r.view, repo_root, zip(r.features, r.outputs, strict=True)) for r in requested
+        _choose_plan(
+            view_scan(r.view, repo_root, zip(r.features, r.outputs, strict=True)),
+            entities.table,
+        )
+        for r in requested
     )
     return RetrievalJob(
         engine=engine,
@@ -232,6 +236,33 @@ def build_retrieval_job(
         frame=frame,
         arrow=arrow,
     )
+
+
+# Below this many source rows per entity row (a ttl window of one key, on average, counted
+# twice for the neighbouring bucket), a bucketed hash join beats the ASOF join's sort.
+BUCKETED_MAX_ROWS = 8.0
+
+
+def _choose_plan(scan: ViewScan, entities: pa.Table) -> ViewScan:
+    """Use the bucketed join for a view with a ttl when its source holds few rows per key per
+    ttl window. The estimate comes from Parquet footers and the entity table: rows x 2 ttl /
+    (time span x distinct entity keys). It assumes rows spread over keys; a source whose rows
+    crowd into a few keys that many entity rows ask for is slower bucketed (never wrong)."""
+    if not scan.ttl_seconds:
+        return scan
+    import pyarrow.compute as pc
+
+    stats = time_statistics(
+        [Path(f) for f in scan.files], scan.source_column(scan.timestamp_column)
+    )
+    if stats is None:
+        return scan
+    rows, low, high = stats
+    ttl_us = scan.ttl_seconds * 1_000_000
+    first_key = scan.keys[0][0]
+    keys = max(int(pc.count_distinct(entities.column(first_key)).as_py()), 1)
+    per_entity_row = rows * 2 * ttl_us / (max(high - low, ttl_us) * keys)
+    return dataclasses.replace(scan, bucketed=per_entity_row <= BUCKETED_MAX_ROWS)
 
 
 def view_keys(view: FeatureView) -> list[tuple[str, DType]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+from collections.abc import Sequence
 from pathlib import Path
 
 from store import types
@@ -19,7 +20,13 @@ from store.field import Field
 from store.repo import RepoContents
 from store.source import FileSource
 
-__all__ = ["KEY_DTYPES", "parquet_files", "read_source_schema", "resolve_feature_views"]
+__all__ = [
+    "KEY_DTYPES",
+    "parquet_files",
+    "read_source_schema",
+    "resolve_feature_views",
+    "time_statistics",
+]
 
 # Join keys must compare exactly across Parquet, DuckDB, SQLite and Python.
 KEY_DTYPES = (types.Int32, types.Int64, types.String)
@@ -57,6 +64,36 @@ def read_source_schema(source: FileSource, repo_root: Path) -> dict[str, object]
         raise SourceDataError(f"cannot read the Parquet schema of {first}: {exc}") from exc
     mapping = source.field_mapping or {}
     return {mapping.get(f.name, f.name): f.type for f in schema}
+
+
+def time_statistics(files: Sequence[Path], column: str) -> tuple[int, int, int] | None:
+    """Row count and the smallest and largest value of a timestamp column, in microseconds,
+    from the Parquet footers alone (no data is read). None when a footer lacks statistics."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows, low, high = 0, None, None
+    for file in files:
+        metadata = pq.ParquetFile(file).metadata
+        names = [metadata.schema.column(i).name for i in range(metadata.num_columns)]
+        if column not in names:
+            return None
+        index = names.index(column)
+        for group in range(metadata.num_row_groups):
+            chunk = metadata.row_group(group)
+            stats = chunk.column(index).statistics
+            if chunk.num_rows and (stats is None or not stats.has_min_max):
+                return None
+            rows += chunk.num_rows
+            if not chunk.num_rows:
+                continue
+            values = pa.array([stats.min, stats.max]).cast(pa.timestamp("us", tz="UTC"))
+            first, last = values.cast(pa.int64()).to_pylist()
+            low = first if low is None else min(low, first)
+            high = last if high is None else max(high, last)
+    if low is None or high is None:
+        return None
+    return rows, low, high
 
 
 def resolve_feature_views(

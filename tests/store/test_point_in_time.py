@@ -8,6 +8,7 @@ timestamps naive, in UTC or in other zones.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -229,10 +230,11 @@ def test_join_matches_the_brute_force_reference(  # noqa: PLR0917 (hypothesis pa
             repo_root=folder,
             engine=DuckDBEngine(threads=1),
         )
-        for rendering in ("asof", "window"):
-            check_against_reference(
-                job.using(rendering).to_df(), entities, views, stats_rows, pairs
-            )
+        bucketed = dataclasses.replace(
+            job, scans=tuple(dataclasses.replace(s, bucketed=True) for s in job.scans)
+        )
+        for variant in (job, job.using("window"), bucketed):
+            check_against_reference(variant.to_df(), entities, views, stats_rows, pairs)
 
 
 def check_against_reference(

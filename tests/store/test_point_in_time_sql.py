@@ -6,6 +6,7 @@ the files with ``python -m tests.store.test_point_in_time_sql`` and review the d
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,10 @@ CASES = {
         views=(STATS, PAIRS),
     ),
     "features_only": PointInTimeQuery(entity_columns=(), views=(PAIRS,)),
+    "bucketed": PointInTimeQuery(
+        entity_columns=("driver_id", "event_timestamp"),
+        views=(dataclasses.replace(STATS, bucketed=True),),
+    ),
 }
 
 

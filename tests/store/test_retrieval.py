@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -57,11 +58,17 @@ def store(make_repo: Callable[..., Path]) -> FeatureStore:
 
 def trips_at(fs: FeatureStore, entity: pd.DataFrame, rendering: str) -> list[Any]:
     job = fs.get_historical_features(entity, ["driver_hourly_stats:avg_daily_trips"])
-    values = job.using(rendering).to_df()["avg_daily_trips"].tolist()
+    if rendering == "bucketed":
+        job = dataclasses.replace(
+            job, scans=tuple(dataclasses.replace(s, bucketed=True) for s in job.scans)
+        )
+    else:
+        job = job.using(rendering)
+    values = job.to_df()["avg_daily_trips"].tolist()
     return [None if pd.isna(v) else int(v) for v in values]
 
 
-@pytest.mark.parametrize("rendering", sorted(RENDERINGS))
+@pytest.mark.parametrize("rendering", [*sorted(RENDERINGS), "bucketed"])
 def test_edge_cases_by_hand(store: FeatureStore, rendering: str) -> None:
     day = timedelta(days=1)  # the view's ttl
     write(
@@ -96,7 +103,7 @@ def test_edge_cases_by_hand(store: FeatureStore, rendering: str) -> None:
     assert trips_at(store, entity, rendering) == [11, 20, None, 40, None, None, None, None, 11]
 
 
-@pytest.mark.parametrize("rendering", sorted(RENDERINGS))
+@pytest.mark.parametrize("rendering", [*sorted(RENDERINGS), "bucketed"])
 def test_entity_timestamps_in_any_zone_or_naive_mean_the_same_instant(
     store: FeatureStore, rendering: str
 ) -> None:
@@ -146,7 +153,7 @@ def test_outputs_keep_order_columns_and_types(store: FeatureStore, tmp_path: Pat
     assert table.column("driver_hourly_stats__avg_daily_trips").to_pylist() == [23, 3, 13]
     path = job.to_parquet(tmp_path / "out" / "train.parquet")
     assert pq.read_table(path).to_pylist() == table.to_pylist()
-    assert "ASOF LEFT JOIN" in job.sql
+    assert 'CREATE TEMPORARY TABLE "__silage_matches"' in job.sql
 
 
 def test_entity_table_as_arrow_parquet_path_or_sql(store: FeatureStore, tmp_path: Path) -> None:
@@ -310,3 +317,22 @@ def test_field_mapping_and_a_folder_source_end_to_end(tmp_path: Path) -> None:
         entity = pd.DataFrame({"rider_id": [7, 7], "event_timestamp": [T0, T0 + 2 * H]})
         df = fs.get_historical_features(entity, ["rides:trips"]).to_df()
         assert df["trips"].tolist() == [10, 11]
+
+
+def test_sparse_ttl_views_use_the_bucketed_join_and_dense_ones_the_asof_join(
+    store: FeatureStore,
+) -> None:
+    refs = ["driver_hourly_stats:avg_daily_trips"]
+
+    def plan(drivers: list[int]) -> bool:
+        entity = pd.DataFrame({"driver_id": drivers, "event_timestamp": [T0 + H] * len(drivers)})
+        (scan,) = store.get_historical_features(entity, refs).scans
+        return scan.bucketed
+
+    # 12 source rows over 3 drivers: with 3 distinct entity keys, 8 rows per ttl window
+    assert plan([1001, 1002, 1003]) is True
+    # one distinct key: every source row might be a candidate, so the ASOF join is used
+    assert plan([1001, 1001, 1001]) is False
+    hourly = [row(1001, T0 + i * H, i, T0) for i in range(200)]
+    write(store.repo_path, hourly)  # 200 rows within ~8 days for one key: dense
+    assert plan([1001, 1002, 1003]) is False
