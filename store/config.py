@@ -45,7 +45,9 @@ class RepoConfig:
     provider: str = "local"
     offline_store_type: str = "duckdb"
     offline_threads: int | None = None
-    offline_memory_limit: str | None = None
+    # DuckDB keeps freed buffers up to its limit (80% of RAM by default), so a training-set
+    # job's process stays large; a modest limit costs little time and spills beyond it.
+    offline_memory_limit: str | None = "1GB"
     online_store_path: Path
     artifact_path: Path
     trusted_types: tuple[str, ...] = ()
@@ -104,7 +106,8 @@ def load_config(repo_path: Path) -> RepoConfig:
         provider=provider,
         offline_store_type=_offline_type(raw.get("offline_store"), path),
         offline_threads=_offline_setting(raw.get("offline_store"), "threads", int, path),
-        offline_memory_limit=_offline_setting(raw.get("offline_store"), "memory_limit", str, path),
+        offline_memory_limit=_offline_setting(raw.get("offline_store"), "memory_limit", str, path)
+        or "1GB",
         online_store_path=_online_path(raw.get("online_store"), repo_path, path),
         online_enforce_ttl=_enforce_ttl(raw.get("online_store"), path),
         artifact_path=_artifact_path(raw.get("artifact_store"), repo_path, path),

@@ -8,6 +8,7 @@ that no timestamp is ever read in the machine's local zone.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ class DuckDBEngine:
     Args:
         threads: worker threads; None lets DuckDB use every core.
         memory_limit: e.g. ``"4GB"``; beyond it DuckDB spills to ``temp_directory``.
-        temp_directory: where spilled data goes; None uses DuckDB's default.
+        temp_directory: where spilled data goes; None: a folder in the system's temp folder.
     """
 
     threads: int | None = None
@@ -46,8 +47,9 @@ class DuckDBEngine:
             conn.execute(f"SET threads = {int(self.threads)}")
         if self.memory_limit is not None:
             conn.execute("SET memory_limit = ?", [self.memory_limit])
-        if self.temp_directory is not None:
-            conn.execute("SET temp_directory = ?", [self.temp_directory])
+        # Spill files go to the system's temporary folder, not the working directory.
+        spill = self.temp_directory or str(Path(tempfile.gettempdir()) / "silage-duckdb")
+        conn.execute("SET temp_directory = ?", [spill])
         return conn
 
     def query_to_arrow(self, sql: str) -> pa.Table:

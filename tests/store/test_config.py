@@ -71,3 +71,15 @@ def test_malformed_config_names_the_file_and_fix(tmp_path: Path, text: str, mess
 def test_missing_config_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="silage init"):
         load_config(tmp_path)
+
+
+def test_offline_store_settings_default_and_override(tmp_path: Path) -> None:
+    write(tmp_path, "project: p\n")
+    config = load_config(tmp_path)
+    assert (config.offline_memory_limit, config.offline_threads) == ("1GB", None)
+    write(tmp_path, "project: p\noffline_store: {type: duckdb, memory_limit: 8GB, threads: 2}\n")
+    config = load_config(tmp_path)
+    assert (config.offline_memory_limit, config.offline_threads) == ("8GB", 2)
+    write(tmp_path, "project: p\noffline_store: {type: duckdb, threads: many}\n")
+    with pytest.raises(ConfigError, match="threads: 'many' is not valid"):
+        load_config(tmp_path)
