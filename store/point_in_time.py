@@ -22,6 +22,10 @@ The join is written once and rendered two ways, chosen from :data:`RENDERINGS`:
   Splitting the work keeps the sort inside the ASOF join narrow (keys and a BIGINT) and
   lets DuckDB free it before the second step: on 10M source rows this halves peak memory
   against carrying a packed (event, created) key and every feature through one ASOF join.
+  For a view with a ttl whose source is sparse per key per ttl window (``bucketed``, chosen
+  by ``retrieval`` from Parquet footers), there is no ASOF join: each entity row meets the
+  source rows of its ttl-wide time bucket and the previous one in a hash join, and
+  ``arg_max`` over (event time, created time) picks the answer inside the ttl window.
 - ``window`` (portable SQL, one statement): a range join of each entity row with its
   candidate rows and ``row_number()`` over (event time, created time) descending. It fans
   out over every earlier row of a key; it is the reference rendering for other engines.
