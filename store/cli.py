@@ -473,7 +473,7 @@ def deployments(
     if when is not None:
         if not (model and environment):
             raise click.UsageError("--at needs MODEL and ENVIRONMENT")
-        from store.materialize import as_utc
+        from store.epoch import as_utc
 
         revision, trained = project.lineage.served_at(
             model, environment, as_utc(_when(when, "--at"), "--at")

@@ -24,13 +24,13 @@ from store.apply import (
 )
 from store.config import RepoConfig, load_config
 from store.entity import Entity
+from store.epoch import as_utc
 from store.errors import ObjectNotFoundError, RequestError
 from store.feature_service import FeatureService
 from store.feature_view import FeatureView
 from store.materialize import (
     MaterializedView,
     ProgressCallback,
-    as_utc,
     incremental_start,
     materialize_views,
 )

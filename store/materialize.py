@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from registry import Registry
-from store.errors import RequestError
+from store.epoch import from_micros, to_micros
 from store.feature_view import FeatureView
 from store.latest_rows import compile_earliest_event, compile_latest_rows
 from store.offline_engine import DuckDBEngine
@@ -27,12 +27,9 @@ from store.retrieval import view_scan
 __all__ = [
     "MaterializedView",
     "ProgressCallback",
-    "as_utc",
     "incremental_start",
     "materialize_views",
 ]
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # Called with (view name, rows written so far, seconds since the view started).
 ProgressCallback = Callable[[str, int, float], None]
@@ -47,17 +44,6 @@ class MaterializedView:
     end: datetime
     rows: int
     seconds: float
-
-
-def as_utc(value: datetime, name: str) -> datetime:
-    """A timezone-aware UTC datetime; naive input means UTC."""
-    if not isinstance(value, datetime):
-        raise RequestError(f"{name} must be a datetime, got {value!r}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def to_us(value: datetime) -> int:
-    return (value - EPOCH) // timedelta(microseconds=1)
 
 
 def incremental_start(
@@ -78,7 +64,7 @@ def incremental_start(
     if view.ttl is not None:
         return end - view.ttl
     earliest = engine.scalar(compile_earliest_event(view_scan(view, repo_root)))
-    return None if earliest is None else EPOCH + timedelta(microseconds=int(earliest))
+    return None if earliest is None else from_micros(int(earliest))
 
 
 def materialize_views(
@@ -101,7 +87,7 @@ def materialize_views(
     for view, (start, end) in zip(views, windows, strict=True):
         started = time.perf_counter()
         sql = compile_latest_rows(
-            view_scan(view, repo_root), start_us=to_us(start), end_us=to_us(end)
+            view_scan(view, repo_root), start_us=to_micros(start), end_us=to_micros(end)
         )
 
         def progress(rows: int, name: str = view.name, began: float = started) -> None:

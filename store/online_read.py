@@ -15,9 +15,10 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from store.epoch import from_micros
 from store.errors import OnlineStoreError, RequestError
 from store.feature_refs import RequestedView, resolve_features
 from store.feature_service import FeatureService
@@ -34,18 +35,13 @@ __all__ = ["NOT_FOUND", "OUTSIDE_MAX_AGE", "PRESENT", "OnlineReader", "OnlineRes
 PRESENT = "PRESENT"
 NOT_FOUND = "NOT_FOUND"
 OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _timestamp(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
 
 
 def _decoder(dtype: DType) -> Callable[[Any], Any] | None:
     """How a stored SQLite value becomes a Python value (None: as it is)."""
     if isinstance(dtype, Array):
         return json.loads
-    return {Bool: bool, UnixTimestamp: _timestamp}.get(dtype)  # type: ignore[call-overload, no-any-return]
+    return {Bool: bool, UnixTimestamp: from_micros}.get(dtype)  # type: ignore[call-overload, no-any-return]
 
 
 @dataclass(slots=True)
@@ -225,7 +221,7 @@ def _fill(
             continue
         event = row[view.event_index]
         stale = oldest is not None and event < oldest
-        stamp = _timestamp(event)
+        stamp = from_micros(event)
         for output, index, decode in view.outputs:
             value = row[index]
             if stale:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import Registry, TrainingSetFeature, TrainingSetRecord
+from store.epoch import from_micros
 from store.errors import RequestError, StoreError
 from store.offline_engine import DuckDBEngine
 from store.point_in_time import ROW_COLUMN
@@ -33,7 +34,6 @@ __all__ = ["TrainingSet", "save_training_set"]
 # Bumped whenever the meaning of a point-in-time join changes, so fingerprints do too.
 JOIN_SEMANTICS = 1
 _NUMERIC = {"Int32", "Int64", "Float32", "Float64"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +165,7 @@ def save_training_set(
 
 
 def _time(us: int | None) -> datetime | None:
-    return None if us is None else _EPOCH + timedelta(microseconds=us)
+    return None if us is None else from_micros(us)
 
 
 def _schema(path: Path) -> dict[str, str]:

@@ -107,3 +107,11 @@ def test_a_changed_data_file_is_refused(store: FeatureStore) -> None:
     saved.path.write_bytes(saved.path.read_bytes() + b" ")
     with pytest.raises(StoreError, match="changed since it was saved"):
         store.get_training_set("drivers").to_df()
+
+
+def test_a_bad_name_is_refused_before_anything_runs(store: FeatureStore) -> None:
+    from store import RequestError
+
+    with pytest.raises(RequestError, match="training set name 'my set' is not valid"):
+        store.get_historical_features(entities(), REFS).save("my set")
+    assert not (store.repo_path / "data" / "training_sets").exists()
