@@ -15,7 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from store import types
-from store.entity import Entity
+from store.definitions.entity import Entity
+from store.definitions.feature_service import FeatureService
+from store.definitions.feature_view import FeatureView, FeatureViewProjection
+from store.definitions.field import Field
+from store.definitions.source import FileSource
 from store.errors import (
     ConfigError,
     DefinitionError,
@@ -28,10 +32,6 @@ from store.errors import (
     SourceDataError,
     StoreError,
 )
-from store.feature_service import FeatureService
-from store.feature_view import FeatureView, FeatureViewProjection
-from store.field import Field
-from store.source import FileSource
 
 if TYPE_CHECKING:
     from store.feature_store import FeatureStore

@@ -71,7 +71,7 @@ def version() -> None:
 @click.option("--project", help="Project name; defaults to the folder's name.")
 def init(directory: Path, project: str | None) -> None:
     """Create a new feature repository in DIRECTORY, with sample data."""
-    from store.scaffold import create_repo
+    from store.repo.scaffold import create_repo
 
     created = create_repo(directory, project=project)
     click.echo(f"Created a feature repository in {created}.")
@@ -113,7 +113,7 @@ def teardown(ctx: click.Context, yes: bool) -> None:
 @click.pass_context
 def list_(ctx: click.Context, kind: str) -> None:
     """List the registered objects of one KIND."""
-    from store.describe import list_rows
+    from store.repo.describe import list_rows
 
     rows = list_rows(_store(ctx), _LIST_KINDS[kind])  # type: ignore[arg-type]
     if len(rows) == 1:
@@ -129,7 +129,7 @@ def list_(ctx: click.Context, kind: str) -> None:
 @click.pass_context
 def describe(ctx: click.Context, name: str) -> None:
     """Show the registered spec of the object(s) called NAME."""
-    from store.describe import describe_objects
+    from store.repo.describe import describe_objects
 
     click.echo(json.dumps(describe_objects(_store(ctx), name), indent=2, default=str))
 
@@ -516,7 +516,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         raise click.ClickException(
             "the server needs FastAPI and uvicorn: pip install 'silage[serve]'"
         ) from None
-    from store.server import create_app
+    from store.serving.server import create_app
 
     uvicorn.run(create_app(_store(ctx)), host=host, port=port, log_level="warning")
 
@@ -564,7 +564,7 @@ def upgrade(ctx: click.Context) -> None:
     """Migrate the registry database to this Silage's schema."""
     from registry import migrate
     from registry.database import Database
-    from store.config import load_config
+    from store.repo.config import load_config
 
     config = load_config(ctx.find_root().obj)
     db = Database(config.registry_url)

@@ -1,8 +1,8 @@
 """The ``FeatureStore`` facade: one repository's registry and stores behind a small API.
 
-It delegates: loading to :mod:`store.repo`, checks against data to
-:mod:`store.source_schema`, plan and apply to :mod:`store.apply`, the catalog to
-:mod:`registry`, online tables to :mod:`store.online_store`.
+It delegates: loading to :mod:`store.repo.loader`, checks against data to
+:mod:`store.offline.sources`, plan and apply to :mod:`store.repo.apply`, the catalog to
+:mod:`registry`, online tables to :mod:`store.online.backends.sqlite`.
 """
 
 from __future__ import annotations
@@ -15,37 +15,37 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from registry import CatalogObject, Kind, ProjectRegistry, Registry
-from store.apply import (
+from store.definitions.entity import Entity
+from store.definitions.feature_service import FeatureService
+from store.definitions.feature_view import FeatureView
+from store.definitions.source import FileSource
+from store.epoch import as_utc
+from store.errors import ObjectNotFoundError, RequestError
+from store.offline.engines.duckdb import DuckDBEngine
+from store.offline.retrieval import RetrievalJob, build_retrieval_job
+from store.offline.training_set import TrainingSet, save_training_set
+from store.online.backends.sqlite import OnlineStore
+from store.online.layout import TableLayout, layout_of
+from store.online.materialize import (
+    MaterializedView,
+    ProgressCallback,
+    incremental_start,
+    materialize_views,
+)
+from store.online.read import OnlineReader, OnlineResponse
+from store.online.write import rows_for_online
+from store.repo.apply import (
     apply_contents,
     contents_for_objects,
     definition_from_catalog,
     plan_contents,
     prepare,
 )
-from store.config import RepoConfig, load_config
-from store.entity import Entity
-from store.epoch import as_utc
-from store.errors import ObjectNotFoundError, RequestError
-from store.feature_service import FeatureService
-from store.feature_view import FeatureView
-from store.materialize import (
-    MaterializedView,
-    ProgressCallback,
-    incremental_start,
-    materialize_views,
-)
-from store.offline_engine import DuckDBEngine
-from store.online_layout import TableLayout, layout_of
-from store.online_read import OnlineReader, OnlineResponse
-from store.online_store import OnlineStore
-from store.online_write import rows_for_online
-from store.plan import Plan
-from store.predict import Predictor
-from store.prediction_log import PredictionLog
-from store.repo import Definition, RepoContents, load_repo
-from store.retrieval import RetrievalJob, build_retrieval_job
-from store.source import FileSource
-from store.training_set import TrainingSet, save_training_set
+from store.repo.config import RepoConfig, load_config
+from store.repo.loader import Definition, RepoContents, load_repo
+from store.repo.plan import Plan
+from store.serving.predict import Predictor
+from store.serving.prediction_log import PredictionLog
 
 __all__ = ["FeatureStore"]
 

@@ -47,13 +47,13 @@ def test_migrations_never_import_orm_classes() -> None:
     ("module", "allowed"),
     [
         # Declarations are inert values: no I/O libraries.
-        ("store/entity.py", set()),
-        ("store/field.py", set()),
-        ("store/source.py", set()),
-        ("store/feature_view.py", set()),
-        ("store/feature_service.py", set()),
-        ("store/plan.py", set()),
-        ("store/online_layout.py", set()),
+        ("store/definitions/entity.py", set()),
+        ("store/definitions/field.py", set()),
+        ("store/definitions/source.py", set()),
+        ("store/definitions/feature_view.py", set()),
+        ("store/definitions/feature_service.py", set()),
+        ("store/repo/plan.py", set()),
+        ("store/online/layout.py", set()),
     ],
 )
 def test_declarations_and_compilation_touch_no_database(module: str, allowed: set[str]) -> None:
@@ -66,8 +66,8 @@ def test_only_the_online_store_opens_sqlite_and_only_the_cli_imports_click() -> 
     by_module = {p.relative_to(ROOT).as_posix(): n for p, n in _imports("store").items()}
     # The online store, and the predictions log (its own file, so logging never waits on a load).
     assert sorted(p for p, n in by_module.items() if "sqlite3" in n) == [
-        "store/online_store.py",
-        "store/prediction_log.py",
+        "store/online/backends/sqlite.py",
+        "store/serving/prediction_log.py",
     ]
     assert sorted(p for p, n in by_module.items() if "click" in n) == ["store/cli.py"]
     engines = {
@@ -189,4 +189,4 @@ def test_wheel_ships_packages_and_migrations(tmp_path: Path) -> None:
     assert tops == {"store", "registry"}
     assert "registry/_migrations/env.py" in names
     assert "registry/_migrations/versions/0001_feature_catalog.py" in names
-    assert "store/templates/repo/example.py" in names
+    assert "store/repo/templates/example.py" in names

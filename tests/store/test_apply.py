@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from store import FeatureStore, ObjectNotFoundError, RepoValidationError
-from store.online_layout import TableLayout
+from store.online.layout import TableLayout
 from store.types import Int64
 from tests.conftest import GOLDEN
 
@@ -116,7 +116,7 @@ def test_upsert_of_objects_deletes_nothing(make_repo: Callable[..., Path]) -> No
     repo = make_repo("basic")
     with FeatureStore(repo_path=repo) as fs:
         fs.apply()
-    from store.repo import load_repo
+    from store.repo.loader import load_repo
 
     v2 = load_repo(make_repo("basic_v2"))
     with FeatureStore(repo_path=repo) as fs:

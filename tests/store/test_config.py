@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from store.config import load_config
 from store.errors import ConfigError
+from store.repo.config import load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from store import FeatureStore, ObjectNotFoundError, OnlineStoreError, RequestError
-from store.online_read import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT
+from store.online.read import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT
 from tests.conftest import T0, serve_stale_values
 
 H = timedelta(hours=1)

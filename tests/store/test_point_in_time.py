@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store import Entity, FeatureView, Field, FileSource
-from store.offline_engine import DuckDBEngine
-from store.retrieval import build_retrieval_job
+from store.offline.engines.duckdb import DuckDBEngine
+from store.offline.retrieval import build_retrieval_job
 from store.types import Float64, Int64, String
 
 from .pit_reference import RefView, acceptable_values

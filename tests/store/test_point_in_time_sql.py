@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from store.latest_rows import compile_latest_rows
-from store.point_in_time import (
+from store.offline.compiler.latest_rows import compile_latest_rows
+from store.offline.compiler.point_in_time import (
     RENDERINGS,
     FeatureColumn,
     PointInTimeQuery,

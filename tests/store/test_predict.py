@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from registry import Target
 from store import FeatureStore
-from store.predict import PredictionError, route
+from store.serving.predict import PredictionError, route
 from tests.conftest import T0, serve_stale_values
 
 H = timedelta(hours=1)

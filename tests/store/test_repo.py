@@ -10,7 +10,7 @@ import pytest
 
 import store
 from store.errors import RepoImportError, RepoValidationError
-from store.repo import load_repo, repo_files
+from store.repo.loader import load_repo, repo_files
 
 
 def test_loads_definitions_from_every_file(make_repo: Callable[..., Path]) -> None:
@@ -110,7 +110,7 @@ def test_syntax_error_reports_line(tmp_path: Path) -> None:
 def test_service_naming_unknown_view_or_feature(tmp_path: Path) -> None:
     (tmp_path / "defs.py").write_text(
         "from store import Entity, FeatureService, FeatureView, Field, FileSource\n"
-        "from store.feature_view import FeatureViewProjection\n"
+        "from store.definitions.feature_view import FeatureViewProjection\n"
         "from store.types import Int64\n"
         "d = Entity(name='driver', join_keys=['driver_id'])\n"
         "fv = FeatureView(name='stats', entities=[d], schema=[Field(name='trips', dtype=Int64)],\n"

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from store import FeatureStore, ObjectNotFoundError, RequestError, SourceDataError
-from store.point_in_time import RENDERINGS
+from store.offline.compiler.point_in_time import RENDERINGS
 from tests.conftest import T0
 
 H = timedelta(hours=1)

@@ -10,8 +10,8 @@ import pytest
 
 from store import Entity, FeatureView, Field, FileSource
 from store.errors import SourceDataError
-from store.repo import RepoContents
-from store.source_schema import parquet_files, resolve_feature_views
+from store.offline.sources import parquet_files, resolve_feature_views
+from store.repo.loader import RepoContents
 from store.types import Float64, Int64, String
 
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.definitions.spec import check_name, frozen_tags
 from store.errors import DefinitionError
-from store.spec import check_name, frozen_tags
 from store.types import DType, parse_dtype
 
 __all__ = ["Field"]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from store.errors import RequestError, SourceDataError
-from store.point_in_time import ENTITY_TABLE, CompiledQuery
+from store.offline.compiler.point_in_time import ENTITY_TABLE, CompiledQuery
 
 if TYPE_CHECKING:
     import duckdb

@@ -13,7 +13,7 @@ NaN to the model instead, for models that handle missing values themselves (such
 scikit-learn's histogram gradient boosting).
 
 Every prediction, shadows included, is appended to the predictions log
-(:mod:`store.prediction_log`).
+(:mod:`store.serving.prediction_log`).
 """
 
 from __future__ import annotations
@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from registry import DeploymentRevision, ProjectRegistry, Target
 from store.errors import RequestError
-from store.prediction_log import PredictionLog
+from store.serving.prediction_log import PredictionLog
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from store.online_read import OnlineResponse
+    from store.online.read import OnlineResponse
 
 __all__ = ["PredictionError", "Predictor", "route"]
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.definitions.feature_view import FeatureView, FeatureViewProjection
+from store.definitions.spec import check_name, content_hash, frozen_tags
 from store.errors import DefinitionError
-from store.feature_view import FeatureView, FeatureViewProjection
-from store.spec import check_name, content_hash, frozen_tags
 
 __all__ = ["FeatureService"]
 

@@ -10,7 +10,7 @@ The columns come out exactly as the online table stores them: typed keys and fea
 arrays as JSON text, and the event and created times as integer microseconds, UTC.
 
 Example:
-    >>> from store.point_in_time import FeatureColumn, ViewScan
+    >>> from store.offline.compiler.point_in_time import FeatureColumn, ViewScan
     >>> from store.types import Int64
     >>> scan = ViewScan(name="stats", files=("/d/s.parquet",), timestamp_column="ts",
     ...                 created_column=None, ttl_seconds=None, keys=(("driver_id", Int64),),
@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from store.online_layout import CREATED_TS, EVENT_TS
-from store.point_in_time import ViewScan
-from store.sql_builders import column as _col
-from store.sql_builders import epoch_us as _epoch_us
-from store.sql_builders import identifier as _q
-from store.sql_builders import read_parquet
+from store.offline.compiler.point_in_time import ViewScan
+from store.offline.compiler.sql import column as _col
+from store.offline.compiler.sql import epoch_us as _epoch_us
+from store.offline.compiler.sql import identifier as _q
+from store.offline.compiler.sql import read_parquet
+from store.online.layout import CREATED_TS, EVENT_TS
 from store.types import Array, UnixTimestamp, duckdb_type
 
 __all__ = ["compile_earliest_event", "compile_latest_rows"]

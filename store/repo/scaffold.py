@@ -32,7 +32,7 @@ def create_repo(directory: Path, *, project: str | None = None) -> Path:
             f"project name {name!r} is not valid; pass --project with letters, digits and "
             f"underscores, starting with a letter"
         )
-    template = resources.files("store") / "templates" / "repo"
+    template = resources.files("store.repo") / "templates"
     directory.mkdir(parents=True, exist_ok=True)
     for file in _TEMPLATE_FILES:
         text = (template / file).read_text(encoding="utf-8")

@@ -51,10 +51,10 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from store.sql_builders import column as _col
-from store.sql_builders import epoch_us as _epoch_us
-from store.sql_builders import identifier as _q
-from store.sql_builders import read_parquet
+from store.offline.compiler.sql import column as _col
+from store.offline.compiler.sql import epoch_us as _epoch_us
+from store.offline.compiler.sql import identifier as _q
+from store.offline.compiler.sql import read_parquet
 from store.types import DType, duckdb_type
 
 __all__ = [

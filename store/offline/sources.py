@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from store import types
+from store.definitions.feature_view import FeatureView
+from store.definitions.field import Field
+from store.definitions.source import FileSource
 from store.errors import SourceDataError
-from store.feature_view import FeatureView
-from store.field import Field
-from store.repo import RepoContents
-from store.source import FileSource
+from store.repo.loader import RepoContents
 
 __all__ = [
     "KEY_DTYPES",

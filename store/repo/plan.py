@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from store.spec import KIND_LABEL
+from store.definitions.spec import KIND_LABEL
 
 __all__ = [
     "FieldDiff",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from store.errors import RequestError
-from store.point_in_time import ROW_COLUMN, TIMESTAMP_COLUMN
+from store.offline.compiler.point_in_time import ROW_COLUMN, TIMESTAMP_COLUMN
 from store.types import DType, Int32, Int64, String, describe_arrow_type
 
 if TYPE_CHECKING:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from store.definitions.feature_view import FeatureView
 from store.errors import RequestError
-from store.feature_view import FeatureView
-from store.online_layout import TableLayout
+from store.online.layout import TableLayout
 from store.types import (
     Array,
     UnixTimestamp,

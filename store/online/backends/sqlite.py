@@ -15,8 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from store.online_layout import TableLayout, quote
-from store.plan import OnlineTableChange
+from store.online.layout import TableLayout, quote
+from store.repo.plan import OnlineTableChange
 
 if TYPE_CHECKING:
     import pyarrow as pa

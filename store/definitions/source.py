@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from store.definitions.spec import check_name, content_hash, frozen_tags
 from store.errors import DefinitionError
-from store.spec import check_name, content_hash, frozen_tags
 
 __all__ = ["FileSource"]
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from store.definitions.feature_service import FeatureService
+from store.definitions.feature_view import FeatureView
+from store.definitions.field import Field
 from store.errors import RequestError
-from store.feature_service import FeatureService
-from store.feature_view import FeatureView
-from store.field import Field
 
 __all__ = ["RequestedView", "parse_refs", "resolve_features"]
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.definitions.spec import check_name, content_hash, frozen_tags
 from store.errors import DefinitionError
-from store.spec import check_name, content_hash, frozen_tags
 
 __all__ = ["Entity"]
 

@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from registry import CatalogChange, CatalogObject, DeclaredObject, Registry
-from store.entity import Entity
+from store.definitions.entity import Entity
+from store.definitions.feature_service import FeatureService
+from store.definitions.feature_view import FeatureView
+from store.definitions.source import FileSource
 from store.errors import RepoValidationError
-from store.feature_service import FeatureService
-from store.feature_view import FeatureView
-from store.online_layout import TableLayout, layout_of
-from store.online_store import OnlineStore
-from store.plan import ObjectDiff, OnlineTableChange, Plan, diff_catalog
-from store.repo import Definition, RepoContents, kind_of, validate_references
-from store.source import FileSource
-from store.source_schema import resolve_feature_views
+from store.offline.sources import resolve_feature_views
+from store.online.backends.sqlite import OnlineStore
+from store.online.layout import TableLayout, layout_of
+from store.repo.loader import Definition, RepoContents, kind_of, validate_references
+from store.repo.plan import ObjectDiff, OnlineTableChange, Plan, diff_catalog
 
 __all__ = [
     "apply_contents",

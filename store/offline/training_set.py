@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import Registry, TrainingSetFeature, TrainingSetRecord
+from store.definitions.spec import canonical_json
 from store.epoch import from_micros
 from store.errors import RequestError, StoreError
-from store.offline_engine import DuckDBEngine
-from store.point_in_time import ROW_COLUMN
-from store.retrieval import RetrievalJob
-from store.spec import canonical_json
+from store.offline.compiler.point_in_time import ROW_COLUMN
+from store.offline.engines.duckdb import DuckDBEngine
+from store.offline.retrieval import RetrievalJob
 from store.types import PrimitiveType
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Materialization: load the newest values of online views into the online store.
 
 This is the one module that knows both engines: DuckDB computes, per entity key, the newest
-row in the window (:mod:`store.latest_rows`), and its Arrow batches stream into SQLite with
+row in the window (:mod:`store.offline.compiler.latest_rows`), and its Arrow batches stream into SQLite with
 the newest-wins upsert (:meth:`OnlineStore.upsert_batches`), one transaction per view.
 After a view's rows are committed its interval is recorded in the registry; a run killed
 before that leaves the table as it was and no interval, and running again is always safe.
@@ -16,13 +16,13 @@ from datetime import datetime
 from pathlib import Path
 
 from registry import Registry
+from store.definitions.feature_view import FeatureView
 from store.epoch import from_micros, to_micros
-from store.feature_view import FeatureView
-from store.latest_rows import compile_earliest_event, compile_latest_rows
-from store.offline_engine import DuckDBEngine
-from store.online_layout import layout_of
-from store.online_store import OnlineStore
-from store.retrieval import view_scan
+from store.offline.compiler.latest_rows import compile_earliest_event, compile_latest_rows
+from store.offline.engines.duckdb import DuckDBEngine
+from store.offline.retrieval import view_scan
+from store.online.backends.sqlite import OnlineStore
+from store.online.layout import layout_of
 
 __all__ = [
     "MaterializedView",

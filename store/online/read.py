@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from store.definitions.feature_service import FeatureService
+from store.definitions.feature_view import FeatureView
+from store.definitions.references import RequestedView, resolve_features
 from store.epoch import from_micros
 from store.errors import OnlineStoreError, RequestError
-from store.feature_refs import RequestedView, resolve_features
-from store.feature_service import FeatureService
-from store.feature_view import FeatureView
-from store.online_layout import TableLayout, layout_of
-from store.online_store import OnlineStore
+from store.online.backends.sqlite import OnlineStore
+from store.online.layout import TableLayout, layout_of
 from store.types import Array, Bool, DType, String, UnixTimestamp
 
 if TYPE_CHECKING:

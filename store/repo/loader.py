@@ -24,12 +24,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from store.entity import Entity
+from store.definitions.entity import Entity
+from store.definitions.feature_service import FeatureService
+from store.definitions.feature_view import FeatureView
+from store.definitions.source import FileSource
+from store.definitions.spec import KIND_LABEL
 from store.errors import RepoImportError, RepoValidationError
-from store.feature_service import FeatureService
-from store.feature_view import FeatureView
-from store.source import FileSource
-from store.spec import KIND_LABEL
 
 __all__ = ["IGNORE_FILE", "RepoContents", "load_repo", "repo_files"]
 

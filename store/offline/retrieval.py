@@ -15,14 +15,12 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from store.entity_table import EntityTable, check_columns, prepare_entity_table
+from store.definitions.feature_service import FeatureService
+from store.definitions.feature_view import FeatureView
+from store.definitions.field import Field
+from store.definitions.references import RequestedView, resolve_features
 from store.errors import RequestError, SourceDataError
-from store.feature_refs import RequestedView, resolve_features
-from store.feature_service import FeatureService
-from store.feature_view import FeatureView
-from store.field import Field
-from store.offline_engine import DuckDBEngine
-from store.point_in_time import (
+from store.offline.compiler.point_in_time import (
     ROW_COLUMN,
     TIMESTAMP_COLUMN,
     FeatureColumn,
@@ -30,7 +28,9 @@ from store.point_in_time import (
     ViewScan,
     compile_point_in_time,
 )
-from store.source_schema import parquet_files, time_statistics
+from store.offline.engines.duckdb import DuckDBEngine
+from store.offline.entity_table import EntityTable, check_columns, prepare_entity_table
+from store.offline.sources import parquet_files, time_statistics
 from store.types import DType
 
 if TYPE_CHECKING:

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from store.entity import Entity
+from store.definitions.entity import Entity
+from store.definitions.field import Field
+from store.definitions.source import FileSource
+from store.definitions.spec import check_name, content_hash, frozen_tags
 from store.errors import DefinitionError
-from store.field import Field
-from store.source import FileSource
-from store.spec import check_name, content_hash, frozen_tags
 
 __all__ = ["FeatureView", "FeatureViewProjection"]
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from store.feature_view import FeatureView
+from store.definitions.feature_view import FeatureView
 from store.types import DType, sqlite_type
 
 __all__ = ["CREATED_TS", "EVENT_TS", "TableLayout", "layout_of", "quote"]

@@ -1,0 +1,1 @@
+"""Offline engines, one module each, chosen by ``offline_store: {type: ...}``."""

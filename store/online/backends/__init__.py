@@ -1,0 +1,1 @@
+"""Online backends, one module each, chosen by ``online_store: {type: ...}``."""

@@ -1,0 +1,10 @@
+"""Serving: predictions through deployments, the predictions log, the HTTP server.
+
+- :mod:`.predict`: routes entity rows through a model's live deployment, reads exactly the
+  features each served version was trained on, runs the model and shadows;
+- :mod:`.prediction_log`: every prediction, shadows included, as an append-only table;
+- :mod:`.server`: ``silage serve`` (FastAPI), Feast's online-features shape and predictions.
+
+May import: :mod:`store.definitions`, :mod:`store.online` (responses), ``registry``'s
+public API; the server alone imports the ``FeatureStore`` facade, which it serves.
+"""
