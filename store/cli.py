@@ -115,7 +115,8 @@ def list_(ctx: click.Context, kind: str) -> None:
     """List the registered objects of one KIND."""
     from store.repo.describe import list_rows
 
-    rows = list_rows(_store(ctx), _LIST_KINDS[kind])  # type: ignore[arg-type]
+    kind_name: Any = _LIST_KINDS[kind]
+    rows = list_rows(_store(ctx).catalog_objects(kind_name), kind_name)
     if len(rows) == 1:
         click.echo(f"No {kind.replace('-', ' ')} registered; run `silage apply`.")
         return
@@ -131,7 +132,8 @@ def describe(ctx: click.Context, name: str) -> None:
     """Show the registered spec of the object(s) called NAME."""
     from store.repo.describe import describe_objects
 
-    click.echo(json.dumps(describe_objects(_store(ctx), name), indent=2, default=str))
+    found = describe_objects(_store(ctx).catalog_objects(), name)
+    click.echo(json.dumps(found, indent=2, default=str))
 
 
 class _Progress:

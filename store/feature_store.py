@@ -1,8 +1,10 @@
 """The ``FeatureStore`` facade: one repository's registry and stores behind a small API.
 
-It delegates: loading to :mod:`store.repo.loader`, checks against data to
-:mod:`store.offline.sources`, plan and apply to :mod:`store.repo.apply`, the catalog to
-:mod:`registry`, online tables to :mod:`store.online.backends.sqlite`.
+It delegates, following the data: loading, plan and apply to :mod:`store.repo`; training
+sets to :mod:`store.offline` (run by the offline engine ``offline_store.type`` names);
+materialization, online reads and pushes to :mod:`store.online` (stored by the backend
+``online_store.type`` names); predictions to :mod:`store.serving`; the catalog, models
+and deployments to :mod:`registry`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from store.definitions.feature_view import FeatureView
 from store.definitions.source import FileSource
 from store.epoch import as_utc
 from store.errors import ObjectNotFoundError, RequestError
-from store.offline.engines.duckdb import DuckDBEngine
+from store.offline.engine import OfflineEngine
 from store.offline.retrieval import RetrievalJob, build_retrieval_job
 from store.offline.training_set import TrainingSet, save_training_set
-from store.online.backends.sqlite import OnlineStore
+from store.online.backend import OnlineBackend
 from store.online.layout import TableLayout, layout_of
 from store.online.materialize import (
     MaterializedView,
@@ -79,8 +81,9 @@ class FeatureStore:
         return Registry(self.config.registry_url)
 
     @cached_property
-    def online_store(self) -> OnlineStore:
-        return OnlineStore(self.config.online_store_path)
+    def online_store(self) -> OnlineBackend:
+        """The online backend ``online_store.type`` names (SQLite by default)."""
+        return self.config.online_backend()
 
     def close(self) -> None:
         """Release database connections."""
@@ -140,10 +143,9 @@ class FeatureStore:
     # --- training sets ---------------------------------------------------------------------
 
     @cached_property
-    def offline_engine(self) -> DuckDBEngine:
-        return DuckDBEngine(
-            threads=self.config.offline_threads, memory_limit=self.config.offline_memory_limit
-        )
+    def offline_engine(self) -> OfflineEngine:
+        """The offline engine ``offline_store.type`` names (DuckDB by default)."""
+        return self.config.offline_engine()
 
     def get_historical_features(
         self,
@@ -281,7 +283,7 @@ class FeatureStore:
             raise RequestError(f"feature view {name!r} is not online; set online=True and apply")
         layout = layout_of(self.project, view)
         batch = rows_for_online(view, layout, df)
-        written = self.online_store.upsert_batches(layout, [batch])
+        written = self.online_store.write(layout, [batch])
         self._online_reader.clear_cache()
         return written
 
@@ -317,7 +319,7 @@ class FeatureStore:
 
     @cached_property
     def _prediction_log(self) -> PredictionLog:
-        return PredictionLog(self.config.online_store_path.parent / "predictions.db")
+        return PredictionLog(self.repo_path / "data" / "predictions.db")
 
     @cached_property
     def _predictor(self) -> Predictor:

@@ -1,81 +1,18 @@
-"""Packaging and architecture: names, exported API, dependency direction, CLI start-up cost."""
+"""Packaging: import names, the exported API, the wheel, CLI start-up cost.
+
+The dependency rules between modules are in ``test_architecture.py``."""
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
-import pytest
-
 import registry
 import store
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _imports(package: str) -> dict[Path, set[str]]:
-    found: dict[Path, set[str]] = {}
-    for path in (ROOT / package).rglob("*.py"):
-        names: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module)
-        found[path] = names
-    return found
-
-
-def test_registry_never_imports_store() -> None:
-    offenders = {
-        path.relative_to(ROOT).as_posix(): sorted(n for n in names if n.split(".")[0] == "store")
-        for path, names in _imports("registry").items()
-    }
-    assert {k: v for k, v in offenders.items() if v} == {}
-
-
-def test_migrations_never_import_orm_classes() -> None:
-    for path in (ROOT / "migrations" / "versions").glob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        assert "registry" not in text, f"{path.name} imports the ORM; write plain op.* calls"
-
-
-@pytest.mark.parametrize(
-    ("module", "allowed"),
-    [
-        # Declarations are inert values: no I/O libraries.
-        ("store/definitions/entity.py", set()),
-        ("store/definitions/field.py", set()),
-        ("store/definitions/source.py", set()),
-        ("store/definitions/feature_view.py", set()),
-        ("store/definitions/feature_service.py", set()),
-        ("store/repo/plan.py", set()),
-        ("store/online/layout.py", set()),
-    ],
-)
-def test_declarations_and_compilation_touch_no_database(module: str, allowed: set[str]) -> None:
-    heavy = {"duckdb", "sqlite3", "sqlalchemy", "pyarrow", "pandas", "registry"}
-    names = _imports("store")[ROOT / module]
-    assert {n.split(".")[0] for n in names} & heavy == allowed
-
-
-def test_only_the_online_store_opens_sqlite_and_only_the_cli_imports_click() -> None:
-    by_module = {p.relative_to(ROOT).as_posix(): n for p, n in _imports("store").items()}
-    # The online store, and the predictions log (its own file, so logging never waits on a load).
-    assert sorted(p for p, n in by_module.items() if "sqlite3" in n) == [
-        "store/online/backends/sqlite.py",
-        "store/serving/prediction_log.py",
-    ]
-    assert sorted(p for p, n in by_module.items() if "click" in n) == ["store/cli.py"]
-    engines = {
-        p.relative_to(ROOT).as_posix()
-        for p, n in _imports("registry").items()
-        if "sqlalchemy" in n and "create_engine" in p.read_text()
-    }
-    assert engines == {"registry/database.py"}
 
 
 def test_no_other_distribution_provides_our_import_names() -> None:

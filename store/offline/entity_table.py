@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from store.errors import RequestError
-from store.offline.compiler.point_in_time import ROW_COLUMN, TIMESTAMP_COLUMN
+from store.offline.compiler.query import ROW_COLUMN, TIMESTAMP_COLUMN
 from store.types import DType, Int32, Int64, String, describe_arrow_type
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["EntityTable", "check_columns", "prepare_entity_table"]
+__all__ = ["EntityTable", "check_columns", "prepare_entity_table", "read_entity_parquet"]
 
 _KEY_KINDS = {Int32.name: "int", Int64.name: "int", String.name: "string"}
 
@@ -109,3 +110,16 @@ def check_columns(names: Sequence[str], keys: Mapping[str, tuple[DType, list[str
                 f"entity table has no column {key!r}, the join key of feature view(s) "
                 f"{', '.join(views)}; add it (the table has {', '.join(names)})"
             )
+
+
+def read_entity_parquet(path: Path) -> pa.Table:
+    """An entity table stored as Parquet.
+
+    Raises:
+        RequestError: the file does not exist.
+    """
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise RequestError(f"entity table file {path} does not exist")
+    return pq.read_table(path)

@@ -5,39 +5,41 @@ runs until the job is asked for its result. The join returns only feature column
 entity-row order; the entity table's own columns are put beside them on the Python side
 (Arrow columns, or the caller's DataFrame itself), so labels and ids pass through exactly
 as given. ``to_parquet`` instead runs the whole query, entity columns included, inside
-DuckDB and streams it to disk.
+the engine and streams it to disk.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
-from store.definitions.field import Field
 from store.definitions.references import RequestedView, resolve_features
-from store.errors import RequestError, SourceDataError
+from store.errors import RequestError
 from store.offline.compiler.point_in_time import (
-    ROW_COLUMN,
-    TIMESTAMP_COLUMN,
-    FeatureColumn,
     PointInTimeQuery,
     ViewScan,
     compile_point_in_time,
 )
-from store.offline.engines.duckdb import DuckDBEngine
-from store.offline.entity_table import EntityTable, check_columns, prepare_entity_table
-from store.offline.sources import parquet_files, time_statistics
+from store.offline.compiler.query import ROW_COLUMN, TIMESTAMP_COLUMN, CompiledQuery
+from store.offline.engine import OfflineEngine
+from store.offline.entity_table import (
+    EntityTable,
+    check_columns,
+    prepare_entity_table,
+    read_entity_parquet,
+)
+from store.offline.sources import time_statistics, view_keys, view_scan
 from store.types import DType
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["RetrievalJob", "build_retrieval_job", "view_keys", "view_scan"]
+__all__ = ["RetrievalJob", "build_retrieval_job"]
 
 EntityInput = Any  # pandas.DataFrame | pyarrow.Table | str (SQL) | pathlib.Path (Parquet)
 
@@ -50,14 +52,14 @@ class RetrievalJob:
     ``to_parquet`` runs (the others run it without the entity table's pass-through columns).
     """
 
-    engine: DuckDBEngine
+    engine: OfflineEngine
     requested: tuple[RequestedView, ...]
     entities: EntityTable
     scans: tuple[ViewScan, ...]
     full_feature_names: bool
     frame: pd.DataFrame | None = None
     arrow: pa.Table | None = None
-    rendering: str = "asof"
+    rendering: str
     saver: Callable[[RetrievalJob, str], Any] | None = None
 
     @property
@@ -72,14 +74,13 @@ class RetrievalJob:
     @property
     def sql(self) -> str:
         """The complete query, entity columns included, formatted for reading."""
-        return compile_point_in_time(
-            self._query(self.entities.columns), rendering=self.rendering, pretty=True
-        ).text
+        return self._compiled(self.entities.columns, pretty=True).text
 
     def using(self, rendering: str) -> RetrievalJob:
-        """The same job rendered another way (``"asof"`` or ``"window"``)."""
-        compile_point_in_time(self._query(()), rendering=rendering)  # validates the name
-        return dataclasses.replace(self, rendering=rendering)
+        """The same job rendered another way (a key of ``RENDERINGS`` the engine runs)."""
+        job = dataclasses.replace(self, rendering=rendering)
+        job._compiled(())  # refuses an unknown rendering, or one the engine cannot run
+        return job
 
     def to_arrow(self) -> pa.Table:
         """Entity columns (event_timestamp in UTC), then the features, one row per entity row."""
@@ -125,25 +126,24 @@ class RetrievalJob:
     def to_parquet(self, path: str | Path) -> Path:
         """Stream the result to a Parquet file inside DuckDB; returns the path."""
         target = Path(path)
-        compiled = compile_point_in_time(
-            self._query(self.entities.columns), rendering=self.rendering
-        )
-        self.engine.copy_to_parquet(compiled, self.entity_table(), target)
+        self.engine.to_parquet(self._compiled(self.entities.columns), target, self.entity_table())
         return target
 
     # --- internals ---------------------------------------------------------------------
 
-    def _query(self, entity_columns: Sequence[str]) -> PointInTimeQuery:
-        return PointInTimeQuery(
+    def _compiled(self, entity_columns: Sequence[str], *, pretty: bool = False) -> CompiledQuery:
+        query = PointInTimeQuery(
             entity_columns=tuple(entity_columns),
             views=self.scans,
             min_ts_us=self.entities.min_ts_us,
             max_ts_us=self.entities.max_ts_us,
         )
+        return compile_point_in_time(
+            query, rendering=self.rendering, dialect=self.engine.dialect, pretty=pretty
+        )
 
     def _features(self) -> pa.Table:
-        compiled = compile_point_in_time(self._query(()), rendering=self.rendering)
-        return self.engine.execute(compiled, self.entities.table)
+        return self.engine.to_arrow(self._compiled(()), self.entities.table)
 
     def entity_table(self) -> pa.Table:
         """The whole entity table as Arrow: event_timestamp in UTC, rows numbered."""
@@ -165,7 +165,7 @@ def build_retrieval_job(
     *,
     lookup_view: Callable[[str], FeatureView],
     repo_root: Path,
-    engine: DuckDBEngine,
+    engine: OfflineEngine,
     full_feature_names: bool = False,
 ) -> RetrievalJob:
     """Check a request and compile it; nothing runs yet.
@@ -187,10 +187,10 @@ def build_retrieval_job(
     elif isinstance(entity_df, Path) or (
         isinstance(entity_df, str) and entity_df.strip().lower().endswith(".parquet")
     ):
-        table = engine.read_parquet(Path(entity_df))
+        table = read_entity_parquet(Path(entity_df))
         columns = table.column_names
     elif isinstance(entity_df, str):
-        table = engine.query_to_arrow(entity_df)
+        table = engine.run_sql(entity_df)
         columns = table.column_names
     else:
         raise RequestError(
@@ -235,6 +235,7 @@ def build_retrieval_job(
         full_feature_names=full_feature_names,
         frame=frame,
         arrow=arrow,
+        rendering=engine.renderings[0],
     )
 
 
@@ -263,34 +264,3 @@ def _choose_plan(scan: ViewScan, entities: pa.Table) -> ViewScan:
     keys = max(int(pc.count_distinct(entities.column(first_key)).as_py()), 1)
     per_entity_row = rows * 2 * ttl_us / (max(high - low, ttl_us) * keys)
     return dataclasses.replace(scan, bucketed=per_entity_row <= BUCKETED_MAX_ROWS)
-
-
-def view_keys(view: FeatureView) -> list[tuple[str, DType]]:
-    typed = {f.name: f.dtype for f in view.entity_columns}
-    return [(k, typed[k]) for k in view.join_keys]
-
-
-def view_scan(
-    view: FeatureView, repo_root: Path, features: Iterable[tuple[Field, str]] | None = None
-) -> ViewScan:
-    """What the compilers need of a view: its files, times, keys and the features to read
-    (default: all of them, under their own names).
-
-    Raises:
-        SourceDataError: the view's Parquet files are missing.
-    """
-    try:
-        files = parquet_files(view.source, repo_root)
-    except SourceDataError as exc:
-        raise SourceDataError(f"feature view {view.name!r}: {exc}") from exc
-    chosen = features if features is not None else ((f, f.name) for f in view.features)
-    return ViewScan(
-        name=view.name,
-        files=tuple(str(f) for f in files),
-        timestamp_column=view.source.timestamp_field,
-        created_column=view.source.created_timestamp_column,
-        ttl_seconds=view.ttl_seconds,
-        keys=tuple(view_keys(view)),
-        features=tuple(FeatureColumn(f.name, output, f.dtype) for f, output in chosen),
-        field_mapping=tuple((view.source.field_mapping or {}).items()),
-    )

@@ -1,16 +1,18 @@
-"""Checking feature views against the Parquet files they read.
+"""Sources: the Parquet files a view reads, their schemas, and the checks against them.
 
-Applying a repository reads each source's Parquet schema (not its data) and checks
-that every join key, timestamp and feature column exists with a type the declaration
-accepts. Join keys whose type the view does not declare get it from the data here, so
-the registry always holds fully typed views.
+Applying a repository reads each source's Parquet schema (not its data) and
+:func:`check_view` confirms that every join key, timestamp and feature column exists with a
+type the declaration accepts; join keys whose type the view does not declare get it from
+the data, so the registry always holds fully typed views. :func:`view_scan` describes a
+view to the compilers (its files, keys, times and features), and :func:`time_statistics`
+reads row counts and time ranges from Parquet footers alone, for planning.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import glob
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from store import types
@@ -18,14 +20,16 @@ from store.definitions.feature_view import FeatureView
 from store.definitions.field import Field
 from store.definitions.source import FileSource
 from store.errors import SourceDataError
-from store.repo.loader import RepoContents
+from store.offline.compiler.point_in_time import FeatureColumn, ViewScan
 
 __all__ = [
     "KEY_DTYPES",
+    "check_view",
     "parquet_files",
     "read_source_schema",
-    "resolve_feature_views",
     "time_statistics",
+    "view_keys",
+    "view_scan",
 ]
 
 # Join keys must compare exactly across Parquet, DuckDB, SQLite and Python.
@@ -96,32 +100,10 @@ def time_statistics(files: Sequence[Path], column: str) -> tuple[int, int, int] 
     return rows, low, high
 
 
-def resolve_feature_views(
-    contents: RepoContents, repo_root: Path
-) -> tuple[RepoContents, list[str]]:
-    """Check every view against its data; return the contents with key types filled in,
-    and the list of problems found (empty when all is well)."""
-    problems: list[str] = []
-    schemas: dict[str, dict[str, object]] = {}
-    for source in contents.data_sources:
-        try:
-            schemas[source.name] = read_source_schema(source, repo_root)
-        except SourceDataError as exc:
-            problems.append(f"{contents.where('data_source', source.name or '')}: {exc}")
-    resolved: list[FeatureView] = []
-    for view in contents.feature_views:
-        schema = schemas.get(view.source.name)
-        if schema is None:
-            resolved.append(view)
-            continue
-        view_problems, fixed = _check_view(view, schema)
-        where = contents.where("feature_view", view.name)
-        problems.extend(f"{where}: {p}" for p in view_problems)
-        resolved.append(fixed)
-    return dataclasses.replace(contents, feature_views=tuple(resolved)), problems
-
-
-def _check_view(view: FeatureView, schema: dict[str, object]) -> tuple[list[str], FeatureView]:
+def check_view(view: FeatureView, schema: dict[str, object]) -> tuple[list[str], FeatureView]:
+    """Check a view against its source's schema (column name to Arrow type, after
+    ``field_mapping``). Returns the problems found (empty when all is well) and the view
+    with its undeclared join-key types filled in from the data."""
     problems: list[str] = []
     source = view.source
     columns = ", ".join(schema)
@@ -186,4 +168,36 @@ def _mismatch(role: str, name: str, field: Field, arrow_type: object, src: str) 
     return (
         f"{role} {name!r} is declared {field.dtype.spec} but is {arrow_type} in {src}; "
         f"{fix}, or cast the column in the data"
+    )
+
+
+def view_keys(view: FeatureView) -> list[tuple[str, types.DType]]:
+    """A resolved view's join keys and their types, in entity order."""
+    typed = {f.name: f.dtype for f in view.entity_columns}
+    return [(k, typed[k]) for k in view.join_keys]
+
+
+def view_scan(
+    view: FeatureView, repo_root: Path, features: Iterable[tuple[Field, str]] | None = None
+) -> ViewScan:
+    """What the compilers need of a view: its files, times, keys and the features to read
+    (default: all of them, under their own names).
+
+    Raises:
+        SourceDataError: the view's Parquet files are missing.
+    """
+    try:
+        files = parquet_files(view.source, repo_root)
+    except SourceDataError as exc:
+        raise SourceDataError(f"feature view {view.name!r}: {exc}") from exc
+    chosen = features if features is not None else ((f, f.name) for f in view.features)
+    return ViewScan(
+        name=view.name,
+        files=tuple(str(f) for f in files),
+        timestamp_column=view.source.timestamp_field,
+        created_column=view.source.created_timestamp_column,
+        ttl_seconds=view.ttl_seconds,
+        keys=tuple(view_keys(view)),
+        features=tuple(FeatureColumn(f.name, output, f.dtype) for f, output in chosen),
+        field_mapping=tuple((view.source.field_mapping or {}).items()),
     )

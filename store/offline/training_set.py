@@ -1,7 +1,8 @@
 """Saved training sets: a retrieval job's result on disk, fingerprinted and described.
 
 Saving writes the job's result as Parquet under the repository's ``data/training_sets``
-folder (streamed by DuckDB), hashes the file, computes per-feature statistics, and records
+folder (streamed by the offline engine), hashes the file, computes per-feature statistics
+(compiled by :mod:`store.offline.compiler.statistics`, run by the engine), and records
 it in the registry with links to the exact feature-view versions used. The fingerprint is
 the sha256 of a canonical manifest: the sorted feature references with each view's version
 and content hash, a hash of every row of the entity table, and the point-in-time settings.
@@ -21,10 +22,9 @@ from registry import Registry, TrainingSetFeature, TrainingSetRecord
 from store.definitions.spec import canonical_json
 from store.epoch import from_micros
 from store.errors import RequestError, StoreError
-from store.offline.compiler.point_in_time import ROW_COLUMN
-from store.offline.engines.duckdb import DuckDBEngine
+from store.offline.compiler.query import ROW_COLUMN, SourceTable
+from store.offline.compiler.statistics import compile_statistics
 from store.offline.retrieval import RetrievalJob
-from store.types import PrimitiveType
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,7 +33,6 @@ __all__ = ["TrainingSet", "save_training_set"]
 
 # Bumped whenever the meaning of a point-in-time join changes, so fingerprints do too.
 JOIN_SEMANTICS = 1
-_NUMERIC = {"Int32", "Int64", "Float32", "Float64"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,47 +175,15 @@ def _schema(path: Path) -> dict[str, str]:
 
 def _statistics(job: RetrievalJob, path: Path) -> dict[str, Any]:
     """Per feature column: count, nulls, and min/max/mean/quartiles or the top values."""
-    engine: DuckDBEngine = job.engine
-    source = str(path).replace("'", "''")
-    stats: dict[str, Any] = {}
-    for requested in job.requested:
-        for field, column in zip(requested.features, requested.outputs, strict=True):
-            quoted = '"' + column.replace('"', '""') + '"'
-            base = f"SELECT count({quoted}), count(*) - count({quoted})"
-            numeric = isinstance(field.dtype, PrimitiveType) and field.dtype.name in _NUMERIC
-            if numeric:
-                row = engine.row(
-                    f"{base}, min({quoted}), max({quoted}), avg({quoted}), "
-                    f"quantile_cont({quoted}, [0.25, 0.5, 0.75]) FROM read_parquet('{source}')"
-                )
-                count, nulls, low, high, mean, quartiles = row
-                stats[column] = {
-                    "count": count,
-                    "nulls": nulls,
-                    "min": _number(low),
-                    "max": _number(high),
-                    "mean": _number(mean),
-                    "quantiles": {
-                        "p25": _number(quartiles[0]) if quartiles else None,
-                        "p50": _number(quartiles[1]) if quartiles else None,
-                        "p75": _number(quartiles[2]) if quartiles else None,
-                    },
-                }
-            else:
-                count, nulls = engine.row(f"{base} FROM read_parquet('{source}')")
-                top = engine.rows(
-                    f"SELECT CAST({quoted} AS VARCHAR), count(*) AS n "
-                    f"FROM read_parquet('{source}') "
-                    f"WHERE {quoted} IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 LIMIT 5"
-                )
-                stats[column] = {
-                    "count": count,
-                    "nulls": nulls,
-                    "top_values": [{"value": v, "count": n} for v, n in top],
-                }
-    plain: dict[str, Any] = json.loads(json.dumps(stats, default=str))
+    columns = [
+        (column, field.dtype)
+        for requested in job.requested
+        for field, column in zip(requested.features, requested.outputs, strict=True)
+    ]
+    query = compile_statistics(
+        SourceTable("__silage_training_set", (str(path),)), columns, dialect=job.engine.dialect
+    )
+    summary = job.engine.to_arrow(query.summary).to_pylist()[0]
+    top = job.engine.to_arrow(query.top_values).to_pylist() if query.top_values else []
+    plain: dict[str, Any] = json.loads(json.dumps(query.collect(summary, top), default=str))
     return plain
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)

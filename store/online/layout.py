@@ -1,40 +1,47 @@
-r"""The SQLite table layout of an online feature view (pure: no database touched).
+"""What an online table holds, and which table changes an apply makes (pure: no database).
 
-One table per online view, named ``<project>__<view>``: the join keys (typed) as the
-primary key of a ``WITHOUT ROWID`` table, so a lookup is one B-tree search; one typed
-column per feature; the row's event and created timestamps as integer microseconds
-since the epoch, UTC. The layout hash covers exactly what the columns depend on, so a
-change of description or tags never forces a rebuild.
+Each online feature view has one table, named ``<project>__<view>``, holding the newest row
+per entity key: the join keys (typed), one column per feature, and the row's event and
+created times as integer microseconds since the epoch, UTC. Every backend stores this
+layout its own way; the layout hash covers exactly what the columns depend on, so a change
+of description or tags never forces a rebuild, and a change of a feature's type does.
+
+Rows travel between the stores as Arrow record batches whose columns are
+:attr:`TableLayout.columns`: keys and features in their Arrow types
+(:func:`store.types.to_arrow`), then ``__event_ts`` and ``__created_ts`` as int64
+(``__created_ts`` may be null). Materialization produces them (the newest-rows query),
+pushes are converted to them (:mod:`.write`), and backends write them.
 
 Example:
     >>> from store.types import Int64, Float64
     >>> layout = TableLayout(project="p", feature_view="stats",
     ...                      keys=(("driver_id", Int64),), features=(("rate", Float64),))
-    >>> print(layout.create_sql().replace(", ", ",\n"))
-    CREATE TABLE "p__stats" ("driver_id" INTEGER NOT NULL,
-    "rate" REAL,
-    "__event_ts" INTEGER NOT NULL,
-    "__created_ts" INTEGER,
-    PRIMARY KEY ("driver_id")) WITHOUT ROWID
+    >>> layout.table, layout.columns
+    ('p__stats', ['driver_id', 'rate', '__event_ts', '__created_ts'])
+    >>> [c.action for c in plan_table_changes({}, [layout], drop_missing=True)]
+    ['create']
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from store.definitions.feature_view import FeatureView
-from store.types import DType, sqlite_type
+from store.offline.compiler.query import CREATED_TS, EVENT_TS
+from store.types import DType
 
-__all__ = ["CREATED_TS", "EVENT_TS", "TableLayout", "layout_of", "quote"]
-
-EVENT_TS = "__event_ts"
-CREATED_TS = "__created_ts"
-
-
-def quote(identifier: str) -> str:
-    """A double-quoted SQL identifier."""
-    return '"' + identifier.replace('"', '""') + '"'
+__all__ = [
+    "CREATED_TS",
+    "EVENT_TS",
+    "OnlineTableChange",
+    "StoredTable",
+    "TableLayout",
+    "layout_of",
+    "plan_table_changes",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,70 +55,22 @@ class TableLayout:
 
     @property
     def table(self) -> str:
+        """The table's name: ``<project>__<view>``."""
         return f"{self.project}__{self.feature_view}"
 
     @property
     def layout_hash(self) -> str:
+        """sha256 of the key and feature names and types, in order."""
         text = ";".join(
             [f"k:{n}:{t.spec}" for n, t in self.keys]
             + [f"f:{n}:{t.spec}" for n, t in self.features]
         )
         return hashlib.sha256(text.encode()).hexdigest()
 
-    def create_sql(self) -> str:
-        columns = [f"{quote(n)} {sqlite_type(t)} NOT NULL" for n, t in self.keys]
-        columns += [f"{quote(n)} {sqlite_type(t)}" for n, t in self.features]
-        columns += [f"{quote(EVENT_TS)} INTEGER NOT NULL", f"{quote(CREATED_TS)} INTEGER"]
-        primary = ", ".join(quote(n) for n, _ in self.keys)
-        return (
-            f"CREATE TABLE {quote(self.table)} ({', '.join(columns)}, "
-            f"PRIMARY KEY ({primary})) WITHOUT ROWID"
-        )
-
     @property
     def columns(self) -> list[str]:
         """Every column, in the order rows are written: keys, features, the two times."""
         return [*(n for n, _ in self.keys), *(n for n, _ in self.features), EVENT_TS, CREATED_TS]
-
-    def upsert_sql(self) -> str:
-        """Insert a row, or replace the stored one only if the new row is newer: a later event
-        time, or the same event time and a later created time (a missing one counts as
-        oldest). Loading an old window after a new one therefore never brings old values back.
-        """
-        table = quote(self.table)
-        names = ", ".join(quote(c) for c in self.columns)
-        marks = ", ".join("?" for _ in self.columns)
-        keys = ", ".join(quote(n) for n, _ in self.keys)
-        updates = ", ".join(
-            f"{quote(c)} = excluded.{quote(c)}" for c in self.columns[len(self.keys) :]
-        )
-        event, created = quote(EVENT_TS), quote(CREATED_TS)
-        oldest = -(2**63)
-        newer = (
-            f"excluded.{event} > {table}.{event} OR (excluded.{event} = {table}.{event} AND "
-            f"coalesce(excluded.{created}, {oldest}) > coalesce({table}.{created}, {oldest}))"
-        )
-        return (
-            f"INSERT INTO {table} ({names}) VALUES ({marks}) "
-            f"ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {newer}"
-        )
-
-    def lookup_sql(self, many: bool) -> str:
-        """Fetch stored rows by key: one key as parameters, or many as one JSON array
-        parameter (a list of keys, or of key lists for composite keys)."""
-        table = quote(self.table)
-        wanted = ", ".join(f"t.{quote(c)}" for c in self.columns)
-        if not many:
-            where = " AND ".join(f"t.{quote(n)} = ?" for n, _ in self.keys)
-            return f"SELECT {wanted} FROM {table} AS t WHERE {where}"
-        if len(self.keys) == 1:
-            on = f"t.{quote(self.keys[0][0])} = j.value"
-        else:
-            on = " AND ".join(
-                f"t.{quote(n)} = json_extract(j.value, '$[{i}]')"
-                for i, (n, _) in enumerate(self.keys)
-            )
-        return f"SELECT {wanted} FROM json_each(?) AS j JOIN {table} AS t ON {on}"
 
 
 def layout_of(project: str, view: FeatureView) -> TableLayout:
@@ -126,3 +85,50 @@ def layout_of(project: str, view: FeatureView) -> TableLayout:
         keys=tuple((k, typed[k]) for k in view.join_keys),
         features=tuple((f.name, f.dtype) for f in view.features),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTable:
+    """A table a backend holds for a view, as its bookkeeping records it."""
+
+    table: str
+    layout_hash: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OnlineTableChange:
+    """An online table to create, rebuild (its columns change) or drop."""
+
+    feature_view: str
+    table: str
+    action: Literal["create", "rebuild", "drop"]
+
+
+def plan_table_changes(
+    existing: Mapping[str, StoredTable],
+    layouts: Sequence[TableLayout],
+    *,
+    drop_missing: bool,
+    drop: Collection[str] = (),
+) -> list[OnlineTableChange]:
+    """The changes that make a project's tables (``existing``, by view) match ``layouts``:
+    create what is new, rebuild what changed, and drop the tables of the views in ``drop``
+    (with ``drop_missing``: of every view not in ``layouts``). Sorted by view."""
+    changes: list[OnlineTableChange] = []
+    for layout in layouts:
+        found = existing.get(layout.feature_view)
+        if found is None or found.layout_hash != layout.layout_hash:
+            changes.append(
+                OnlineTableChange(
+                    feature_view=layout.feature_view,
+                    table=layout.table,
+                    action="create" if found is None else "rebuild",
+                )
+            )
+    wanted = {layout.feature_view for layout in layouts}
+    changes.extend(
+        OnlineTableChange(feature_view=view, table=stored.table, action="drop")
+        for view, stored in existing.items()
+        if view not in wanted and (drop_missing or view in drop)
+    )
+    return sorted(changes, key=lambda c: c.feature_view)

@@ -1,8 +1,8 @@
 """Materialization: load the newest values of online views into the online store.
 
-This is the one module that knows both engines: DuckDB computes, per entity key, the newest
-row in the window (:mod:`store.offline.compiler.latest_rows`), and its Arrow batches stream into SQLite with
-the newest-wins upsert (:meth:`OnlineStore.upsert_batches`), one transaction per view.
+This is the one module that knows both stores: the offline engine computes, per entity key,
+the newest row in the window (:mod:`store.offline.compiler.latest_rows`), and its Arrow
+batches stream into the online backend's newest-wins write, one transaction per view.
 After a view's rows are committed its interval is recorded in the registry; a run killed
 before that leaves the table as it was and no interval, and running again is always safe.
 """
@@ -19,9 +19,9 @@ from registry import Registry
 from store.definitions.feature_view import FeatureView
 from store.epoch import from_micros, to_micros
 from store.offline.compiler.latest_rows import compile_earliest_event, compile_latest_rows
-from store.offline.engines.duckdb import DuckDBEngine
-from store.offline.retrieval import view_scan
-from store.online.backends.sqlite import OnlineStore
+from store.offline.engine import OfflineEngine
+from store.offline.sources import view_scan
+from store.online.backend import OnlineBackend
 from store.online.layout import layout_of
 
 __all__ = [
@@ -53,7 +53,7 @@ def incremental_start(
     project: str,
     registry: Registry,
     repo_root: Path,
-    engine: DuckDBEngine,
+    engine: OfflineEngine,
 ) -> datetime | None:
     """Where an incremental run of ``view`` starts: the end of its last recorded interval;
     for a view never materialized, ``end`` minus its ttl, or its earliest source row when it
@@ -63,7 +63,8 @@ def incremental_start(
         return max(i.end for i in intervals)
     if view.ttl is not None:
         return end - view.ttl
-    earliest = engine.scalar(compile_earliest_event(view_scan(view, repo_root)))
+    query = compile_earliest_event(view_scan(view, repo_root), dialect=engine.dialect)
+    earliest = engine.to_arrow(query).column(0)[0].as_py()
     return None if earliest is None else from_micros(int(earliest))
 
 
@@ -73,8 +74,8 @@ def materialize_views(
     *,
     project: str,
     registry: Registry,
-    online: OnlineStore,
-    engine: DuckDBEngine,
+    online: OnlineBackend,
+    engine: OfflineEngine,
     repo_root: Path,
     on_progress: ProgressCallback | None = None,
 ) -> list[MaterializedView]:
@@ -86,8 +87,11 @@ def materialize_views(
     done: list[MaterializedView] = []
     for view, (start, end) in zip(views, windows, strict=True):
         started = time.perf_counter()
-        sql = compile_latest_rows(
-            view_scan(view, repo_root), start_us=to_micros(start), end_us=to_micros(end)
+        query = compile_latest_rows(
+            view_scan(view, repo_root),
+            start_us=to_micros(start),
+            end_us=to_micros(end),
+            dialect=engine.dialect,
         )
 
         def progress(rows: int, name: str = view.name, began: float = started) -> None:
@@ -95,7 +99,7 @@ def materialize_views(
                 on_progress(name, rows, time.perf_counter() - began)
 
         progress(0)
-        rows = online.upsert_batches(layout_of(project, view), engine.record_batches(sql), progress)
+        rows = online.write(layout_of(project, view), engine.to_batches(query), progress)
         registry.catalog.record_materialization(
             project, view.name, start=start, end=end, rows_written=rows
         )

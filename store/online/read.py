@@ -1,8 +1,9 @@
 """Online reads: the newest stored values of features for a list of entities.
 
-A request's plan (views, columns, decoders, SQL) is built once and cached; a call then
-costs one SQLite query per view: a primary-key lookup for one entity, or a join with a
-JSON array of keys for many. Values come back in input order, duplicates included.
+A request's plan (views, layouts, output columns) is built once and cached; a call then
+costs one backend read per view, which answers every key in input order, duplicates
+included. What is the same for every backend happens here: checking entity rows, the ttl
+at read time, statuses and the response's shape.
 
 By default a value older than its view's ttl at read time is withheld: None, with status
 ``OUTSIDE_MAX_AGE`` (Feast ignores ttl online). ``online_store: {enforce_ttl: false}``
@@ -11,7 +12,6 @@ turns that off.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,9 +23,9 @@ from store.definitions.feature_view import FeatureView
 from store.definitions.references import RequestedView, resolve_features
 from store.epoch import from_micros
 from store.errors import OnlineStoreError, RequestError
-from store.online.backends.sqlite import OnlineStore
+from store.online.backend import OnlineBackend, StoredRow
 from store.online.layout import TableLayout, layout_of
-from store.types import Array, Bool, DType, String, UnixTimestamp
+from store.types import String
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,13 +35,6 @@ __all__ = ["NOT_FOUND", "OUTSIDE_MAX_AGE", "PRESENT", "OnlineReader", "OnlineRes
 PRESENT = "PRESENT"
 NOT_FOUND = "NOT_FOUND"
 OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
-
-
-def _decoder(dtype: DType) -> Callable[[Any], Any] | None:
-    """How a stored SQLite value becomes a Python value (None: as it is)."""
-    if isinstance(dtype, Array):
-        return json.loads
-    return {Bool: bool, UnixTimestamp: from_micros}.get(dtype)  # type: ignore[call-overload, no-any-return]
 
 
 @dataclass(slots=True)
@@ -76,14 +69,12 @@ class OnlineResponse:
 
 @dataclass(frozen=True, slots=True)
 class _ViewPlan:
-    name: str
+    layout: TableLayout
     keys: tuple[str, ...]
     key_kinds: tuple[type, ...]
-    outputs: tuple[tuple[str, int, Callable[[Any], Any] | None], ...]  # name, column, decoder
-    event_index: int
+    features: tuple[str, ...]
+    outputs: tuple[str, ...]
     ttl_us: int | None
-    one_sql: str
-    many_sql: str
 
 
 @dataclass(slots=True)
@@ -100,7 +91,7 @@ class OnlineReader:
         self,
         *,
         project: str,
-        online: OnlineStore,
+        online: OnlineBackend,
         lookup_view: Callable[[str], FeatureView],
         is_loaded: Callable[[FeatureView, TableLayout], bool],
         enforce_ttl: bool = True,
@@ -126,28 +117,19 @@ class OnlineReader:
     ) -> OnlineResponse:
         plan = self._plan(features, full_feature_names)
         columns = _entity_columns(entity_rows, plan.keys)
-        count = len(next(iter(columns.values()))) if columns else 0
-        conn = self._online.reader()
         now_us = (time.time_ns() // 1000) if self._enforce_ttl else None
         features_out: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
         stamps: dict[str, list[datetime | None]] = {}
         for view in plan.views:
-            keys = (
+            keys: list[tuple[Any, ...]] = (
                 list(zip(*(columns[k] for k in view.keys), strict=True))
                 if len(view.keys) > 1
                 else [(v,) for v in columns[view.keys[0]]]
             )
-            if count == 1:
-                row = conn.execute(view.one_sql, keys[0]).fetchone()
-                found = {keys[0]: row} if row is not None else {}
-            else:
-                unique = list(dict.fromkeys(keys))
-                payload = json.dumps([k if len(k) > 1 else k[0] for k in unique])
-                rows = conn.execute(view.many_sql, (payload,)).fetchall()
-                width = len(view.keys)
-                found = {tuple(r[:width]): r for r in rows}
-            values, status, stamp = _fill(view, keys, found, now_us)
+            values, status, stamp = _fill(
+                view, self._online.read(view.layout, view.features, keys), now_us
+            )
             features_out.update(values)
             statuses.update(status)
             stamps.update(stamp)
@@ -183,57 +165,49 @@ class OnlineReader:
                 f"feature view {view.name!r} has never been materialized; run "
                 f"`silage materialize START END --views {view.name}` (or push rows to it)"
             )
-        position = {name: i for i, name in enumerate(layout.columns)}
-        dtypes = dict(layout.features)
         return _ViewPlan(
-            name=view.name,
+            layout=layout,
             keys=tuple(n for n, _ in layout.keys),
             key_kinds=tuple(str if t == String else int for _, t in layout.keys),
-            outputs=tuple(
-                (output, position[f.name], _decoder(dtypes[f.name]))
-                for f, output in zip(requested.features, requested.outputs, strict=True)
-            ),
-            event_index=position["__event_ts"],
+            features=tuple(f.name for f in requested.features),
+            outputs=requested.outputs,
             ttl_us=view.ttl_seconds * 1_000_000 if view.ttl_seconds else None,
-            one_sql=layout.lookup_sql(many=False),
-            many_sql=layout.lookup_sql(many=True),
         )
 
 
 def _fill(
-    view: _ViewPlan,
-    keys: list[tuple[Any, ...]],
-    found: dict[tuple[Any, ...], Any],
-    now_us: int | None,
+    view: _ViewPlan, rows: list[StoredRow | None], now_us: int | None
 ) -> tuple[dict[str, list[Any]], dict[str, list[str]], dict[str, list[datetime | None]]]:
-    """One view's values, statuses and event times, per entity row."""
+    """One view's values, statuses and event times per output column, per entity row.
+
+    A value older than the view's ttl at read time (``now_us``; None: not enforced) is
+    withheld: None, ``OUTSIDE_MAX_AGE``, with its event time still reported."""
+    event = len(view.features)
     oldest = now_us - view.ttl_us if (now_us is not None and view.ttl_us) else None
-    features: dict[str, list[Any]] = {output: [] for output, _, _ in view.outputs}
-    statuses: dict[str, list[str]] = {output: [] for output, _, _ in view.outputs}
-    stamps: dict[str, list[datetime | None]] = {output: [] for output, _, _ in view.outputs}
-    for key in keys:
-        row = found.get(key)
+    times: list[datetime | None] = []
+    status: list[str] = []
+    as_datetime: dict[int, datetime] = {}  # each distinct event time converted once
+    for row in rows:
         if row is None:
-            for output, _, _ in view.outputs:
-                features[output].append(None)
-                statuses[output].append(NOT_FOUND)
-                stamps[output].append(None)
+            times.append(None)
+            status.append(NOT_FOUND)
             continue
-        event = row[view.event_index]
-        stale = oldest is not None and event < oldest
-        stamp = from_micros(event)
-        for output, index, decode in view.outputs:
-            value = row[index]
-            if stale:
-                value, status = None, OUTSIDE_MAX_AGE
-            else:
-                status = PRESENT
-                if decode is not None and value is not None:
-                    value = decode(value)
-            features[output].append(value)
-            statuses[output].append(status)
-            stamps[output].append(stamp)
-    return features, statuses, stamps
+        micros = row[event]
+        stamp = as_datetime.get(micros)
+        if stamp is None:
+            stamp = as_datetime[micros] = from_micros(micros)
+        times.append(stamp)
+        status.append(OUTSIDE_MAX_AGE if oldest is not None and micros < oldest else PRESENT)
+    if oldest is not None:
+        rows = [row if s == PRESENT else None for row, s in zip(rows, status, strict=True)]
+    return (
+        {
+            out: [None if row is None else row[i] for row in rows]
+            for i, out in enumerate(view.outputs)
+        },
+        {out: status.copy() for out in view.outputs},
+        {out: times.copy() for out in view.outputs},
+    )
 
 
 def _entity_columns(

@@ -1,25 +1,18 @@
 """Writing fresh rows straight into the online store (``write_to_online_store`` / ``push``).
 
 Rows are checked against the view's schema before anything is written, converted to the
-online table's columns in Arrow, and applied with the same newest-wins upsert that
-materialization uses, in one transaction.
+online store's batch format in Arrow (see :mod:`store.online.layout`), and written by the
+backend with the same newest-wins upsert that materialization uses, in one transaction.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from store.definitions.feature_view import FeatureView
 from store.errors import RequestError
 from store.online.layout import TableLayout
-from store.types import (
-    Array,
-    UnixTimestamp,
-    accepts_arrow_type,
-    describe_arrow_type,
-    to_arrow,
-)
+from store.types import accepts_arrow_type, describe_arrow_type, to_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -29,7 +22,8 @@ __all__ = ["rows_for_online"]
 
 def rows_for_online(view: FeatureView, layout: TableLayout, data: Any) -> pa.RecordBatch:
     """Check pushed rows (a pandas DataFrame or an Arrow table) and shape them as the online
-    table's columns: keys, features, event and created times in microseconds.
+    store's batch: keys and features in their Arrow types, event and created times in
+    microseconds.
 
     The rows need the view's join keys, its features and the source's timestamp field; the
     created-timestamp column is optional.
@@ -72,13 +66,15 @@ def rows_for_online(view: FeatureView, layout: TableLayout, data: Any) -> pa.Rec
                 f"{describe_arrow_type(column.type)}, but the view "
                 f"declares {dtype.spec}; convert the column"
             )
-        if isinstance(dtype, Array):
-            values = [None if v is None else json.dumps(v) for v in column.to_pylist()]
-            columns.append(pa.array(values, pa.string()))
-        elif dtype == UnixTimestamp:
-            columns.append(_micros(column, name, view))
-        else:
-            columns.append(column.cast(to_arrow(dtype)).combine_chunks())
+        # Timestamps may lose sub-microsecond digits; any other lossy cast is an error.
+        safe = not pa.types.is_timestamp(column.type)
+        try:
+            columns.append(column.cast(to_arrow(dtype), safe=safe).combine_chunks())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise RequestError(
+                f"rows pushed to {view.name!r}: column {name!r} cannot be read as "
+                f"{dtype.spec}: {exc}"
+            ) from exc
     columns.append(_micros(table.column(source.timestamp_field), source.timestamp_field, view))
     created = source.created_timestamp_column
     if created is not None and created in names:

@@ -12,6 +12,7 @@ before the registry commits, so a failure in either leaves both as they were.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,16 @@ from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.source import FileSource
-from store.errors import RepoValidationError
-from store.offline.sources import resolve_feature_views
-from store.online.backends.sqlite import OnlineStore
-from store.online.layout import TableLayout, layout_of
+from store.errors import RepoValidationError, SourceDataError
+from store.offline.sources import check_view, read_source_schema
+from store.online.backend import OnlineBackend
+from store.online.layout import OnlineTableChange, TableLayout, layout_of, plan_table_changes
 from store.repo.loader import Definition, RepoContents, kind_of, validate_references
-from store.repo.plan import ObjectDiff, OnlineTableChange, Plan, diff_catalog
+from store.repo.plan import ObjectDiff, Plan, diff_catalog
 
 __all__ = [
     "apply_contents",
+    "check_against_data",
     "contents_for_objects",
     "definition_from_catalog",
     "plan_contents",
@@ -39,10 +41,34 @@ __all__ = [
 
 def prepare(contents: RepoContents, repo_root: Path) -> RepoContents:
     """Check views against their data and fill in join-key types; raise on any problem."""
-    resolved, problems = resolve_feature_views(contents, repo_root)
+    resolved, problems = check_against_data(contents, repo_root)
     if problems:
         raise RepoValidationError(problems)
     return resolved
+
+
+def check_against_data(contents: RepoContents, repo_root: Path) -> tuple[RepoContents, list[str]]:
+    """Check every view against its source's Parquet schema; return the contents with key
+    types filled in, and the problems found, each naming its file and object (empty when
+    all is well)."""
+    problems: list[str] = []
+    schemas: dict[str, dict[str, object]] = {}
+    for source in contents.data_sources:
+        try:
+            schemas[source.name] = read_source_schema(source, repo_root)
+        except SourceDataError as exc:
+            problems.append(f"{contents.where('data_source', source.name or '')}: {exc}")
+    resolved: list[FeatureView] = []
+    for view in contents.feature_views:
+        schema = schemas.get(view.source.name)
+        if schema is None:
+            resolved.append(view)
+            continue
+        view_problems, fixed = check_view(view, schema)
+        where = contents.where("feature_view", view.name)
+        problems.extend(f"{where}: {p}" for p in view_problems)
+        resolved.append(fixed)
+    return dataclasses.replace(contents, feature_views=tuple(resolved)), problems
 
 
 def declared(contents: RepoContents) -> list[DeclaredObject]:
@@ -68,7 +94,7 @@ def plan_contents(
     project: str,
     contents: RepoContents,
     registry: Registry,
-    online: OnlineStore,
+    online: OnlineBackend,
     *,
     delete_missing: bool,
 ) -> Plan:
@@ -82,7 +108,9 @@ def plan_contents(
     }
     objects = diff_catalog(current, wanted, delete_missing=delete_missing)
     layouts, offline = _online_targets(project, contents)
-    tables = online.plan_tables(project, layouts, drop_missing=delete_missing, drop=offline)
+    tables = plan_table_changes(
+        online.tables(project), layouts, drop_missing=delete_missing, drop=offline
+    )
     return Plan(project=project, objects=tuple(objects), online_tables=tuple(tables))
 
 
@@ -90,7 +118,7 @@ def apply_contents(
     project: str,
     contents: RepoContents,
     registry: Registry,
-    online: OnlineStore,
+    online: OnlineBackend,
     *,
     delete_missing: bool,
 ) -> Plan:
@@ -106,7 +134,9 @@ def apply_contents(
 
     def rebuilt_views(_: list[CatalogChange]) -> list[str]:
         # Intervals describe rows of an online table; a rebuilt or dropped table has none.
-        planned = online.plan_tables(project, layouts, drop_missing=delete_missing, drop=offline)
+        planned = plan_table_changes(
+            online.tables(project), layouts, drop_missing=delete_missing, drop=offline
+        )
         return [c.feature_view for c in planned if c.action != "create"]
 
     def sync_online(_: list[CatalogChange]) -> None:

@@ -10,18 +10,26 @@ unchanged::
     online_store: {type: sqlite, path: data/online_store.db}
     artifact_store: {path: data/artifacts, trusted_types: [numpy.dtype]}   # Silage only
 
-Relative paths resolve against the repository root. Unknown keys get a warning.
+``offline_store.type`` picks an engine from :data:`store.offline.engines.ENGINES` and
+``online_store.type`` a backend from :data:`store.online.backends.BACKENDS`; the rest of
+each section is that engine's or backend's own settings, which it reads and checks itself
+(``enforce_ttl`` under ``online_store`` applies to every backend). Relative paths resolve
+against the repository root. Unknown keys get a warning.
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from store.errors import ConfigError
+from store.offline.engine import OfflineEngine
+from store.offline.engines import ALIASES, ENGINES, engine_class
+from store.online.backend import OnlineBackend
+from store.online.backends import BACKENDS, backend_class
+from store.settings import Settings, warn_unknown_keys
 
 __all__ = ["CONFIG_FILE", "RepoConfig", "load_config"]
 
@@ -31,32 +39,41 @@ _TOP_KEYS = {"project", "registry", "provider", "offline_store", "online_store",
 # Feast settings that mean nothing here but are harmless: accepted without a warning.
 _FEAST_ONLY_KEYS = {"entity_key_serialization_version", "flags", "coerce_tz_aware"}
 _REGISTRY_KEYS = {"path", "registry_type", "cache_ttl_seconds", "sqlalchemy_config_kwargs"}
-_OFFLINE_TYPES = {"duckdb", "file"}  # Feast's `file` store reads Parquet, as DuckDB does here.
+# Keys of `online_store` that apply whatever the backend (read by the online reader).
+_ONLINE_KEYS = {"enforce_ttl"}
 _PROJECT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RepoConfig:
-    """A loaded ``feature_store.yaml``, with every path made absolute."""
+    """A loaded ``feature_store.yaml``, with every path made absolute.
+
+    ``offline_store`` and ``online_store`` are the sections their engine and backend read;
+    :meth:`offline_engine` and :meth:`online_backend` build them.
+    """
 
     repo_path: Path
     project: str
     registry_url: str
     provider: str = "local"
-    offline_store_type: str = "duckdb"
-    offline_threads: int | None = None
-    # DuckDB keeps freed buffers up to its limit (80% of RAM by default), so a training-set
-    # job's process stays large; a modest limit costs little time and spills beyond it.
-    offline_memory_limit: str | None = "1GB"
-    online_store_path: Path
+    offline_store: Settings
+    online_store: Settings
+    online_enforce_ttl: bool = True
     artifact_path: Path
     trusted_types: tuple[str, ...] = ()
-    online_enforce_ttl: bool = True
     registry_cache_seconds: float = 60.0
 
     @property
     def config_path(self) -> Path:
         return self.repo_path / CONFIG_FILE
+
+    def offline_engine(self) -> OfflineEngine:
+        """The engine ``offline_store.type`` names, with its settings."""
+        return engine_class(self.offline_store.type).from_settings(self.offline_store)
+
+    def online_backend(self) -> OnlineBackend:
+        """A new backend of the type ``online_store.type`` names, with its settings."""
+        return backend_class(self.online_store.type).from_settings(self.online_store)
 
 
 def load_config(repo_path: Path) -> RepoConfig:
@@ -88,7 +105,7 @@ def load_config(repo_path: Path) -> RepoConfig:
             "expected a mapping of keys such as `project:` and `registry:`", path=path
         )
 
-    _warn_unknown(path, "", raw, _TOP_KEYS | _FEAST_ONLY_KEYS)
+    warn_unknown_keys(path, "", raw, _TOP_KEYS | _FEAST_ONLY_KEYS)
     project = raw.get("project")
     if not isinstance(project, str) or not _PROJECT.match(project):
         raise ConfigError(
@@ -99,36 +116,55 @@ def load_config(repo_path: Path) -> RepoConfig:
     provider = raw.get("provider", "local")
     if provider != "local":
         raise ConfigError(f"provider: {provider!r} is not supported; use `local`", path=path)
-    return RepoConfig(
+    online = raw.get("online_store")
+    config = RepoConfig(
         repo_path=repo_path,
         project=project,
         registry_url=_registry_url(raw.get("registry", "data/registry.db"), repo_path, path),
         provider=provider,
-        offline_store_type=_offline_type(raw.get("offline_store"), path),
-        offline_threads=_offline_setting(raw.get("offline_store"), "threads", int, path),
-        offline_memory_limit=_offline_setting(raw.get("offline_store"), "memory_limit", str, path)
-        or "1GB",
-        online_store_path=_online_path(raw.get("online_store"), repo_path, path),
-        online_enforce_ttl=_enforce_ttl(raw.get("online_store"), path),
+        offline_store=_section("offline_store", raw.get("offline_store"), "duckdb", path),
+        online_store=_section("online_store", online, "sqlite", path),
+        online_enforce_ttl=_enforce_ttl(online, path),
         artifact_path=_artifact_path(raw.get("artifact_store"), repo_path, path),
         trusted_types=_trusted_types(raw.get("artifact_store"), path),
         registry_cache_seconds=_cache_seconds(raw.get("registry"), path),
     )
+    # Each engine and backend checks its own settings now, so a bad value fails here.
+    for section, known in (
+        (config.offline_store, engine_class(config.offline_store.type).settings_keys),
+        (config.online_store, backend_class(config.online_store.type).settings_keys),
+    ):
+        section.warn_unknown(known)
+    config.offline_engine()
+    config.online_backend()
+    return config
 
 
-def _warn_unknown(path: Path, section: str, given: dict[str, Any], known: set[str]) -> None:
-    """Warn about keys this version of Silage ignores, naming them and their section."""
-    extra = sorted(set(given) - known)
-    if extra:
-        where = f" under {section}" if section else ""
-        warnings.warn(
-            f"{path}: unknown keys{where} ignored: {', '.join(extra)}", UserWarning, stacklevel=4
+def _section(name: str, value: Any, default: str, path: Path) -> Settings:
+    """The section ``name`` (``offline_store`` or ``online_store``) with its type checked
+    against the table of engines or backends."""
+    offline = name == "offline_store"
+    if value is not None and not isinstance(value, dict):
+        raise ConfigError(
+            f"{name} must be a mapping, e.g. `{name}: {{type: {default}}}`", path=path
         )
+    settings = dict(value or {})
+    kind = settings.pop("type", default)
+    kinds = sorted([*ENGINES, *ALIASES] if offline else BACKENDS)
+    if kind not in kinds:
+        raise ConfigError(
+            f"{name} type {kind!r} is not supported; use one of {', '.join(kinds)}, "
+            f"e.g. `{name}: {{type: {default}}}`",
+            path=path,
+        )
+    if not offline:
+        settings = {k: v for k, v in settings.items() if k not in _ONLINE_KEYS}
+    return Settings(section=name, type=kind, values=settings, config_path=path)
 
 
 def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
     if isinstance(value, dict):
-        _warn_unknown(path, "registry", value, _REGISTRY_KEYS)
+        warn_unknown_keys(path, "registry", value, _REGISTRY_KEYS)
         value = value.get("path")
     if not isinstance(value, str) or not value:
         raise ConfigError(
@@ -144,32 +180,6 @@ def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
         return value
     file = Path(value)
     return f"sqlite:///{(file if file.is_absolute() else repo_path / file).as_posix()}"
-
-
-def _offline_type(value: Any, path: Path) -> str:
-    kind = (value or {}).get("type", "duckdb") if isinstance(value, dict | None) else value
-    if isinstance(value, dict):
-        _warn_unknown(path, "offline_store", value, {"type", "threads", "memory_limit"})
-    if kind not in _OFFLINE_TYPES:
-        raise ConfigError(
-            f"offline_store type {kind!r} is not supported; use `offline_store: {{type: duckdb}}`",
-            path=path,
-        )
-    return "duckdb"
-
-
-def _offline_setting(value: Any, key: str, kind: type, path: Path) -> Any:
-    """``threads`` or ``memory_limit`` (e.g. ``"2GB"``) under ``offline_store``, or None."""
-    if not isinstance(value, dict) or value.get(key) is None:
-        return None
-    setting = value[key]
-    if not isinstance(setting, kind) or isinstance(setting, bool):
-        raise ConfigError(
-            f"offline_store {key}: {setting!r} is not valid; give a "
-            f"{'whole number' if kind is int else 'size such as 2GB'}",
-            path=path,
-        )
-    return setting
 
 
 def _enforce_ttl(value: Any, path: Path) -> bool:
@@ -212,21 +222,3 @@ def _trusted_types(value: Any, path: Path) -> tuple[str, ...]:
             path=path,
         )
     return tuple(names)
-
-
-def _online_path(value: Any, repo_path: Path, path: Path) -> Path:
-    settings = value if isinstance(value, dict) else {}
-    if value is not None and not isinstance(value, dict):
-        raise ConfigError(
-            "online_store must be a mapping, e.g. `online_store: {type: sqlite, path: "
-            "data/online_store.db}`",
-            path=path,
-        )
-    kind = settings.get("type", "sqlite")
-    if kind != "sqlite":
-        raise ConfigError(
-            f"online_store type {kind!r} is not supported; use `type: sqlite`", path=path
-        )
-    _warn_unknown(path, "online_store", settings, {"type", "path", "enforce_ttl"})
-    file = Path(settings.get("path", "data/online_store.db"))
-    return file if file.is_absolute() else repo_path / file

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from store.errors import ObjectNotFoundError
 
 if TYPE_CHECKING:
     from registry import CatalogObject, Kind
-    from store.feature_store import FeatureStore
 
 __all__ = ["describe_objects", "format_seconds", "list_rows"]
 
@@ -20,10 +20,10 @@ _HEADERS: dict[str, tuple[str, ...]] = {
 }
 
 
-def list_rows(store: FeatureStore, kind: Kind) -> list[tuple[str, ...]]:
-    """A header row, then one row per registered object of ``kind``."""
+def list_rows(objects: Sequence[CatalogObject], kind: Kind) -> list[tuple[str, ...]]:
+    """A header row, then one row per catalog object of ``kind`` (all of ``objects``)."""
     rows = [_HEADERS[kind]]
-    rows.extend(_row(obj) for obj in store.catalog_objects(kind))
+    rows.extend(_row(obj) for obj in objects)
     return rows
 
 
@@ -62,9 +62,8 @@ def format_seconds(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def describe_objects(store: FeatureStore, name: str) -> list[dict[str, Any]]:
+def describe_objects(objects: Sequence[CatalogObject], name: str) -> list[dict[str, Any]]:
     """Every catalog object called ``name`` (a view and a service may share a name)."""
-    objects = store.catalog_objects()
     found = [
         {
             "kind": o.kind,

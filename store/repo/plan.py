@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from store.definitions.spec import KIND_LABEL
+from store.online.layout import OnlineTableChange
 
 __all__ = [
     "FieldDiff",
@@ -59,15 +60,6 @@ class ObjectDiff:
     action: Literal["create", "update", "delete"]
     fields: tuple[FieldDiff, ...] = ()
     version_before: int | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OnlineTableChange:
-    """An online-store table to create, rebuild (its columns change) or drop."""
-
-    feature_view: str
-    table: str
-    action: Literal["create", "rebuild", "drop"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

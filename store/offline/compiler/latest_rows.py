@@ -6,8 +6,10 @@ point-in-time join uses. Both ends of the window are inclusive, so consecutive w
 share their boundary; the online store's newest-wins upsert makes loading a row twice
 harmless.
 
-The columns come out exactly as the online table stores them: typed keys and features,
-arrays as JSON text, and the event and created times as integer microseconds, UTC.
+The rows come out in the online store's batch format: the keys and features in their
+declared types (arrays as lists, ``UnixTimestamp`` as a UTC timestamp), then the event and
+created times as integer microseconds since the epoch (:data:`~.query.EVENT_TS`,
+:data:`~.query.CREATED_TS`), ordered by key.
 
 Example:
     >>> from store.offline.compiler.point_in_time import FeatureColumn, ViewScan
@@ -15,8 +17,9 @@ Example:
     >>> scan = ViewScan(name="stats", files=("/d/s.parquet",), timestamp_column="ts",
     ...                 created_column=None, ttl_seconds=None, keys=(("driver_id", Int64),),
     ...                 features=(FeatureColumn("trips", "trips", Int64),))
-    >>> "QUALIFY" in compile_latest_rows(scan, start_us=0, end_us=10)
-    True
+    >>> compiled = compile_latest_rows(scan, start_us=0, end_us=10)
+    >>> "QUALIFY" in compiled.query, compiled.sources[0].files
+    (True, ('/d/s.parquet',))
 """
 
 from __future__ import annotations
@@ -24,41 +27,44 @@ from __future__ import annotations
 from sqlglot import exp
 
 from store.offline.compiler.point_in_time import ViewScan
+from store.offline.compiler.query import (
+    CREATED_TS,
+    EVENT_TS,
+    CompiledQuery,
+    SourceTable,
+    source_table_name,
+)
 from store.offline.compiler.sql import column as _col
 from store.offline.compiler.sql import epoch_us as _epoch_us
 from store.offline.compiler.sql import identifier as _q
-from store.offline.compiler.sql import read_parquet
-from store.online.layout import CREATED_TS, EVENT_TS
-from store.types import Array, UnixTimestamp, duckdb_type
+from store.offline.compiler.sql import number, sql_type, table
 
 __all__ = ["compile_earliest_event", "compile_latest_rows"]
 
 
-def compile_latest_rows(view: ViewScan, *, start_us: int, end_us: int, pretty: bool = False) -> str:
+def compile_latest_rows(
+    view: ViewScan, *, start_us: int, end_us: int, dialect: str = "duckdb", pretty: bool = False
+) -> CompiledQuery:
     """SQL returning, per entity key, the newest source row with an event time in
     ``[start_us, end_us]`` (microseconds since the epoch, UTC)."""
     event = _epoch_us(view.source_column(view.timestamp_column))
     created: exp.Expr = (
         _epoch_us(view.source_column(view.created_column))
         if view.created_column is not None
-        else exp.cast(exp.null(), "BIGINT")
+        else exp.cast(exp.null(), exp.DataType.Type.BIGINT)
     )
+    keys = [exp.cast(_col(view.source_column(k)), sql_type(t)) for k, t in view.keys]
     columns: list[exp.Expr] = [
-        exp.alias_(exp.cast(_col(view.source_column(k)), duckdb_type(t)), _q(k))
-        for k, t in view.keys
+        exp.alias_(key, _q(name)) for key, (name, _) in zip(keys, view.keys, strict=True)
     ]
-    for feature in view.features:
-        name = view.source_column(feature.column)
-        value: exp.Expr = exp.cast(_col(name), duckdb_type(feature.dtype))
-        if isinstance(feature.dtype, Array):
-            value = exp.cast(exp.func("to_json", value), "VARCHAR")
-        elif feature.dtype == UnixTimestamp:
-            value = _epoch_us(name)
-        columns.append(exp.alias_(value, _q(feature.column)))
+    columns += [
+        exp.alias_(exp.cast(_col(view.source_column(f.column)), sql_type(f.dtype)), _q(f.column))
+        for f in view.features
+    ]
     columns += [exp.alias_(event.copy(), _q(EVENT_TS)), exp.alias_(created.copy(), _q(CREATED_TS))]
     newest = exp.Window(
         this=exp.RowNumber(),
-        partition_by=[exp.cast(_col(view.source_column(k)), duckdb_type(t)) for k, t in view.keys],
+        partition_by=[key.copy() for key in keys],
         order=exp.Order(
             expressions=[
                 exp.Ordered(this=event.copy(), desc=True, nulls_first=False),
@@ -67,22 +73,36 @@ def compile_latest_rows(view: ViewScan, *, start_us: int, end_us: int, pretty: b
         ),
     )
     in_window = exp.and_(
-        exp.GTE(this=event.copy(), expression=exp.Literal.number(start_us)),
-        exp.LTE(this=event.copy(), expression=exp.Literal.number(end_us)),
+        exp.GTE(this=event.copy(), expression=number(start_us)),
+        exp.LTE(this=event.copy(), expression=number(end_us)),
     )
     select = (
         exp.select(*columns)
-        .from_(read_parquet(view.files))
+        .from_(table(source_table_name(view.name)))
         .where(in_window)
         .qualify(exp.EQ(this=newest, expression=exp.Literal.number(1)))
-        # In key order, SQLite appends to its primary-key B-tree instead of jumping around
-        # in it: the load into the online store takes half the time.
+        # In key order, a B-tree keyed like the online table (SQLite's) is appended to
+        # instead of jumped around in: the load takes half the time.
         .order_by(*[_q(k) for k, _ in view.keys])
     )
-    return select.sql(dialect="duckdb", pretty=pretty)
+    return CompiledQuery(
+        setup=(),
+        query=select.sql(dialect=dialect, pretty=pretty),
+        sources=(SourceTable(source_table_name(view.name), view.files),),
+        dialect=dialect,
+    )
 
 
-def compile_earliest_event(view: ViewScan) -> str:
-    """SQL returning the earliest event time of a view's source, in microseconds (or NULL)."""
+def compile_earliest_event(view: ViewScan, *, dialect: str = "duckdb") -> CompiledQuery:
+    """SQL returning the earliest event time of a view's source, in microseconds (or NULL),
+    as a one-row, one-column result."""
     earliest = exp.func("min", _epoch_us(view.source_column(view.timestamp_column)))
-    return exp.select(earliest).from_(read_parquet(view.files)).sql(dialect="duckdb")
+    select = exp.select(exp.alias_(earliest, _q("earliest"))).from_(
+        table(source_table_name(view.name))
+    )
+    return CompiledQuery(
+        setup=(),
+        query=select.sql(dialect=dialect),
+        sources=(SourceTable(source_table_name(view.name), view.files),),
+        dialect=dialect,
+    )

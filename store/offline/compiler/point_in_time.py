@@ -30,8 +30,10 @@ The join is written once and rendered two ways, chosen from :data:`RENDERINGS`:
   candidate rows and ``row_number()`` over (event time, created time) descending. It fans
   out over every earlier row of a key; it is the reference rendering for other engines.
 
-Times are compared as integer microseconds since the epoch in UTC (``epoch_us``), whatever
-the Parquet column's zone annotation or unit. Entity rows carry ``__silage_row``, their
+Sources are read as tables named after their views (``__silage_source_<view>``, see
+:mod:`.query`); the engine maps them to their Parquet files. Times are compared as integer
+microseconds since the epoch in UTC (``epoch_us``), whatever the Parquet column's zone
+annotation or unit. Entity rows carry ``__silage_row``, their
 input position; results are ordered by it, so every entity row comes back once, in order.
 
 Example:
@@ -51,29 +53,33 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from store.offline.compiler.query import (
+    ENTITY_TABLE,
+    ROW_COLUMN,
+    TIMESTAMP_COLUMN,
+    CompiledQuery,
+    SourceTable,
+    source_table_name,
+)
 from store.offline.compiler.sql import column as _col
 from store.offline.compiler.sql import epoch_us as _epoch_us
 from store.offline.compiler.sql import identifier as _q
-from store.offline.compiler.sql import read_parquet
-from store.types import DType, duckdb_type
+from store.offline.compiler.sql import number as _number
+from store.offline.compiler.sql import sql_type
+from store.offline.compiler.sql import table as _table
+from store.types import DType
 
 __all__ = [
-    "ENTITY_TABLE",
     "MATCHES_TABLE",
     "RENDERINGS",
-    "ROW_COLUMN",
-    "TIMESTAMP_COLUMN",
-    "CompiledQuery",
     "FeatureColumn",
     "PointInTimeQuery",
+    "Rendering",
     "ViewScan",
     "compile_point_in_time",
 ]
 
-ENTITY_TABLE = "__silage_entities"
 MATCHES_TABLE = "__silage_matches"
-ROW_COLUMN = "__silage_row"
-TIMESTAMP_COLUMN = "event_timestamp"
 _TS = "__silage_ts"
 _CREATED = "__silage_created"
 _RANK = "__silage_rank"
@@ -128,29 +134,7 @@ class PointInTimeQuery:
     max_ts_us: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class CompiledQuery:
-    """Statements to run in order on one connection, then the query returning the result."""
-
-    setup: tuple[str, ...]
-    query: str
-
-    @property
-    def text(self) -> str:
-        """Everything, as one script."""
-        return "".join(f"{statement};\n" for statement in (*self.setup, self.query))
-
-
 # --- small builders --------------------------------------------------------------------------
-
-
-def _table(name: str, alias: str | None = None) -> exp.Table:
-    return exp.Table(this=_q(name), alias=exp.TableAlias(this=_q(alias)) if alias else None)
-
-
-def _number(value: int) -> exp.Expr:
-    literal = exp.Literal.number(abs(value))
-    return exp.Neg(this=literal) if value < 0 else literal
 
 
 def _alias(view: ViewScan, index: int) -> str:
@@ -182,8 +166,7 @@ def _scan(
     """A view's source rows: typed keys, the event time in microseconds, and optionally the
     created time and the typed features, skipping rows outside the entity rows' reach."""
     columns: list[exp.Expr] = [
-        exp.alias_(exp.cast(_col(view.source_column(k)), duckdb_type(t)), _q(k))
-        for k, t in view.keys
+        exp.alias_(exp.cast(_col(view.source_column(k)), sql_type(t)), _q(k)) for k, t in view.keys
     ]
     columns.append(exp.alias_(_epoch_us(view.source_column(view.timestamp_column)), _q(_TS)))
     if created:
@@ -196,7 +179,7 @@ def _scan(
     if features:
         columns.extend(
             exp.alias_(
-                exp.cast(_col(view.source_column(f.column)), duckdb_type(f.dtype)), _q(f.column)
+                exp.cast(_col(view.source_column(f.column)), sql_type(f.dtype)), _q(f.column)
             )
             for f in _unique_columns(view)
         )
@@ -206,7 +189,7 @@ def _scan(
                 _bucket_of(_epoch_us(view.source_column(view.timestamp_column)), view), _q(_BUCKET)
             )
         )
-    select = exp.select(*columns).from_(read_parquet(view.files))
+    select = exp.select(*columns).from_(_table(source_table_name(view.name)))
     bounds = _time_bounds(view, query)
     return select.where(bounds) if bounds is not None else select
 
@@ -469,33 +452,58 @@ def _render_window(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.S
     return (), select.order_by(_col(ROW_COLUMN, "e"))
 
 
-RENDERINGS: dict[str, Callable[[PointInTimeQuery], tuple[tuple[exp.Expr, ...], exp.Select]]] = {
-    "asof": _render_asof,
-    "window": _render_window,
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """One way to write the join, and the SQL dialects it can be rendered in: a rendering
+    that uses one engine's features (DuckDB's ``ASOF JOIN``, ``arg_max`` over structs) is
+    refused for other dialects instead of producing SQL that fails when it runs."""
+
+    build: Callable[[PointInTimeQuery], tuple[tuple[exp.Expr, ...], exp.Select]]
+    dialects: frozenset[str]
+
+
+RENDERINGS: dict[str, Rendering] = {
+    "asof": Rendering(_render_asof, frozenset({"duckdb"})),
+    # Portable in shape (a range join ranked by row_number()); its time arithmetic still
+    # uses DuckDB's epoch_us.
+    "window": Rendering(_render_window, frozenset({"duckdb"})),
 }
 
 
 def compile_point_in_time(
-    query: PointInTimeQuery, *, rendering: str = "asof", pretty: bool = False
+    query: PointInTimeQuery,
+    *,
+    rendering: str = "asof",
+    dialect: str = "duckdb",
+    pretty: bool = False,
 ) -> CompiledQuery:
-    """The SQL of a point-in-time join, in DuckDB's dialect.
+    """The SQL of a point-in-time join.
 
     Args:
         query: the entity columns and the views to join.
-        rendering: ``"asof"`` (fast, DuckDB) or ``"window"`` (portable window functions).
+        rendering: a key of :data:`RENDERINGS`: ``"asof"`` (fast) or ``"window"``.
+        dialect: the sqlglot dialect of the engine that will run it.
         pretty: format over several lines, for reading and golden files.
 
     Raises:
-        ValueError: an unknown rendering.
+        ValueError: an unknown rendering, or one the dialect cannot run.
     """
     try:
-        render = RENDERINGS[rendering]
+        chosen = RENDERINGS[rendering]
     except KeyError:
         raise ValueError(
             f"unknown rendering {rendering!r}; choose one of {', '.join(RENDERINGS)}"
         ) from None
-    setup, final = render(query)
+    if dialect not in chosen.dialects:
+        usable = [name for name, r in RENDERINGS.items() if dialect in r.dialects]
+        raise ValueError(
+            f"the {rendering!r} rendering of the point-in-time join cannot run in {dialect!r}; "
+            f"renderings for {dialect!r}: {', '.join(usable) or 'none'}"
+        )
+    setup, final = chosen.build(query)
     return CompiledQuery(
-        setup=tuple(s.sql(dialect="duckdb", pretty=pretty) for s in setup),
-        query=final.sql(dialect="duckdb", pretty=pretty),
+        setup=tuple(s.sql(dialect=dialect, pretty=pretty) for s in setup),
+        query=final.sql(dialect=dialect, pretty=pretty),
+        sources=tuple(SourceTable(source_table_name(v.name), v.files) for v in query.views),
+        dialect=dialect,
     )

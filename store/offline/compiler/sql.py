@@ -1,12 +1,42 @@
-"""Small sqlglot builders shared by the compilers (pure)."""
+"""Small sqlglot builders shared by the compilers, and the SQL type of each dtype (pure).
+
+Types are sqlglot ``DataType`` trees, so each dialect spells them its own way
+(``Float32`` is ``REAL`` in DuckDB, ``FLOAT`` in Spark).
+
+Example:
+    >>> from store.types import Array, Float64
+    >>> sql_type(Array(Float64)).sql("duckdb"), sql_type(Array(Float64)).sql("spark")
+    ('DOUBLE[]', 'ARRAY<DOUBLE>')
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlglot import exp
 
-__all__ = ["column", "epoch_us", "identifier", "read_parquet"]
+from store.types import Array, DType, PrimitiveType
+
+__all__ = ["column", "epoch_us", "identifier", "number", "sql_type", "table"]
+
+_TYPES: dict[str, object] = {
+    "Int32": exp.DataType.Type.INT,
+    "Int64": exp.DataType.Type.BIGINT,
+    "Float32": exp.DataType.Type.FLOAT,
+    "Float64": exp.DataType.Type.DOUBLE,
+    "String": exp.DataType.Type.VARCHAR,
+    "Bool": exp.DataType.Type.BOOLEAN,
+    "Bytes": exp.DataType.Type.VARBINARY,
+    "UnixTimestamp": exp.DataType.Type.TIMESTAMPTZ,
+}
+
+
+def sql_type(dtype: DType) -> exp.DataType:
+    """The SQL type a dtype is read as."""
+    if isinstance(dtype, Array):
+        return exp.DataType(
+            this=exp.DataType.Type.ARRAY, expressions=[sql_type(dtype.element)], nested=True
+        )
+    assert isinstance(dtype, PrimitiveType)
+    return exp.DataType(this=_TYPES[dtype.name])
 
 
 def identifier(name: str) -> exp.Identifier:
@@ -15,22 +45,24 @@ def identifier(name: str) -> exp.Identifier:
 
 
 def column(name: str, table: str | None = None) -> exp.Column:
+    """``"table"."name"``, or ``"name"``."""
     return exp.column(identifier(name), table=identifier(table) if table else None)
+
+
+def table(name: str, alias: str | None = None) -> exp.Table:
+    """``"name" AS "alias"``, or ``"name"``."""
+    return exp.Table(
+        this=identifier(name), alias=exp.TableAlias(this=identifier(alias)) if alias else None
+    )
+
+
+def number(value: int) -> exp.Expr:
+    """An integer literal; negative ones as a negation, which every dialect reads."""
+    literal = exp.Literal.number(abs(value))
+    return exp.Neg(this=literal) if value < 0 else literal
 
 
 def epoch_us(name: str) -> exp.Expr:
     """Microseconds since the epoch, UTC. The cast reads naive Parquet timestamps as UTC (the
     connection's zone), costs nothing on zoned ones, and accepts nanosecond columns."""
-    return exp.func("epoch_us", exp.cast(column(name), "TIMESTAMPTZ"))
-
-
-def read_parquet(files: Sequence[str]) -> exp.Table:
-    """``read_parquet([...], union_by_name = true)`` as a table: files may differ in column
-    order or miss a column that others have."""
-    paths = exp.Array(expressions=[exp.Literal.string(f) for f in files])
-    return exp.Table(
-        this=exp.Anonymous(
-            this="read_parquet",
-            expressions=[paths, exp.EQ(this=exp.var("union_by_name"), expression=exp.true())],
-        )
-    )
+    return exp.func("epoch_us", exp.cast(column(name), exp.DataType.Type.TIMESTAMPTZ))

@@ -1,25 +1,36 @@
 """The DuckDB offline engine: the one module that imports duckdb.
 
-It runs compiled SQL with the entity table registered as an Arrow view (no copy), and
-returns Arrow, or streams the result to Parquet with ``COPY`` so a large training set
-never passes through Python. Each job gets its own in-memory connection, set to UTC so
-that no timestamp is ever read in the machine's local zone.
+Each job gets its own in-memory connection, set to UTC so that no timestamp is ever read in
+the machine's local zone. Sources become views over ``read_parquet`` (read by column name,
+so files may differ in column order); the entity table is registered as an Arrow view (no
+copy). Results come back as Arrow, or stream to Parquet with ``COPY`` so a large training
+set never passes through Python.
+
+``offline_store: {type: duckdb, threads: 4, memory_limit: 2GB}``: DuckDB keeps freed buffers
+up to its limit (80% of RAM by its default), so a training-set job's process would stay
+large; a 1 GB default costs little time and spills to the system's temporary folder beyond
+it.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from sqlglot import exp
 
 from store.errors import RequestError, SourceDataError
-from store.offline.compiler.point_in_time import ENTITY_TABLE, CompiledQuery
+from store.offline.compiler.query import ENTITY_TABLE, CompiledQuery, SourceTable
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+
+    from store.settings import Settings
 
 __all__ = ["DuckDBEngine"]
 
@@ -34,11 +45,23 @@ class DuckDBEngine:
         temp_directory: where spilled data goes; None: a folder in the system's temp folder.
     """
 
+    dialect: ClassVar[str] = "duckdb"
+    renderings: ClassVar[tuple[str, ...]] = ("asof", "window")
+    settings_keys: ClassVar[frozenset[str]] = frozenset({"threads", "memory_limit"})
+
     threads: int | None = None
-    memory_limit: str | None = None
+    memory_limit: str | None = "1GB"
     temp_directory: str | None = None
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(
+            threads=settings.integer("threads"),
+            memory_limit=settings.text("memory_limit", "1GB"),
+        )
+
     def connect(self) -> duckdb.DuckDBPyConnection:
+        """A new in-memory connection with this engine's settings, in UTC."""
         import duckdb
 
         conn = duckdb.connect(":memory:")
@@ -52,12 +75,32 @@ class DuckDBEngine:
         conn.execute("SET temp_directory = ?", [spill])
         return conn
 
-    def query_to_arrow(self, sql: str) -> pa.Table:
-        """Run a user's SQL query (an entity table given as SQL) and return its rows.
+    def to_arrow(self, query: CompiledQuery, entities: pa.Table | None = None) -> pa.Table:
+        return self._run(query, entities, lambda conn, sql: conn.sql(sql).to_arrow_table())
 
-        Raises:
-            RequestError: the query does not parse or fails; the message has DuckDB's reason.
-        """
+    def to_parquet(
+        self, query: CompiledQuery, path: Path, entities: pa.Table | None = None
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        target = str(path).replace("'", "''")
+        self._run(
+            query,
+            entities,
+            lambda conn, sql: conn.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet)"),
+        )
+
+    def to_batches(
+        self, query: CompiledQuery, batch_size: int = 100_000
+    ) -> Iterator[pa.RecordBatch]:
+        conn = self._prepared(query, None)
+        try:
+            with _source_errors():
+                reader = conn.sql(query.query).to_arrow_reader(batch_size)
+                yield from reader
+        finally:
+            conn.close()
+
+    def run_sql(self, sql: str) -> pa.Table:
         import duckdb
 
         conn = self.connect()
@@ -71,72 +114,73 @@ class DuckDBEngine:
         finally:
             conn.close()
 
-    def record_batches(self, sql: str, batch_size: int = 100_000) -> Iterator[pa.RecordBatch]:
-        """Stream a query's result as Arrow record batches; the connection closes at the end."""
+    def _prepared(
+        self, query: CompiledQuery, entities: pa.Table | None
+    ) -> duckdb.DuckDBPyConnection:
+        """A connection with the sources, the entity table and the setup statements in place."""
+        if query.dialect != self.dialect:
+            raise ValueError(
+                f"a query compiled for {query.dialect!r} was given to the DuckDB engine; "
+                f"compile it with dialect='duckdb'"
+            )
         conn = self.connect()
         try:
-            reader = conn.sql(sql).to_arrow_reader(batch_size)
-            yield from reader
+            with _source_errors():
+                for source in query.sources:
+                    conn.execute(_source_view(source))
+                if entities is not None:
+                    conn.register(ENTITY_TABLE, entities)
+                # Setup statements run one by one, so DuckDB frees each one's memory before
+                # the next starts; temporary tables vanish with the connection.
+                for statement in query.setup:
+                    conn.execute(statement)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _run(
+        self,
+        query: CompiledQuery,
+        entities: pa.Table | None,
+        action: Callable[[duckdb.DuckDBPyConnection, str], Any],
+    ) -> Any:
+        conn = self._prepared(query, entities)
+        try:
+            with _source_errors():
+                return action(conn, query.query)
         finally:
             conn.close()
 
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        """Every row a (small) query returns."""
-        conn = self.connect()
-        try:
-            return conn.execute(sql).fetchall()
-        finally:
-            conn.close()
 
-    def row(self, sql: str) -> tuple[Any, ...]:
-        """The one row a query returns."""
-        found = self.rows(sql)
-        return found[0] if found else ()
+def _source_view(source: SourceTable) -> str:
+    """``CREATE TEMP VIEW name AS SELECT * FROM read_parquet([...], union_by_name = true)``.
+    DuckDB inlines the view, so projections and filters still reach the Parquet reader."""
+    files = exp.Array(expressions=[exp.Literal.string(f) for f in source.files])
+    scan = exp.Anonymous(
+        this="read_parquet",
+        expressions=[files, exp.EQ(this=exp.var("union_by_name"), expression=exp.true())],
+    )
+    view = exp.Create(
+        this=exp.Table(this=exp.to_identifier(source.name, quoted=True)),
+        kind="VIEW",
+        expression=exp.select(exp.Star()).from_(exp.Table(this=scan)),
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+    )
+    return view.sql(dialect="duckdb")
 
-    def scalar(self, sql: str) -> Any:
-        """The single value a query returns."""
-        found = self.row(sql)
-        return found[0] if found else None
 
-    def read_parquet(self, path: Path) -> pa.Table:
-        """Read an entity table stored as Parquet."""
-        import pyarrow.parquet as pq
+@contextmanager
+def _source_errors() -> Iterator[None]:
+    """Turn DuckDB's errors about unreadable or mistyped source data into SourceDataError."""
+    import duckdb
 
-        if not path.exists():
-            raise RequestError(f"entity table file {path} does not exist")
-        return pq.read_table(path)
-
-    def execute(self, compiled: CompiledQuery, entities: pa.Table) -> pa.Table:
-        """Run a compiled join over ``entities``; returns the result as Arrow."""
-        return self._run(compiled, entities, lambda conn, q: conn.sql(q).to_arrow_table())
-
-    def copy_to_parquet(self, compiled: CompiledQuery, entities: pa.Table, path: Path) -> None:
-        """Stream a compiled join's result into a Parquet file, in order."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        target = str(path).replace("'", "''")
-        self._run(
-            compiled,
-            entities,
-            lambda conn, q: conn.execute(f"COPY ({q}) TO '{target}' (FORMAT parquet)"),
-        )
-
-    def _run(self, compiled: CompiledQuery, entities: pa.Table, action: Any) -> Any:
-        import duckdb
-
-        conn = self.connect()
-        try:
-            conn.register(ENTITY_TABLE, entities)
-            # Setup statements run one by one, so DuckDB frees each one's memory before the
-            # next starts; temporary tables vanish with the connection.
-            for statement in compiled.setup:
-                conn.execute(statement)
-            return action(conn, compiled.query)
-        except duckdb.IOException as exc:
-            raise SourceDataError(f"a source's Parquet data could not be read: {exc}") from exc
-        except duckdb.ConversionException as exc:
-            raise SourceDataError(
-                f"a source column could not be cast to its declared type: {exc}; fix the "
-                f"declared dtype or the data"
-            ) from exc
-        finally:
-            conn.close()
+    try:
+        yield
+    except duckdb.IOException as exc:
+        raise SourceDataError(f"a source's Parquet data could not be read: {exc}") from exc
+    except duckdb.ConversionException as exc:
+        raise SourceDataError(
+            f"a source column could not be cast to its declared type: {exc}; fix the "
+            f"declared dtype or the data"
+        ) from exc

@@ -1,47 +1,165 @@
-"""The SQLite online store: the one module that opens the online database.
+r"""The SQLite online backend: the one module that opens the online database.
+
+``online_store: {type: sqlite, path: data/online_store.db}``. One file holds every table;
+a bookkeeping table, ``__silage_tables``, records which table serves which project's view
+and with which layout, so several projects can share a file.
+
+Each view's table is ``WITHOUT ROWID`` with the typed join keys as its primary key, so a
+lookup is one B-tree search. Features are stored in SQLite's types (arrays as JSON text,
+timestamps and the event and created times as integer microseconds since the epoch, UTC).
 
 Connections use WAL (readers never wait for the writer) and a busy timeout. Writes take
 the lock up front with ``BEGIN IMMEDIATE``, so two writers queue instead of failing with
-"database is locked". A bookkeeping table, ``__silage_tables``, records which table
-serves which project's view and with which layout, so several projects can share a file.
+"database is locked". Reads reuse one connection per thread.
+
+Example:
+    >>> from store.types import Float64, Int64
+    >>> layout = TableLayout(project="p", feature_view="stats",
+    ...                      keys=(("driver_id", Int64),), features=(("rate", Float64),))
+    >>> print(create_table_sql(layout).replace(", ", ",\n"))
+    CREATE TABLE "p__stats" ("driver_id" INTEGER NOT NULL,
+    "rate" REAL,
+    "__event_ts" INTEGER NOT NULL,
+    "__created_ts" INTEGER,
+    PRIMARY KEY ("driver_id")) WITHOUT ROWID
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from store.online.layout import TableLayout, quote
-from store.repo.plan import OnlineTableChange
+from store.epoch import from_micros
+from store.online.layout import (
+    CREATED_TS,
+    EVENT_TS,
+    OnlineTableChange,
+    StoredTable,
+    TableLayout,
+    plan_table_changes,
+)
+from store.types import Array, Bool, DType, Int64, PrimitiveType, UnixTimestamp
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["OnlineStore"]
+    from store.online.backend import StoredRow
+    from store.settings import Settings
+
+__all__ = ["SQLiteBackend", "create_table_sql", "upsert_sql"]
 
 BUSY_TIMEOUT_MS = 60_000
 _BOOKKEEPING = "__silage_tables"
 _BOOKKEEPING_SQL = (
-    f"CREATE TABLE IF NOT EXISTS {quote(_BOOKKEEPING)} ("
+    f'CREATE TABLE IF NOT EXISTS "{_BOOKKEEPING}" ('
     "project TEXT NOT NULL, feature_view TEXT NOT NULL, table_name TEXT NOT NULL UNIQUE, "
     "layout_hash TEXT NOT NULL, PRIMARY KEY (project, feature_view)) WITHOUT ROWID"
 )
+# SQLite storage classes. Timestamps are integer microseconds since the epoch, UTC; arrays
+# are JSON text.
+_TYPES: dict[str, str] = {
+    "Int32": "INTEGER",
+    "Int64": "INTEGER",
+    "Float32": "REAL",
+    "Float64": "REAL",
+    "String": "TEXT",
+    "Bool": "INTEGER",
+    "Bytes": "BLOB",
+    "UnixTimestamp": "INTEGER",
+}
+# The most keys one lookup binds as parameters (SQLite allows 32766 since 3.32).
+_MAX_KEYS_PER_QUERY = 30_000
 
 
-class OnlineStore:
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _sqlite_type(dtype: DType) -> str:
+    if isinstance(dtype, Array):
+        return "TEXT"
+    assert isinstance(dtype, PrimitiveType)
+    return _TYPES[dtype.name]
+
+
+def create_table_sql(layout: TableLayout) -> str:
+    """``CREATE TABLE`` for a view's online table."""
+    columns = [f"{_quote(n)} {_sqlite_type(t)} NOT NULL" for n, t in layout.keys]
+    columns += [f"{_quote(n)} {_sqlite_type(t)}" for n, t in layout.features]
+    columns += [f"{_quote(EVENT_TS)} INTEGER NOT NULL", f"{_quote(CREATED_TS)} INTEGER"]
+    primary = ", ".join(_quote(n) for n, _ in layout.keys)
+    return (
+        f"CREATE TABLE {_quote(layout.table)} ({', '.join(columns)}, "
+        f"PRIMARY KEY ({primary})) WITHOUT ROWID"
+    )
+
+
+def upsert_sql(layout: TableLayout) -> str:
+    """Insert a row, or replace the stored one only if the new row is newer: a later event
+    time, or the same event time and a later created time (a missing one counts as oldest).
+    """
+    table = _quote(layout.table)
+    columns = layout.columns
+    names = ", ".join(_quote(c) for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    keys = ", ".join(_quote(n) for n, _ in layout.keys)
+    updates = ", ".join(f"{_quote(c)} = excluded.{_quote(c)}" for c in columns[len(layout.keys) :])
+    event, created = _quote(EVENT_TS), _quote(CREATED_TS)
+    oldest = -(2**63)
+    newer = (
+        f"excluded.{event} > {table}.{event} OR (excluded.{event} = {table}.{event} AND "
+        f"coalesce(excluded.{created}, {oldest}) > coalesce({table}.{created}, {oldest}))"
+    )
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+        f"ON CONFLICT ({keys}) DO UPDATE SET {updates} WHERE {newer}"
+    )
+
+
+def _encoder(dtype: DType) -> Callable[[pa.Array], list[Any]]:
+    """How an Arrow column becomes the Python values SQLite stores."""
+    import pyarrow as pa
+
+    if isinstance(dtype, Array):
+        return lambda column: [None if v is None else json.dumps(v) for v in column.to_pylist()]
+    if dtype == UnixTimestamp:
+        return lambda column: column.cast(pa.int64()).to_pylist()
+    return lambda column: column.to_pylist()
+
+
+def _decoder(dtype: DType) -> Callable[[Any], Any] | None:
+    """How a stored SQLite value becomes a Python value (None: as it is)."""
+    if isinstance(dtype, Array):
+        return json.loads
+    return {Bool: bool, UnixTimestamp: from_micros}.get(dtype)  # type: ignore[call-overload, no-any-return]
+
+
+class SQLiteBackend:
     """An SQLite file holding one table per online feature view.
 
     Writes open a connection per transaction. Reads reuse one connection per thread: a
     point lookup then costs a few microseconds of SQLite and nothing to open.
     """
 
+    settings_keys: ClassVar[frozenset[str]] = frozenset({"path"})
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(settings.path("path", "data/online_store.db"))
+
+    def __repr__(self) -> str:
+        return f"SQLiteBackend({str(self.path)!r})"
+
+    # --- connections ----------------------------------------------------------------------
 
     def connect(self) -> sqlite3.Connection:
         """A connection in autocommit mode (transactions are explicit), WAL, busy timeout."""
@@ -53,7 +171,7 @@ class OnlineStore:
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[sqlite3.Connection]:
         """An immediate transaction: committed on success, rolled back on any exception."""
         conn = self.connect()
         try:
@@ -67,27 +185,7 @@ class OnlineStore:
         finally:
             conn.close()
 
-    def upsert_batches(
-        self,
-        layout: TableLayout,
-        batches: Iterable[pa.RecordBatch],
-        on_rows: Callable[[int], None] | None = None,
-    ) -> int:
-        """Write rows (columns in ``layout.columns`` order) with the newest-wins upsert, all
-        in one transaction: a reader sees the table as before or as after, never between,
-        and a load killed midway leaves it as before. Returns the number of rows written."""
-        sql = layout.upsert_sql()
-        written = 0
-        with self.write() as conn:
-            for batch in batches:
-                columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
-                conn.executemany(sql, zip(*columns, strict=True))
-                written += batch.num_rows
-                if on_rows is not None:
-                    on_rows(written)
-        return written
-
-    def reader(self) -> sqlite3.Connection:
+    def _reader(self) -> sqlite3.Connection:
         """This thread's read connection (opened once)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -97,22 +195,14 @@ class OnlineStore:
         return conn
 
     def close(self) -> None:
-        """Close this thread's read connection."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
 
-    def has_rows(self, layout: TableLayout) -> bool:
-        """Whether the view's table holds any row (False when it does not exist)."""
-        try:
-            found = self.reader().execute(f"SELECT 1 FROM {quote(layout.table)} LIMIT 1")
-        except sqlite3.OperationalError:
-            return False
-        return found.fetchone() is not None
+    # --- tables ---------------------------------------------------------------------------
 
-    def tables(self, project: str) -> dict[str, tuple[str, str]]:
-        """View name to (table name, layout hash) for a project; empty if the file is new."""
+    def tables(self, project: str) -> dict[str, StoredTable]:
         if not self.path.exists():
             return {}
         conn = self.connect()
@@ -120,17 +210,6 @@ class OnlineStore:
             return _tables(conn, project)
         finally:
             conn.close()
-
-    def plan_tables(
-        self,
-        project: str,
-        layouts: Sequence[TableLayout],
-        *,
-        drop_missing: bool,
-        drop: Collection[str] = (),
-    ) -> list[OnlineTableChange]:
-        """The table changes that :meth:`sync_tables` would make (reads only)."""
-        return _changes(self.tables(project), layouts, drop_missing=drop_missing, drop=drop)
 
     def sync_tables(
         self,
@@ -140,77 +219,106 @@ class OnlineStore:
         drop_missing: bool,
         drop: Collection[str] = (),
     ) -> list[OnlineTableChange]:
-        """Create or rebuild the tables of ``layouts`` and drop those of the views in
-        ``drop`` (with ``drop_missing``: of every view not in ``layouts``); all in one
-        transaction.
-
-        A table whose columns change is rebuilt empty: its old rows were computed for the
-        old definition, and ``silage materialize`` loads the new ones.
-        """
-        with self.write() as conn:
+        # A table whose columns change is rebuilt empty: its old rows were computed for the
+        # old definition, and `silage materialize` loads the new ones.
+        with self.transaction() as conn:
             conn.execute(_BOOKKEEPING_SQL)
             existing = _tables(conn, project)
-            changes = _changes(existing, layouts, drop_missing=drop_missing, drop=drop)
+            changes = plan_table_changes(existing, layouts, drop_missing=drop_missing, drop=drop)
             wanted = {layout.feature_view: layout for layout in layouts}
             for change in changes:
-                table = quote(change.table)
-                if change.action in ("rebuild", "drop"):
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
-                    conn.execute(
-                        f"DELETE FROM {quote(_BOOKKEEPING)} WHERE project = ? AND feature_view = ?",
-                        (project, change.feature_view),
-                    )
+                conn.execute(f"DROP TABLE IF EXISTS {_quote(change.table)}")
+                conn.execute(
+                    f"DELETE FROM {_quote(_BOOKKEEPING)} WHERE project = ? AND feature_view = ?",
+                    (project, change.feature_view),
+                )
                 if change.action in ("create", "rebuild"):
                     layout = wanted[change.feature_view]
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
-                    conn.execute(layout.create_sql())
+                    conn.execute(create_table_sql(layout))
                     conn.execute(
-                        f"INSERT INTO {quote(_BOOKKEEPING)} VALUES (?, ?, ?, ?)",
+                        f"INSERT INTO {_quote(_BOOKKEEPING)} VALUES (?, ?, ?, ?)",
                         (project, layout.feature_view, layout.table, layout.layout_hash),
                     )
             return changes
 
+    def has_rows(self, layout: TableLayout) -> bool:
+        try:
+            found = self._reader().execute(f"SELECT 1 FROM {_quote(layout.table)} LIMIT 1")
+        except sqlite3.OperationalError:
+            return False
+        return found.fetchone() is not None
 
-def _tables(conn: sqlite3.Connection, project: str) -> dict[str, tuple[str, str]]:
+    # --- rows -----------------------------------------------------------------------------
+
+    def write(
+        self,
+        layout: TableLayout,
+        batches: Iterable[pa.RecordBatch],
+        on_rows: Callable[[int], None] | None = None,
+    ) -> int:
+        sql = upsert_sql(layout)
+        encoders = [_encoder(t) for _, t in (*layout.keys, *layout.features)]
+        encoders += [_encoder(Int64), _encoder(Int64)]  # the event and created times
+        written = 0
+        with self.transaction() as conn:
+            for batch in batches:
+                columns = [encode(batch.column(i)) for i, encode in enumerate(encoders)]
+                conn.executemany(sql, zip(*columns, strict=True))
+                written += batch.num_rows
+                if on_rows is not None:
+                    on_rows(written)
+        return written
+
+    def read(
+        self, layout: TableLayout, features: Sequence[str], keys: Sequence[tuple[Any, ...]]
+    ) -> list[StoredRow | None]:
+        dtypes = dict(layout.features)
+        decoders = [(i, d) for i, f in enumerate(features) if (d := _decoder(dtypes[f]))]
+        width = len(layout.keys)
+        wanted = ", ".join(_quote(c) for c in (*(n for n, _ in layout.keys), *features, EVENT_TS))
+        conn = self._reader()
+        found: dict[tuple[Any, ...], StoredRow] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _MAX_KEYS_PER_QUERY):
+            chunk = unique[start : start + _MAX_KEYS_PER_QUERY]
+            if width == 1:
+                marks = ", ".join("?" * len(chunk))
+                sql = (
+                    f"SELECT {wanted} FROM {_quote(layout.table)} "
+                    f"WHERE {_quote(layout.keys[0][0])} IN ({marks})"
+                )
+                params: list[Any] = [k[0] for k in chunk]
+            else:
+                on = " AND ".join(
+                    f"t.{_quote(n)} = json_extract(j.value, '$[{i}]')"
+                    for i, (n, _) in enumerate(layout.keys)
+                )
+                sql = (
+                    f"SELECT {', '.join('t.' + c for c in wanted.split(', '))} "
+                    f"FROM json_each(?) AS j JOIN {_quote(layout.table)} AS t ON {on}"
+                )
+                params = [json.dumps([list(k) for k in chunk])]
+            for row in conn.execute(sql, params):
+                values = row[width:]
+                if decoders:
+                    decoded = list(values)
+                    for i, decode in decoders:
+                        if decoded[i] is not None:
+                            decoded[i] = decode(decoded[i])
+                    values = tuple(decoded)
+                found[row[:width]] = values
+        return [found.get(k) for k in keys]
+
+
+def _tables(conn: sqlite3.Connection, project: str) -> dict[str, StoredTable]:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_BOOKKEEPING,)
     ).fetchone()
     if not exists:
         return {}
     rows = conn.execute(
-        f"SELECT feature_view, table_name, layout_hash FROM {quote(_BOOKKEEPING)} "
+        f"SELECT feature_view, table_name, layout_hash FROM {_quote(_BOOKKEEPING)} "
         "WHERE project = ?",
         (project,),
     ).fetchall()
-    return {view: (table, digest) for view, table, digest in rows}
-
-
-def _changes(
-    existing: dict[str, tuple[str, str]],
-    layouts: Sequence[TableLayout],
-    *,
-    drop_missing: bool,
-    drop: Collection[str],
-) -> list[OnlineTableChange]:
-    changes: list[OnlineTableChange] = []
-    for layout in layouts:
-        found = existing.get(layout.feature_view)
-        if found is None:
-            changes.append(
-                OnlineTableChange(
-                    feature_view=layout.feature_view, table=layout.table, action="create"
-                )
-            )
-        elif found[1] != layout.layout_hash:
-            changes.append(
-                OnlineTableChange(
-                    feature_view=layout.feature_view, table=layout.table, action="rebuild"
-                )
-            )
-    wanted = {layout.feature_view for layout in layouts}
-    changes.extend(
-        OnlineTableChange(feature_view=view, table=table, action="drop")
-        for view, (table, _) in existing.items()
-        if view not in wanted and (drop_missing or view in drop)
-    )
-    return sorted(changes, key=lambda c: c.feature_view)
+    return {view: StoredTable(table, digest) for view, table, digest in rows}

@@ -1,3 +1,4 @@
+-- __silage_source_driver_hourly_stats: /data/driver_stats.parquet
 CREATE TEMPORARY TABLE "__silage_matches" AS
 WITH "e" AS (
   SELECT
@@ -41,7 +42,7 @@ WITH "p0_driver_hourly_stats" AS (
       CAST("conv_rate" AS REAL) AS "conv_rate",
       CAST("avg_daily_trips" AS BIGINT) AS "avg_daily_trips",
       EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) // 86400000000 AS "__silage_bucket"
-    FROM READ_PARQUET(['/data/driver_stats.parquet'], union_by_name = TRUE)
+    FROM "__silage_source_driver_hourly_stats"
   ) AS "f"
     ON "e"."driver_id" = "f"."driver_id"
     AND "f"."__silage_bucket" = "e"."__silage_bucket"

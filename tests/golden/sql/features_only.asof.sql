@@ -1,3 +1,4 @@
+-- __silage_source_driver_customer: /data/pairs/a.parquet, /data/pairs/b.parquet
 CREATE TEMPORARY TABLE "__silage_matches" AS
 WITH "e" AS (
   SELECT
@@ -11,7 +12,7 @@ WITH "e" AS (
     EPOCH_US(CAST("ts" AS TIMESTAMPTZ)) AS "__silage_ts",
     CAST("n_trips" AS BIGINT) AS "trips_together",
     CAST("ratings" AS DOUBLE[]) AS "ratings"
-  FROM READ_PARQUET(['/data/pairs/a.parquet', '/data/pairs/b.parquet'], union_by_name = TRUE)
+  FROM "__silage_source_driver_customer"
 )
 SELECT
   "e"."__silage_row",

@@ -1,3 +1,4 @@
+-- __silage_source_driver_hourly_stats: /data/driver_stats.parquet
 CREATE TEMPORARY TABLE "__silage_matches" AS
 WITH "e" AS (
   SELECT
@@ -8,7 +9,7 @@ WITH "e" AS (
   SELECT
     CAST("driver_id" AS BIGINT) AS "driver_id",
     EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) AS "__silage_ts"
-  FROM READ_PARQUET(['/data/driver_stats.parquet'], union_by_name = TRUE)
+  FROM "__silage_source_driver_hourly_stats"
   WHERE
     EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) <= 1767312000000000
     AND EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) >= 1767139200000000
@@ -39,7 +40,7 @@ WITH "p0_driver_hourly_stats" AS (
       EPOCH_US(CAST("created" AS TIMESTAMPTZ)) AS "__silage_created",
       CAST("conv_rate" AS REAL) AS "conv_rate",
       CAST("avg_daily_trips" AS BIGINT) AS "avg_daily_trips"
-    FROM READ_PARQUET(['/data/driver_stats.parquet'], union_by_name = TRUE)
+    FROM "__silage_source_driver_hourly_stats"
     WHERE
       EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) <= 1767312000000000
       AND EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) >= 1767139200000000

@@ -1,3 +1,4 @@
+-- __silage_source_driver_hourly_stats: /data/driver_stats.parquet
 WITH "e" AS (
   SELECT
     *,
@@ -10,7 +11,7 @@ WITH "e" AS (
     EPOCH_US(CAST("created" AS TIMESTAMPTZ)) AS "__silage_created",
     CAST("conv_rate" AS REAL) AS "conv_rate",
     CAST("avg_daily_trips" AS BIGINT) AS "avg_daily_trips"
-  FROM READ_PARQUET(['/data/driver_stats.parquet'], union_by_name = TRUE)
+  FROM "__silage_source_driver_hourly_stats"
   WHERE
     EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) <= 1767312000000000
     AND EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) >= 1767139200000000

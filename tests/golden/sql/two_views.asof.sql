@@ -1,3 +1,5 @@
+-- __silage_source_driver_hourly_stats: /data/driver_stats.parquet
+-- __silage_source_driver_customer: /data/pairs/a.parquet, /data/pairs/b.parquet
 CREATE TEMPORARY TABLE "__silage_matches" AS
 WITH "e" AS (
   SELECT
@@ -8,7 +10,7 @@ WITH "e" AS (
   SELECT
     CAST("driver_id" AS BIGINT) AS "driver_id",
     EPOCH_US(CAST("event_timestamp" AS TIMESTAMPTZ)) AS "__silage_ts"
-  FROM READ_PARQUET(['/data/driver_stats.parquet'], union_by_name = TRUE)
+  FROM "__silage_source_driver_hourly_stats"
 ), "v1_driver_customer" AS (
   SELECT
     CAST("driver_id" AS BIGINT) AS "driver_id",
@@ -16,7 +18,7 @@ WITH "e" AS (
     EPOCH_US(CAST("ts" AS TIMESTAMPTZ)) AS "__silage_ts",
     CAST("n_trips" AS BIGINT) AS "trips_together",
     CAST("ratings" AS DOUBLE[]) AS "ratings"
-  FROM READ_PARQUET(['/data/pairs/a.parquet', '/data/pairs/b.parquet'], union_by_name = TRUE)
+  FROM "__silage_source_driver_customer"
 )
 SELECT
   "e"."__silage_row",
@@ -50,7 +52,7 @@ WITH "p0_driver_hourly_stats" AS (
       EPOCH_US(CAST("created" AS TIMESTAMPTZ)) AS "__silage_created",
       CAST("conv_rate" AS REAL) AS "conv_rate",
       CAST("avg_daily_trips" AS BIGINT) AS "avg_daily_trips"
-    FROM READ_PARQUET(['/data/driver_stats.parquet'], union_by_name = TRUE)
+    FROM "__silage_source_driver_hourly_stats"
   ) AS "s"
     ON "m"."driver_id" = "s"."driver_id" AND "s"."__silage_ts" = "m"."__silage_match_0"
   GROUP BY

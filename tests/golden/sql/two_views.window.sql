@@ -1,3 +1,5 @@
+-- __silage_source_driver_hourly_stats: /data/driver_stats.parquet
+-- __silage_source_driver_customer: /data/pairs/a.parquet, /data/pairs/b.parquet
 WITH "e" AS (
   SELECT
     *,
@@ -10,7 +12,7 @@ WITH "e" AS (
     EPOCH_US(CAST("created" AS TIMESTAMPTZ)) AS "__silage_created",
     CAST("conv_rate" AS REAL) AS "conv_rate",
     CAST("avg_daily_trips" AS BIGINT) AS "avg_daily_trips"
-  FROM READ_PARQUET(['/data/driver_stats.parquet'], union_by_name = TRUE)
+  FROM "__silage_source_driver_hourly_stats"
 ), "v0_driver_hourly_stats" AS (
   SELECT
     "e"."__silage_row",
@@ -33,7 +35,7 @@ WITH "e" AS (
     CAST(NULL AS BIGINT) AS "__silage_created",
     CAST("n_trips" AS BIGINT) AS "trips_together",
     CAST("ratings" AS DOUBLE[]) AS "ratings"
-  FROM READ_PARQUET(['/data/pairs/a.parquet', '/data/pairs/b.parquet'], union_by_name = TRUE)
+  FROM "__silage_source_driver_customer"
 ), "v1_driver_customer" AS (
   SELECT
     "e"."__silage_row",

@@ -10,7 +10,8 @@ import pytest
 
 from store import Entity, FeatureView, Field, FileSource
 from store.errors import SourceDataError
-from store.offline.sources import parquet_files, resolve_feature_views
+from store.offline.sources import parquet_files
+from store.repo.apply import check_against_data
 from store.repo.loader import RepoContents
 from store.types import Float64, Int64, String
 
@@ -54,7 +55,7 @@ def test_field_mapping_renames_before_checks_and_key_type_comes_from_data(tmp_pa
         timestamp_field="event_ts",
         field_mapping={"id": "driver_id", "rate_raw": "rate"},
     )
-    resolved, problems = resolve_feature_views(
+    resolved, problems = check_against_data(
         contents_for(source, Field(name="rate", dtype=Float64)), tmp_path
     )
     assert problems == []
@@ -98,6 +99,6 @@ def test_problems_name_the_column_and_the_fix(
 ) -> None:
     write(tmp_path / "s.parquet", **columns)
     source = FileSource(path="s.parquet", timestamp_field="event_ts")
-    _, problems = resolve_feature_views(contents_for(source, *schema), tmp_path)
+    _, problems = check_against_data(contents_for(source, *schema), tmp_path)
     assert len(problems) == 1
     assert problem in problems[0]

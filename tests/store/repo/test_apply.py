@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from store import FeatureStore, ObjectNotFoundError, RepoValidationError
+from store.online.backends import sqlite as sqlite_backend
 from store.online.layout import TableLayout
 from store.types import Int64
 from tests.conftest import GOLDEN
@@ -192,14 +193,18 @@ def test_failed_online_table_change_rolls_back_the_catalog(
         fs.apply()
         before, tables_before = snapshot(fs), online_tables(repo)
     make_repo("basic_v2", into=repo)
-    original = TableLayout.create_sql
+    original = sqlite_backend.create_table_sql
 
-    def broken(self: TableLayout) -> str:
+    def broken(layout: TableLayout) -> str:
+        # The rebuild drops the old table, then fails to create the new one: the rollback
+        # must bring the old table back along with the catalog.
         return (
-            "CREATE TABLE oops (" if self.feature_view == "driver_hourly_stats" else original(self)
+            "CREATE TABLE oops ("
+            if layout.feature_view == "driver_hourly_stats"
+            else original(layout)
         )
 
-    monkeypatch.setattr(TableLayout, "create_sql", broken)
+    monkeypatch.setattr(sqlite_backend, "create_table_sql", broken)
     with FeatureStore(repo_path=repo) as fs:
         with pytest.raises(sqlite3.OperationalError):
             fs.apply()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,8 +32,9 @@ def test_feast_config_loads_unchanged_and_paths_resolve_against_the_repo(
     config = load_config(repo)
     assert config.project == "driver_ranking"
     assert config.registry_url == f"sqlite:///{(repo / 'data' / 'registry.db').as_posix()}"
-    assert config.online_store_path == repo / "data" / "online_store.db"
-    assert config.offline_store_type == "duckdb"
+    assert config.online_backend().path == repo / "data" / "online_store.db"  # type: ignore[attr-defined]
+    assert (config.offline_store.type, config.online_store.type) == ("file", "sqlite")
+    assert type(config.offline_engine()).__name__ == "DuckDBEngine"  # Feast's file store
 
 
 def test_registry_may_be_a_url_or_feast_style_mapping(tmp_path: Path) -> None:
@@ -75,11 +77,27 @@ def test_missing_config_says_how_to_create_one(tmp_path: Path) -> None:
 
 def test_offline_store_settings_default_and_override(tmp_path: Path) -> None:
     write(tmp_path, "project: p\n")
-    config = load_config(tmp_path)
-    assert (config.offline_memory_limit, config.offline_threads) == ("1GB", None)
+    engine: Any = load_config(tmp_path).offline_engine()
+    assert (engine.memory_limit, engine.threads) == ("1GB", None)
     write(tmp_path, "project: p\noffline_store: {type: duckdb, memory_limit: 8GB, threads: 2}\n")
-    config = load_config(tmp_path)
-    assert (config.offline_memory_limit, config.offline_threads) == ("8GB", 2)
+    engine = load_config(tmp_path).offline_engine()
+    assert (engine.memory_limit, engine.threads) == ("8GB", 2)
     write(tmp_path, "project: p\noffline_store: {type: duckdb, threads: many}\n")
-    with pytest.raises(ConfigError, match="threads: 'many' is not valid"):
+    with pytest.raises(ConfigError, match="offline_store threads: 'many' is not valid"):
+        load_config(tmp_path)
+
+
+def test_each_backend_warns_about_keys_it_does_not_read(tmp_path: Path) -> None:
+    write(tmp_path, "project: p\noffline_store: {type: duckdb, thread: 2}\n")
+    with pytest.warns(UserWarning, match="unknown keys under offline_store ignored: thread"):
+        load_config(tmp_path)
+    write(
+        tmp_path,
+        "project: p\nonline_store: {type: sqlite, path: x.db, enforce_ttl: false, host: h}\n",
+    )
+    with pytest.warns(UserWarning, match="unknown keys under online_store ignored: host$"):
+        config = load_config(tmp_path)
+    assert config.online_enforce_ttl is False
+    write(tmp_path, "project: p\nonline_store: {type: sqlite, path: 7}\n")
+    with pytest.raises(ConfigError, match="online_store path: 7 is not valid"):
         load_config(tmp_path)

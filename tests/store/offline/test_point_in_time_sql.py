@@ -1,7 +1,8 @@
 """Golden SQL: the compiled point-in-time queries, pinned as files under tests/golden/sql.
 
-The compiler is pure, so these run without a database. After an intended change, rewrite
-the files with ``python -m tests.store.test_point_in_time_sql`` and review the diff.
+The compiler is pure, so these run without a database. Each file starts with the sources
+the SQL reads by name and their files, as comments. After an intended change, rewrite the
+files with ``python -m tests.store.offline.test_point_in_time_sql`` and review the diff.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from store.offline.compiler.point_in_time import (
     ViewScan,
     compile_point_in_time,
 )
+from store.offline.compiler.query import CompiledQuery
 from store.types import Array, Float32, Float64, Int64, String
 
-GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "sql"
+GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "sql"
 
 STATS = ViewScan(
     name="driver_hourly_stats",
@@ -72,16 +74,24 @@ def golden_path(case: str, rendering: str) -> Path:
     return GOLDEN / f"{case}.{rendering}.sql"
 
 
+def golden_text(compiled: CompiledQuery) -> str:
+    sources = "".join(f"-- {s.name}: {', '.join(s.files)}\n" for s in compiled.sources)
+    return sources + compiled.text
+
+
+def latest_rows_text() -> str:
+    return golden_text(compile_latest_rows(PAIRS, start_us=0, end_us=86_400_000_000, pretty=True))
+
+
 @pytest.mark.parametrize("rendering", sorted(RENDERINGS))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_compiled_sql_matches_golden_file(case: str, rendering: str) -> None:
-    sql = compile_point_in_time(CASES[case], rendering=rendering, pretty=True).text
-    assert sql == golden_path(case, rendering).read_text()
+    compiled = compile_point_in_time(CASES[case], rendering=rendering, pretty=True)
+    assert golden_text(compiled) == golden_path(case, rendering).read_text()
 
 
 def test_latest_rows_sql_matches_golden_file() -> None:
-    sql = compile_latest_rows(PAIRS, start_us=0, end_us=86_400_000_000, pretty=True) + "\n"
-    assert sql == (GOLDEN / "latest_rows.sql").read_text()
+    assert latest_rows_text() == (GOLDEN / "latest_rows.sql").read_text()
 
 
 def test_unknown_rendering_is_refused() -> None:
@@ -93,7 +103,6 @@ if __name__ == "__main__":
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for name, query in CASES.items():
         for rendering in RENDERINGS:
-            text = compile_point_in_time(query, rendering=rendering, pretty=True).text
-            golden_path(name, rendering).write_text(text)
-    latest = compile_latest_rows(PAIRS, start_us=0, end_us=86_400_000_000, pretty=True)
-    (GOLDEN / "latest_rows.sql").write_text(latest + "\n")
+            compiled = compile_point_in_time(query, rendering=rendering, pretty=True)
+            golden_path(name, rendering).write_text(golden_text(compiled))
+    (GOLDEN / "latest_rows.sql").write_text(latest_rows_text())

@@ -181,7 +181,7 @@ def test_unknown_reference_offline_view_and_bad_window(
 def test_materialized_table_holds_typed_rows(make_repo: Callable[..., Path]) -> None:
     fs = open_store(make_repo)
     fs.materialize(T0, T0 + H)
-    with sqlite3.connect(fs.config.online_store_path) as conn:
+    with sqlite3.connect(fs.repo_path / "data" / "online_store.db") as conn:
         rows = conn.execute(
             'SELECT driver_id, avg_daily_trips, typeof(conv_rate), "__event_ts" '
             'FROM "basic__driver_hourly_stats" ORDER BY driver_id'
@@ -193,7 +193,7 @@ def test_materialized_table_holds_typed_rows(make_repo: Callable[..., Path]) -> 
 def test_materialize_breaks_event_time_ties_by_created_time(
     make_repo: Callable[..., Path],
 ) -> None:
-    from tests.store.test_retrieval import row, write
+    from tests.store.offline.test_retrieval import row, write
 
     fs = open_store(make_repo)
     write(

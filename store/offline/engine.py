@@ -1,0 +1,81 @@
+"""The offline engine interface: run compiled SQL over Parquet sources, return Arrow.
+
+An engine is what ``offline_store: {type: ...}`` names in ``feature_store.yaml``. It gets
+:class:`~store.offline.compiler.query.CompiledQuery` objects already rendered in its
+:attr:`~OfflineEngine.dialect`, makes each listed source readable under its table name,
+registers the entity rows (when there are any) as ``__silage_entities``, runs the setup
+statements in order and then the query, on one session that it closes afterwards.
+
+Everything the offline store and materialization need from an engine is here: a training
+set (:meth:`~OfflineEngine.to_arrow`, :meth:`~OfflineEngine.to_parquet`), newest rows per key
+streamed to the online store (:meth:`~OfflineEngine.to_batches`), and an entity table given
+as the user's own SQL (:meth:`~OfflineEngine.run_sql`). An engine is correct when it passes
+the point-in-time conformance suite (``tests/store/offline``), which every engine runs.
+
+Adding one: a module in :mod:`store.offline.engines` with a class that satisfies this
+protocol, and one entry in :data:`store.offline.engines.ENGINES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol, Self
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from store.offline.compiler.query import CompiledQuery
+    from store.settings import Settings
+
+__all__ = ["OfflineEngine"]
+
+
+class OfflineEngine(Protocol):
+    """Runs compiled SQL; every result is Arrow."""
+
+    #: The sqlglot dialect its SQL must be rendered in.
+    dialect: ClassVar[str]
+    #: The point-in-time renderings it runs, preferred first (keys of ``RENDERINGS``).
+    renderings: ClassVar[tuple[str, ...]]
+    #: The keys its ``offline_store:`` section may hold besides ``type``; others are warned.
+    settings_keys: ClassVar[frozenset[str]]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The engine its ``offline_store:`` section describes.
+
+        Raises:
+            ConfigError: a bad or unknown setting, naming the key and the fix.
+        """
+        ...
+
+    def to_arrow(self, query: CompiledQuery, entities: pa.Table | None = None) -> pa.Table:
+        """The query's rows, in its order.
+
+        Raises:
+            SourceDataError: a source's files cannot be read or cast to their declared types.
+        """
+        ...
+
+    def to_parquet(
+        self, query: CompiledQuery, path: Path, entities: pa.Table | None = None
+    ) -> None:
+        """Write the query's rows, in order, to one Parquet file, without holding them all in
+        memory."""
+        ...
+
+    def to_batches(
+        self, query: CompiledQuery, batch_size: int = 100_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream the query's rows as record batches; the session closes when the iterator
+        is exhausted or closed."""
+        ...
+
+    def run_sql(self, sql: str) -> pa.Table:
+        """Run a user's own query (an entity table given as SQL) in the engine's dialect.
+
+        Raises:
+            RequestError: the query fails; the message carries the engine's reason.
+        """
+        ...
