@@ -1,12 +1,16 @@
 """Online store benchmark: materialization throughput and get_online_features latency.
 
-    python benchmarks/online_benchmark.py [--entities 1000000] [--calls 3000]
+    python benchmarks/online_benchmark.py [--entities 1000000] [--calls 3000] [--rounds 1]
+                                          [--baseline ../other-checkout]
 
 Silage and Feast 0.67 (SQLite online store, from ``make bench-env``) each materialize the
-same Parquet source (two rows per entity, 3 features and a created timestamp) in-process,
-then answer in-process lookups for 1 entity and for 1,000 entities. Results for a sample of
-keys are compared between the two before the timings are printed. Each engine runs in its
-own fresh process; the timings are medians and 99th percentiles of many calls.
+same Parquet source (two rows per entity, 3 features: a double, an integer and a string, and
+a created timestamp) in-process, then answer in-process lookups for 1 entity and for 1,000
+entities. Results for a sample of keys are compared between the engines before the timings
+are printed. Each engine runs in its own fresh process; the timings are medians and 99th
+percentiles of many calls. With ``--rounds N`` every engine runs N times, in turns, and the
+median of each figure over the rounds is printed. ``--baseline DIR`` adds another Silage
+checkout (with its own ``.venv``) as the engine ``baseline`` (see ``pit_benchmark.py``).
 """
 
 from __future__ import annotations
@@ -24,17 +28,27 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from pit_benchmark import DATA, FEAST_PYTHON, write_repos  # noqa: E402
+from pit_benchmark import (  # noqa: E402
+    DATA,
+    FEAST_PYTHON,
+    SILAGE_KINDS,
+    apply_repos,
+    python_for,
+    use_baseline,
+    write_repos,
+)
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 END = datetime(2026, 1, 2, tzinfo=UTC)
-REFS = ["stats:conv_rate", "stats:acc_rate", "stats:avg_daily_trips"]
+FEATURES = {"conv_rate": "Float64", "avg_daily_trips": "Int64", "city": "String"}
+REFS = [f"stats:{name}" for name in FEATURES]
+CITIES = ["Oslo", "Lima", "Pune", "Accra", "Quito", "Hanoi", "Perth", "Porto", "Cusco", "Davao"]
 
 
 def generate(entities: int) -> Path:
     import duckdb
 
-    folder = DATA / f"online_e{entities}"
+    folder = DATA / f"online_str_e{entities}"
     if (folder / "features.parquet").exists():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -49,8 +63,8 @@ def generate(entities: int) -> Path:
                    TIMESTAMPTZ '2026-01-01 07:00:00+00' + INTERVAL 1 MINUTE * (i // {entities})
                        AS created,
                    ((hash(i * 3) % 1000) / 1000.0)::DOUBLE AS conv_rate,
-                   ((hash(i * 5) % 1000) / 1000.0)::DOUBLE AS acc_rate,
-                   (hash(i * 7) % 50)::BIGINT AS avg_daily_trips
+                   (hash(i * 7) % 50)::BIGINT AS avg_daily_trips,
+                   {CITIES!r}[1 + hash(i * 5) % {len(CITIES)}] AS city
             FROM range({2 * entities}) t(i)
         ) TO '{folder / "features.parquet"}' (FORMAT parquet)
     """)
@@ -64,7 +78,7 @@ def percentile(values: list[float], q: float) -> float:
 
 def measure(engine: str, repo: Path, entities: int, calls: int) -> dict[str, object]:
     """Runs inside the engine's own process."""
-    if engine == "silage":
+    if engine in SILAGE_KINDS:
         from store import FeatureStore
 
         store = FeatureStore(repo_path=repo)
@@ -117,45 +131,42 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--engines", default="silage,feast")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--baseline", help="another Silage checkout, run side by side")
     args = parser.parse_args()
     engines = args.engines.split(",")
+    engines[1:1] = use_baseline(args.baseline)
     if "feast" in engines and not FEAST_PYTHON.exists():
         raise SystemExit("Feast's virtualenv is missing: run `make bench-env` first")
     folder = generate(args.entities)
-    results: dict[str, dict[str, object]] = {}
-    for engine in engines:
-        repo = write_repos(folder, 0)[engine]
-        if engine == "silage":
-            subprocess.run(
-                [sys.executable, "-m", "store.cli", "--repo", str(repo), "apply"],
-                check=True,
+    rounds: dict[str, list[dict[str, object]]] = {engine: [] for engine in engines}
+    for _ in range(args.rounds):
+        for engine in engines:
+            # A fresh registry and online store every round: each materializes from scratch.
+            repos = write_repos(folder, 0, (engine,), FEATURES)
+            apply_repos(repos)
+            command = [python_for(engine), __file__, "run", engine, str(repos[engine])]
+            out = subprocess.run(
+                [*command, str(args.entities), str(args.calls)],
                 capture_output=True,
+                text=True,
+                check=False,
             )
-        else:
-            subprocess.run(
-                [str(FEAST_PYTHON.parent / "feast"), "apply"],
-                cwd=repo,
-                check=True,
-                capture_output=True,
-            )
-        python = str(FEAST_PYTHON) if engine == "feast" else sys.executable
-        out = subprocess.run(
-            [python, __file__, "run", engine, str(repo), str(args.entities), str(args.calls)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if out.returncode != 0:
-            raise SystemExit(f"{engine} failed:\n{out.stderr[-3000:]}")
-        results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{args.entities:,} entities x 3 features; {args.calls} single-entity calls")
+            if out.returncode != 0:
+                raise SystemExit(f"{engine} failed:\n{out.stderr[-3000:]}")
+            rounds[engine].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = {engine: median_of(runs) for engine, runs in rounds.items()}
     print(
-        f"{'engine':7} {'materialize':>12} {'entities/s':>12} {'1 entity p50':>13} "
+        f"{args.entities:,} entities x 3 features (double, integer, string); "
+        f"{args.calls} single-entity calls; medians of {args.rounds} round(s)"
+    )
+    print(
+        f"{'engine':8} {'materialize':>12} {'entities/s':>12} {'1 entity p50':>13} "
         f"{'p99':>8} {'1000 p50':>10} {'p99':>8}"
     )
     for engine, r in results.items():
         print(
-            f"{engine:7} {r['materialize_s']:11.1f}s {r['entities_per_s']:12,.0f} "
+            f"{engine:8} {r['materialize_s']:11.1f}s {r['entities_per_s']:12,.0f} "
             f"{r['one_median_us']:11.1f}us {r['one_p99_us']:6.1f}us "
             f"{r['many_median_ms']:8.2f}ms {r['many_p99_ms']:6.2f}ms"
         )
@@ -169,6 +180,23 @@ def main() -> None:
             f"1 entity {one:.1f}x, 1000 entities {many:.1f}x"
         )
         print("check:", compare(s["answers"], f["answers"]))  # type: ignore[arg-type]
+    if "silage" in results and "baseline" in results:
+        s, b = results["silage"], results["baseline"]
+        ratios = ", ".join(
+            f"{key} {float(b[key]) / float(s[key]):.2f}x"  # type: ignore[arg-type]
+            for key in ("materialize_s", "one_median_us", "many_median_ms")
+        )
+        print(f"baseline / silage (above 1: this checkout is faster): {ratios}")
+        print("check against baseline:", compare(s["answers"], b["answers"]))  # type: ignore[arg-type]
+
+
+def median_of(runs: list[dict[str, object]]) -> dict[str, object]:
+    """Each timing's median over the rounds; the answers of the first round."""
+    merged: dict[str, object] = {"answers": runs[0]["answers"]}
+    for key in runs[0]:
+        if key != "answers":
+            merged[key] = statistics.median(float(r[key]) for r in runs)  # type: ignore[arg-type]
+    return merged
 
 
 def compare(ours: dict[str, list[object]], theirs: dict[str, list[object]]) -> str:
@@ -178,7 +206,11 @@ def compare(ours: dict[str, list[object]], theirs: dict[str, list[object]]) -> s
         if other is None:
             return f"feast returned no {name}"
         for a, b in zip(values, other, strict=True):
-            if (a is None) != (b is None) or (a is not None and abs(float(a) - float(b)) > 1e-6):  # type: ignore[arg-type]
+            if (a is None) != (b is None):
+                bad += 1
+            elif isinstance(a, str) or isinstance(b, str):
+                bad += a != b
+            elif a is not None and abs(float(a) - float(b)) > 1e-6:  # type: ignore[arg-type]
                 bad += 1
     return "agrees" if bad == 0 else f"{bad} values differ"
 

@@ -1,6 +1,7 @@
 """Point-in-time join benchmark: Silage against Feast and a hand-written DuckDB query.
 
     python benchmarks/pit_benchmark.py [--runs 3] [--entities 1000000] [--feature-rows 10000000]
+                                       [--baseline ../other-checkout]
 
 Generates (once, seeded) feature rows for 100k drivers over 90 days (3 features, a created
 timestamp, 1% late corrections that tie on event time) and an entity table, then for each
@@ -11,12 +12,17 @@ DataFrame. Results are checked to agree row by row before times are reported.
 Feast runs from its own virtualenv (``make bench-env`` builds it with feast[duckdb]==0.67.0);
 this file is also that process's entry point (``run`` sub-command), so it imports neither
 Silage nor Feast at the top.
+
+``--baseline DIR`` adds the engine ``baseline``: another checkout of Silage (``git worktree
+add DIR <commit>``, then ``make -C DIR venv``) run from its own ``.venv`` on the same data,
+in the same run, so that a change is measured side by side with what it changes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -32,6 +38,30 @@ START = "2026-01-01 00:00:00+00"
 DAYS = 90
 VARIANTS = {"ttl_1d": 86400, "no_ttl": 0}
 FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips"]
+FEATURE_TYPES = {"conv_rate": "Float64", "acc_rate": "Float64", "avg_daily_trips": "Int64"}
+SILAGE_KINDS = ("silage", "baseline")  # engines that are a Silage checkout
+BASELINE_ENV = "SILAGE_BENCH_BASELINE"
+
+
+def python_for(engine: str) -> str:
+    """The interpreter an engine runs in: Feast's virtualenv, the baseline checkout's, or
+    this one."""
+    if engine == "feast":
+        return str(FEAST_PYTHON)
+    if engine == "baseline":
+        return str(Path(os.environ[BASELINE_ENV]) / ".venv" / "bin" / "python")
+    return sys.executable
+
+
+def use_baseline(folder: str | None) -> list[str]:
+    """Remember the baseline checkout for child processes; the engines it adds."""
+    if folder is None:
+        return []
+    python = Path(folder).resolve() / ".venv" / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"no {python}: run `make -C {folder} venv` first")
+    os.environ[BASELINE_ENV] = str(Path(folder).resolve())
+    return ["baseline"]
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -94,15 +124,25 @@ def generate(feature_rows: int, entities: int) -> Path:
     return folder
 
 
-def write_repos(folder: Path, ttl: int) -> dict[str, Path]:
-    """A Silage and a Feast repository over the same Parquet file."""
+def write_repos(
+    folder: Path,
+    ttl: int,
+    engines: tuple[str, ...] = ("silage", "feast"),
+    features: dict[str, str] = FEATURE_TYPES,
+) -> dict[str, Path]:
+    """A repository per engine (Silage's form for Silage checkouts, Feast's for Feast) over
+    the same Parquet file, with a view ``stats`` of ``features`` (name to dtype)."""
     repos = {}
-    for engine in ("silage", "feast"):
+    for engine in engines:
+        if engine not in (*SILAGE_KINDS, "feast"):
+            continue
         repo = folder / f"{engine}_repo_ttl{ttl}"
         repo.mkdir(exist_ok=True)
-        # Registries start fresh: one left by an older version may need migrating.
-        for stale in ("registry.db", "registry.db-wal", "registry.db-shm", "online.db"):
-            (repo / stale).unlink(missing_ok=True)
+        # Stores start fresh: a registry left by an older version may need migrating, and
+        # an online store must be materialized from scratch (with its WAL files gone too).
+        for stale in ("registry.db", "online.db"):
+            for suffix in ("", "-wal", "-shm"):
+                (repo / (stale + suffix)).unlink(missing_ok=True)
         (repo / "feature_store.yaml").write_text(
             "project: bench\n"
             "registry: registry.db\n"
@@ -113,20 +153,20 @@ def write_repos(folder: Path, ttl: int) -> dict[str, Path]:
         )
         module = "feast" if engine == "feast" else "store"
         types = "feast.types" if engine == "feast" else "store.types"
+        fields = "".join(
+            f"            Field(name={n!r}, dtype={t}),\n" for n, t in features.items()
+        )
         (repo / "definitions.py").write_text(
             "from datetime import timedelta\n"
             f"from {module} import Entity, FeatureView, Field, FileSource\n"
-            f"from {types} import Float64, Int64\n"
+            f"from {types} import {', '.join(sorted({*features.values(), 'Int64'}))}\n"
             "driver = Entity(name='driver', join_keys=['driver_id'])\n"
             "source = FileSource(name='stats', path="
             + repr(str(folder / "features.parquet"))
             + ", timestamp_field='event_timestamp', created_timestamp_column='created')\n"
             "stats = FeatureView(name='stats', entities=[driver], source=source,\n"
             f"    ttl=timedelta(seconds={ttl}),\n"
-            "    schema=[Field(name='driver_id', dtype=Int64),\n"
-            "            Field(name='conv_rate', dtype=Float64),\n"
-            "            Field(name='acc_rate', dtype=Float64),\n"
-            "            Field(name='avg_daily_trips', dtype=Int64)])\n"
+            "    schema=[Field(name='driver_id', dtype=Int64),\n" + fields + "    ])\n"
         )
         repos[engine] = repo
     return repos
@@ -179,7 +219,7 @@ def measure(engine: str, folder: Path, repo: Path, ttl: int, keep: Path | None) 
 
     entity_df = pd.read_parquet(folder / "entities.parquet")
     started = time.perf_counter()
-    if engine == "silage":
+    if engine in SILAGE_KINDS:
         result = run_silage(repo, entity_df)
     elif engine == "feast":
         result = run_feast(repo, entity_df)
@@ -196,8 +236,7 @@ def measure(engine: str, folder: Path, repo: Path, ttl: int, keep: Path | None) 
 
 
 def spawn(engine: str, folder: Path, repo: Path, ttl: int, keep: Path | None) -> dict[str, float]:
-    python = str(FEAST_PYTHON) if engine == "feast" else sys.executable
-    command = [python, __file__, "run", engine, str(folder), str(repo), str(ttl)]
+    command = [python_for(engine), __file__, "run", engine, str(folder), str(repo), str(ttl)]
     if keep is not None:
         command.append(str(keep))
     out = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -207,17 +246,13 @@ def spawn(engine: str, folder: Path, repo: Path, ttl: int, keep: Path | None) ->
 
 
 def apply_repos(repos: dict[str, Path]) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "store.cli", "--repo", str(repos["silage"]), "apply"],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [str(FEAST_PYTHON.parent / "feast"), "apply"],
-        cwd=repos["feast"],
-        check=True,
-        capture_output=True,
-    )
+    """``silage apply`` or ``feast apply`` in each repository, with its own interpreter."""
+    for engine, repo in repos.items():
+        if engine == "feast":
+            command = [str(FEAST_PYTHON.parent / "feast"), "apply"]
+        else:
+            command = [python_for(engine), "-m", "store.cli", "--repo", str(repo), "apply"]
+        subprocess.run(command, cwd=repo, check=True, capture_output=True)
 
 
 def compare(results: dict[str, Path]) -> str:
@@ -253,38 +288,35 @@ def main() -> None:
     parser.add_argument("--feature-rows", type=int, default=10_000_000)
     parser.add_argument("--engines", default="silage,duckdb,feast")
     parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--baseline", help="another Silage checkout, run side by side")
     args = parser.parse_args()
     engines = args.engines.split(",")
+    engines[1:1] = use_baseline(args.baseline)
     if "feast" in engines and not FEAST_PYTHON.exists():
         raise SystemExit("Feast's virtualenv is missing: run `make bench-env` first")
     folder = generate(args.feature_rows, args.entities)
     print(f"data: {args.feature_rows:,} feature rows, {args.entities:,} entity rows in {folder}")
-    print(f"{'variant':8} {'engine':7} {'median s':>9} {'min s':>7} {'peak MB':>8}  runs")
+    print(f"{'variant':8} {'engine':8} {'median s':>9} {'min s':>7} {'peak MB':>8}  runs")
     for variant in args.variants.split(","):
         ttl = VARIANTS[variant]
-        repos = write_repos(folder, ttl)
-        if "feast" in engines:
-            apply_repos(repos)
-        else:
-            subprocess.run(
-                [sys.executable, "-m", "store.cli", "--repo", str(repos["silage"]), "apply"],
-                check=True,
-                capture_output=True,
-            )
+        repos = write_repos(folder, ttl, tuple(engines))
+        apply_repos(repos)
         kept: dict[str, Path] = {}
-        medians: dict[str, tuple[float, float]] = {}
-        for engine in engines:
-            runs = []
-            for i in range(args.runs):
+        runs: dict[str, list[dict[str, float]]] = {engine: [] for engine in engines}
+        # Round-robin over the engines, so that a slow spell of a noisy machine hits them all.
+        for i in range(args.runs):
+            for engine in engines:
                 keep = folder / f"result_{engine}_{variant}.parquet" if i == 0 else None
-                runs.append(spawn(engine, folder, repos.get(engine, folder), ttl, keep))
+                runs[engine].append(spawn(engine, folder, repos.get(engine, folder), ttl, keep))
                 if keep is not None:
                     kept[engine] = keep
-            seconds = [r["seconds"] for r in runs]
-            peak = statistics.median(r["peak_mb"] for r in runs)
+        medians: dict[str, tuple[float, float]] = {}
+        for engine in engines:
+            seconds = [r["seconds"] for r in runs[engine]]
+            peak = statistics.median(r["peak_mb"] for r in runs[engine])
             medians[engine] = (statistics.median(seconds), peak)
             print(
-                f"{variant:8} {engine:7} {medians[engine][0]:9.2f} {min(seconds):7.2f} "
+                f"{variant:8} {engine:8} {medians[engine][0]:9.2f} {min(seconds):7.2f} "
                 f"{peak:8.0f}  {', '.join(f'{s:.2f}' for s in seconds)}",
                 flush=True,
             )

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OnlineBackend", "StoredRow"]
 
-#: A stored row as :meth:`OnlineBackend.read` returns it: the requested features' values,
-#: then the row's event time in microseconds since the epoch.
+#: A row as :meth:`OnlineBackend.read` returns it: the requested features' values, then the
+#: row's event time in microseconds since the epoch; all None where nothing is stored.
 StoredRow = tuple[Any, ...]
 
 
@@ -87,13 +87,15 @@ class OnlineBackend(Protocol):
         ...
 
     def read(
-        self, layout: TableLayout, features: Sequence[str], keys: Sequence[tuple[Any, ...]]
-    ) -> list[StoredRow | None]:
-        """For each key (join-key values in ``layout.keys`` order), the stored row's values of
-        ``features`` then its event time, or None when nothing is stored for it.
+        self, layout: TableLayout, features: Sequence[str], keys: Sequence[Sequence[Any]]
+    ) -> list[StoredRow]:
+        """One row per entity, in order: the stored values of ``features`` then the event time,
+        or a row of Nones when nothing is stored for it.
 
+        ``keys`` holds one column per join key, in ``layout.keys`` order, all of the same
+        non-zero length: ints for integer keys, strs for string keys; entities may repeat.
         Values come back as Python values of their dtypes: arrays as lists, ``Bool`` as
-        bool, ``UnixTimestamp`` as an aware UTC datetime; keys are given as ints or strs.
+        bool, ``UnixTimestamp`` as an aware UTC datetime.
         """
         ...
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.references import RequestedView, resolve_features
-from store.epoch import from_micros
+from store.epoch import from_micros_many
 from store.errors import OnlineStoreError, RequestError
 from store.online.backend import OnlineBackend, StoredRow
 from store.online.layout import TableLayout, layout_of
@@ -37,14 +37,42 @@ NOT_FOUND = "NOT_FOUND"
 OUTSIDE_MAX_AGE = "OUTSIDE_MAX_AGE"
 
 
-@dataclass(slots=True)
 class OnlineResponse:
-    """Feature values per entity row, with each value's status and event time."""
+    """Feature values per entity row, with each value's status and event time.
 
-    entities: dict[str, list[Any]]
-    features: dict[str, list[Any]]
-    statuses: dict[str, list[str]]
-    event_timestamps: dict[str, list[datetime | None]]
+    ``entities``, ``features`` and ``statuses`` map a column name to one list per entity
+    row. ``event_timestamps`` does too; its datetimes are made on first use, since most
+    callers (predictions) never ask for them.
+    """
+
+    __slots__ = ("_event_micros", "_event_timestamps", "entities", "features", "statuses")
+
+    def __init__(
+        self,
+        entities: dict[str, list[Any]],
+        features: dict[str, list[Any]],
+        statuses: dict[str, list[str]],
+        event_micros: dict[str, Sequence[int | None]],
+    ) -> None:
+        self.entities = entities
+        self.features = features
+        self.statuses = statuses
+        self._event_micros = event_micros
+        self._event_timestamps: dict[str, list[datetime | None]] | None = None
+
+    @property
+    def event_timestamps(self) -> dict[str, list[datetime | None]]:
+        """Each value's event time (UTC), None where no row is stored."""
+        if self._event_timestamps is None:
+            converted: dict[int, list[datetime | None]] = {}  # a view's outputs share one list
+            stamps: dict[str, list[datetime | None]] = {}
+            for name, micros in self._event_micros.items():
+                found = converted.get(id(micros))
+                if found is None:
+                    found = converted[id(micros)] = from_micros_many(micros)
+                stamps[name] = list(found)
+            self._event_timestamps = stamps
+        return self._event_timestamps
 
     def to_dict(
         self, include_event_timestamps: bool = False, include_statuses: bool = False
@@ -65,6 +93,9 @@ class OnlineResponse:
         import pandas as pd
 
         return pd.DataFrame(self.to_dict(include_event_timestamps, include_statuses))
+
+    def __repr__(self) -> str:
+        return f"OnlineResponse({self.to_dict(include_statuses=True)!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,24 +148,17 @@ class OnlineReader:
     ) -> OnlineResponse:
         plan = self._plan(features, full_feature_names)
         columns = _entity_columns(entity_rows, plan.keys)
+        count = len(next(iter(columns.values()))) if columns else 0
         now_us = (time.time_ns() // 1000) if self._enforce_ttl else None
-        features_out: dict[str, list[Any]] = {}
+        values: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
-        stamps: dict[str, list[datetime | None]] = {}
+        micros: dict[str, Sequence[int | None]] = {}
         for view in plan.views:
-            keys: list[tuple[Any, ...]] = (
-                list(zip(*(columns[k] for k in view.keys), strict=True))
-                if len(view.keys) > 1
-                else [(v,) for v in columns[view.keys[0]]]
-            )
-            values, status, stamp = _fill(
-                view, self._online.read(view.layout, view.features, keys), now_us
-            )
-            features_out.update(values)
-            statuses.update(status)
-            stamps.update(stamp)
-        entities = {k: list(v) for k, v in columns.items()}
-        return OnlineResponse(entities, features_out, statuses, stamps)
+            keys = [columns[k] for k in view.keys]
+            rows = self._online.read(view.layout, view.features, keys) if count else []
+            oldest = now_us - view.ttl_us if (now_us is not None and view.ttl_us) else None
+            _columns(view, rows, count, oldest, (values, statuses, micros))
+        return OnlineResponse(columns, values, statuses, micros)
 
     def _plan(self, features: Sequence[str] | FeatureService, full_names: bool) -> _Plan:
         key = (
@@ -175,39 +199,40 @@ class OnlineReader:
         )
 
 
-def _fill(
-    view: _ViewPlan, rows: list[StoredRow | None], now_us: int | None
-) -> tuple[dict[str, list[Any]], dict[str, list[str]], dict[str, list[datetime | None]]]:
-    """One view's values, statuses and event times per output column, per entity row.
-
-    A value older than the view's ttl at read time (``now_us``; None: not enforced) is
-    withheld: None, ``OUTSIDE_MAX_AGE``, with its event time still reported."""
-    event = len(view.features)
-    oldest = now_us - view.ttl_us if (now_us is not None and view.ttl_us) else None
-    times: list[datetime | None] = []
-    status: list[str] = []
-    as_datetime: dict[int, datetime] = {}  # each distinct event time converted once
-    for row in rows:
-        if row is None:
-            times.append(None)
-            status.append(NOT_FOUND)
-            continue
-        micros = row[event]
-        stamp = as_datetime.get(micros)
-        if stamp is None:
-            stamp = as_datetime[micros] = from_micros(micros)
-        times.append(stamp)
-        status.append(OUTSIDE_MAX_AGE if oldest is not None and micros < oldest else PRESENT)
-    if oldest is not None:
-        rows = [row if s == PRESENT else None for row, s in zip(rows, status, strict=True)]
-    return (
-        {
-            out: [None if row is None else row[i] for row in rows]
-            for i, out in enumerate(view.outputs)
-        },
-        {out: status.copy() for out in view.outputs},
-        {out: times.copy() for out in view.outputs},
-    )
+def _columns(
+    view: _ViewPlan,
+    rows: list[StoredRow],
+    count: int,
+    oldest: int | None,
+    out: tuple[dict[str, list[Any]], dict[str, list[str]], dict[str, Sequence[int | None]]],
+) -> None:
+    """One view's rows (aligned to the entities) as output columns: values, statuses and
+    event times. A value whose event time is before ``oldest`` (the ttl at read time; None:
+    not enforced) is withheld: None, ``OUTSIDE_MAX_AGE``, its event time still reported."""
+    values, statuses, micros = out
+    by_column = list(zip(*rows, strict=True)) if rows else [()] * (len(view.features) + 1)
+    events = by_column[-1]
+    if None not in events and (oldest is None or not events or min(events) >= oldest):
+        # Every entity found and fresh: the columns are the answer.
+        for output, column in zip(view.outputs, by_column, strict=False):
+            values[output] = list(column)
+            statuses[output] = [PRESENT] * count
+            micros[output] = events
+        return
+    status = [
+        NOT_FOUND
+        if event is None
+        else OUTSIDE_MAX_AGE
+        if oldest is not None and event < oldest
+        else PRESENT
+        for event in events
+    ]
+    for output, column in zip(view.outputs, by_column, strict=False):
+        values[output] = [
+            value if state is PRESENT else None for value, state in zip(column, status, strict=True)
+        ]
+        statuses[output] = status.copy()
+        micros[output] = events
 
 
 def _entity_columns(
@@ -227,12 +252,11 @@ def _entity_columns(
         names = list(dict.fromkeys(k for row in rows for k in row))
         columns = {}
         for name in names:
-            values = []
-            for i, row in enumerate(rows):
-                if name not in row:
-                    raise RequestError(f"entity row {i} has no {name!r}; every row needs it")
-                values.append(row[name])
-            columns[name] = values
+            try:
+                columns[name] = [row[name] for row in rows]
+            except KeyError:
+                i = next(i for i, row in enumerate(rows) if name not in row)
+                raise RequestError(f"entity row {i} has no {name!r}; every row needs it") from None
     for key, (kind, views) in keys.items():
         given = columns.get(key)
         if given is None:
@@ -240,6 +264,8 @@ def _entity_columns(
                 f"entity_rows have no {key!r}, the join key of feature view(s) "
                 f"{', '.join(views)}; add it to every row"
             )
+        if set(map(type, given)) <= {kind}:
+            continue  # every value already of the key's type: nothing to check one by one
         for i, value in enumerate(given):
             if type(value) is not kind and not (kind is int and _is_integer(value)):
                 expected = "an integer" if kind is int else "a string"
