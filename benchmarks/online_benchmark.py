@@ -64,7 +64,7 @@ def generate(entities: int) -> Path:
                        AS created,
                    ((hash(i * 3) % 1000) / 1000.0)::DOUBLE AS conv_rate,
                    (hash(i * 7) % 50)::BIGINT AS avg_daily_trips,
-                   {CITIES!r}[1 + hash(i * 5) % {len(CITIES)}] AS city
+                   {CITIES!r}[1 + (hash(i * 5) % {len(CITIES)})::BIGINT] AS city
             FROM range({2 * entities}) t(i)
         ) TO '{folder / "features.parquet"}' (FORMAT parquet)
     """)

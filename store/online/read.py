@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from store.definitions.feature_service import FeatureService
@@ -249,7 +250,7 @@ def _entity_columns(
         rows = list(entity_rows)
         if not rows:
             raise RequestError("entity_rows is empty; pass at least one row like {'driver_id': 1}")
-        names = list(dict.fromkeys(k for row in rows for k in row))
+        names = list(dict.fromkeys(chain.from_iterable(rows)))  # every row's keys, in order
         columns = {}
         for name in names:
             try:

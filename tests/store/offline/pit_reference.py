@@ -9,10 +9,13 @@ in both times), any of their values is a correct answer, so the reference return
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from store.offline.retrieval import RetrievalJob
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,13 @@ def acceptable_values(entity: dict[str, Any], view: RefView) -> dict[str, set[An
     best = max(rank(r) for r in candidates)
     winners = [r for r in candidates if rank(r) == best]
     return {f: {r[f] for r in winners} for f in view.features}
+
+
+def every_plan(job: RetrievalJob) -> list[RetrievalJob]:
+    """The job as each rendering its engine runs, and bucketed with the ASOF rendering: the
+    plans every correctness test checks."""
+    jobs = [job.using(rendering) for rendering in job.engine.renderings]
+    if "asof" in job.engine.renderings:
+        scans = tuple(dataclasses.replace(s, bucketed=True) for s in job.scans)
+        jobs.append(dataclasses.replace(job.using("asof"), scans=scans))
+    return jobs

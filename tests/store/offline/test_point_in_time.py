@@ -1,6 +1,7 @@
 """The point-in-time join against a brute-force reference on generated data.
 
-Both renderings (DuckDB ASOF and portable window functions) must give, for every entity
+The offline conformance suite: for every engine, every plan it runs (each rendering it
+supports, and the bucketed hash join with the ASOF rendering) must give, for every entity
 row, a value the reference accepts: ties, ttl edges, future rows, rows before any feature
 row, nulls, duplicate entity rows, missing keys, composite keys, several views, and entity
 timestamps naive, in UTC or in other zones.
@@ -8,7 +9,6 @@ timestamps naive, in UTC or in other zones.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -18,15 +18,16 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store import Entity, FeatureView, Field, FileSource
-from store.offline.engines.duckdb import DuckDBEngine
 from store.offline.retrieval import build_retrieval_job
 from store.types import Float64, Int64, String
+from tests.backends import OFFLINE_ENGINES, offline_engine
 
-from .pit_reference import RefView, acceptable_values
+from .pit_reference import RefView, acceptable_values, every_plan
 
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
 DRIVER = Entity(name="driver", join_keys=["driver_id"])
@@ -169,6 +170,7 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+@pytest.mark.parametrize("engine", OFFLINE_ENGINES)
 @settings(
     max_examples=120,
     deadline=None,
@@ -183,6 +185,7 @@ def same(a: Any, b: Any) -> bool:
     zone=st.sampled_from(ZONES),
 )
 def test_join_matches_the_brute_force_reference(  # noqa: PLR0917 (hypothesis passes them)
+    engine: str,
     stats_rows: list[dict[str, Any]],
     pairs: list[dict[str, Any]],
     entities: list[dict[str, Any]],
@@ -228,13 +231,10 @@ def test_join_matches_the_brute_force_reference(  # noqa: PLR0917 (hypothesis pa
             ["stats:trips", "stats:rate", "stats:ts_us", "stats:created_us", "pairs:together"],
             lookup_view=views.__getitem__,
             repo_root=folder,
-            engine=DuckDBEngine(threads=1),
+            engine=offline_engine(engine, folder),
         )
-        bucketed = dataclasses.replace(
-            job, scans=tuple(dataclasses.replace(s, bucketed=True) for s in job.scans)
-        )
-        for variant in (job, job.using("window"), bucketed):
-            check_against_reference(variant.to_df(), entities, views, stats_rows, pairs)
+        for plan in every_plan(job):
+            check_against_reference(plan.to_df(), entities, views, stats_rows, pairs)
 
 
 def check_against_reference(

@@ -1,8 +1,11 @@
-"""get_historical_features through the FeatureStore: edge cases by hand, outputs, bad input."""
+"""get_historical_features through the FeatureStore: edge cases by hand, outputs, bad input.
+
+Part of the offline conformance suite: every test runs with each engine (the ``engine``
+fixture), and the edge cases with every plan the engine runs.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,8 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from store import FeatureStore, ObjectNotFoundError, RequestError, SourceDataError
-from store.offline.compiler.point_in_time import RENDERINGS
+from tests.backends import configure_offline
 from tests.conftest import T0
+
+from .pit_reference import every_plan
 
 H = timedelta(hours=1)
 
@@ -49,27 +54,24 @@ def row(
 
 
 @pytest.fixture
-def store(make_repo: Callable[..., Path]) -> FeatureStore:
+def store(make_repo: Callable[..., Path], engine: str) -> FeatureStore:
     repo = make_repo("basic")
+    configure_offline(repo, engine)
     fs = FeatureStore(repo_path=repo)
     fs.apply()
     return fs
 
 
-def trips_at(fs: FeatureStore, entity: pd.DataFrame, rendering: str) -> list[Any]:
+def trips_by_plan(fs: FeatureStore, entity: pd.DataFrame) -> list[list[Any]]:
+    """``avg_daily_trips`` per entity row, once per plan the engine runs."""
     job = fs.get_historical_features(entity, ["driver_hourly_stats:avg_daily_trips"])
-    if rendering == "bucketed":
-        job = dataclasses.replace(
-            job, scans=tuple(dataclasses.replace(s, bucketed=True) for s in job.scans)
-        )
-    else:
-        job = job.using(rendering)
-    values = job.to_df()["avg_daily_trips"].tolist()
-    return [None if pd.isna(v) else int(v) for v in values]
+    return [
+        [None if pd.isna(v) else int(v) for v in plan.to_df()["avg_daily_trips"].tolist()]
+        for plan in every_plan(job)
+    ]
 
 
-@pytest.mark.parametrize("rendering", [*sorted(RENDERINGS), "bucketed"])
-def test_edge_cases_by_hand(store: FeatureStore, rendering: str) -> None:
+def test_edge_cases_by_hand(store: FeatureStore) -> None:
     day = timedelta(days=1)  # the view's ttl
     write(
         store.repo_path,
@@ -100,12 +102,12 @@ def test_edge_cases_by_hand(store: FeatureStore, rendering: str) -> None:
             ],
         }
     )
-    assert trips_at(store, entity, rendering) == [11, 20, None, 40, None, None, None, None, 11]
+    for trips in trips_by_plan(store, entity):
+        assert trips == [11, 20, None, 40, None, None, None, None, 11]
 
 
-@pytest.mark.parametrize("rendering", [*sorted(RENDERINGS), "bucketed"])
 def test_entity_timestamps_in_any_zone_or_naive_mean_the_same_instant(
-    store: FeatureStore, rendering: str
+    store: FeatureStore,
 ) -> None:
     write(store.repo_path, [row(1, T0, 1, T0), row(1, T0 + H, 2, T0 + H)])
     instant = pd.Timestamp(T0 + timedelta(minutes=30))
@@ -117,7 +119,7 @@ def test_entity_timestamps_in_any_zone_or_naive_mean_the_same_instant(
     ):
         entity = pd.DataFrame({"driver_id": [1], "event_timestamp": [ts]})
         given = entity.copy()
-        assert trips_at(store, entity, rendering) == [1]
+        assert all(trips == [1] for trips in trips_by_plan(store, entity))
         result = store.get_historical_features(entity, ["driver_hourly_stats:conv_rate"]).to_df()
         assert result["event_timestamp"].tolist() == [instant]
         pd.testing.assert_frame_equal(entity, given)  # the caller's frame is left alone
@@ -268,9 +270,10 @@ def test_missing_source_file_is_reported_for_the_view(store: FeatureStore) -> No
 
 
 def test_same_feature_name_from_two_views_needs_full_names(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], engine: str
 ) -> None:
     repo = make_repo("basic")
+    configure_offline(repo, engine)
     (repo / "more.py").write_text(
         "from definitions import driver, driver_stats_source\n"
         "from store import FeatureView, Field\n"
@@ -288,7 +291,7 @@ def test_same_feature_name_from_two_views_needs_full_names(
         assert df["copy__conv_rate"].tolist() == df["driver_hourly_stats__conv_rate"].tolist()
 
 
-def test_field_mapping_and_a_folder_source_end_to_end(tmp_path: Path) -> None:
+def test_field_mapping_and_a_folder_source_end_to_end(tmp_path: Path, engine: str) -> None:
     repo = tmp_path / "repo"
     (repo / "data" / "stats").mkdir(parents=True)
     (repo / "feature_store.yaml").write_text("project: mapped\n")
@@ -312,6 +315,7 @@ def test_field_mapping_and_a_folder_source_end_to_end(tmp_path: Path) -> None:
             ),
             repo / "data" / "stats" / f"{part}.parquet",
         )
+    configure_offline(repo, engine)
     with FeatureStore(repo_path=repo) as fs:
         fs.apply()
         entity = pd.DataFrame({"rider_id": [7, 7], "event_timestamp": [T0, T0 + 2 * H]})

@@ -1,4 +1,5 @@
-"""Saved training sets: fingerprints, statistics, view-version links, verified reads."""
+"""Saved training sets: fingerprints, statistics, view-version links, verified reads (with
+each offline engine)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import text
 
 from registry import RegistryError
 from store import FeatureStore, StoreError
+from tests.backends import configure_offline
 from tests.conftest import T0
 
 H = timedelta(hours=1)
@@ -29,8 +31,10 @@ def entities(n: int = 3) -> pd.DataFrame:
 
 
 @pytest.fixture
-def store(make_repo: Callable[..., Path]) -> FeatureStore:
-    fs = FeatureStore(repo_path=make_repo("basic"))
+def store(make_repo: Callable[..., Path], engine: str) -> FeatureStore:
+    repo = make_repo("basic")
+    configure_offline(repo, engine)
+    fs = FeatureStore(repo_path=repo)
     fs.apply()
     return fs
 

@@ -1,8 +1,9 @@
-"""Materialization and online reads: newest wins, windows, ttl, push, order, bad input."""
+"""Materialization and online reads through the FeatureStore: newest wins, windows, ttl,
+push, order, bad input. Part of the online conformance suite: every test runs with each
+online backend (the ``backend`` fixture)."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,16 +13,20 @@ import pytest
 
 from store import FeatureStore, ObjectNotFoundError, OnlineStoreError, RequestError
 from store.online.read import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT
-from tests.conftest import T0, serve_stale_values
+from tests.backends import OnlineUnderTest
+from tests.conftest import T0
 
 H = timedelta(hours=1)
 REFS = ["driver_hourly_stats:avg_daily_trips", "driver_hourly_stats:conv_rate"]
 
 
-def open_store(make_repo: Callable[..., Path], *, enforce_ttl: bool = False) -> FeatureStore:
+def open_store(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest, *, enforce_ttl: bool = False
+) -> FeatureStore:
+    """The basic repository on a fresh store of ``backend``; the fixture data is months old,
+    so ttl enforcement is off unless asked for."""
     repo = make_repo("basic")
-    if not enforce_ttl:
-        serve_stale_values(repo)
+    backend.configure(repo, **({} if enforce_ttl else {"enforce_ttl": False}))
     fs = FeatureStore(repo_path=repo)
     fs.apply()
     return fs
@@ -33,9 +38,9 @@ def trips(fs: FeatureStore, drivers: list[int]) -> list[object]:
 
 
 def test_materialize_loads_the_newest_row_per_key_in_the_window(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
 ) -> None:
-    fs = open_store(make_repo)
+    fs = open_store(make_repo, backend)
     (done,) = fs.materialize(T0, T0 + 2 * H)
     assert (done.feature_view, done.rows) == ("driver_hourly_stats", 3)
     # avg_daily_trips = 10 * driver + hour; the newest hour inside the window is 2
@@ -47,15 +52,19 @@ def test_materialize_loads_the_newest_row_per_key_in_the_window(
     assert response.event_timestamps["avg_daily_trips"] == [T0 + 2 * H]
 
 
-def test_an_older_window_never_brings_old_values_back(make_repo: Callable[..., Path]) -> None:
-    fs = open_store(make_repo)
+def test_an_older_window_never_brings_old_values_back(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_store(make_repo, backend)
     fs.materialize(T0 + 3 * H, T0 + 3 * H)
     fs.materialize(T0, T0 + H)
     assert trips(fs, [1001, 1002]) == [3, 13]
 
 
-def test_order_duplicates_and_missing_keys(make_repo: Callable[..., Path]) -> None:
-    fs = open_store(make_repo)
+def test_order_duplicates_and_missing_keys(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_store(make_repo, backend)
     fs.materialize(T0, T0 + 10 * H)
     response = fs.get_online_features(
         REFS, [{"driver_id": 1003}, {"driver_id": 1001}, {"driver_id": 1003}, {"driver_id": 7}]
@@ -77,8 +86,10 @@ def test_order_duplicates_and_missing_keys(make_repo: Callable[..., Path]) -> No
     assert frame["avg_daily_trips"].tolist() == [13]
 
 
-def test_ttl_is_enforced_online_by_default(make_repo: Callable[..., Path]) -> None:
-    fs = open_store(make_repo, enforce_ttl=True)
+def test_ttl_is_enforced_online_by_default(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_store(make_repo, backend, enforce_ttl=True)
     fs.materialize(T0, T0 + 10 * H)  # months ago: older than the one-day ttl now
     response = fs.get_online_features(REFS, [{"driver_id": 1001}])
     assert response.to_dict()["avg_daily_trips"] == [None]
@@ -87,9 +98,9 @@ def test_ttl_is_enforced_online_by_default(make_repo: Callable[..., Path]) -> No
 
 
 def test_materialize_incremental_continues_where_it_stopped(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
 ) -> None:
-    fs = open_store(make_repo)
+    fs = open_store(make_repo, backend)
     (first,) = fs.materialize_incremental(T0 + H)
     assert first.start == T0 + H - timedelta(days=1)  # never materialized: end minus ttl
     assert trips(fs, [1001]) == [1]
@@ -98,8 +109,10 @@ def test_materialize_incremental_continues_where_it_stopped(
     assert trips(fs, [1001]) == [3]
 
 
-def test_push_validates_and_applies_newest_wins(make_repo: Callable[..., Path]) -> None:
-    fs = open_store(make_repo)
+def test_push_validates_and_applies_newest_wins(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_store(make_repo, backend)
     fs.materialize(T0, T0 + 10 * H)
     fresh = pd.DataFrame(
         {
@@ -120,9 +133,9 @@ def test_push_validates_and_applies_newest_wins(make_repo: Callable[..., Path]) 
 
 
 def test_push_into_a_view_never_materialized_makes_it_readable(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
 ) -> None:
-    fs = open_store(make_repo)
+    fs = open_store(make_repo, backend)
     with pytest.raises(OnlineStoreError, match="never been materialized; run `silage materialize"):
         fs.get_online_features(REFS, [{"driver_id": 1001}])
     fs.push(
@@ -151,18 +164,21 @@ def test_push_into_a_view_never_materialized_makes_it_readable(
     ],
 )
 def test_bad_entity_rows(
-    make_repo: Callable[..., Path], rows: list[dict[str, object]], message: str
+    make_repo: Callable[..., Path],
+    backend: OnlineUnderTest,
+    rows: list[dict[str, object]],
+    message: str,
 ) -> None:
-    fs = open_store(make_repo)
+    fs = open_store(make_repo, backend)
     fs.materialize(T0, T0 + H)
     with pytest.raises(RequestError, match=message):
         fs.get_online_features(REFS, rows)
 
 
 def test_unknown_reference_offline_view_and_bad_window(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
 ) -> None:
-    fs = open_store(make_repo)
+    fs = open_store(make_repo, backend)
     fs.materialize(T0, T0 + H)
     with pytest.raises(RequestError, match="has no feature 'speed'"):
         fs.get_online_features(["driver_hourly_stats:speed"], [{"driver_id": 1}])
@@ -178,24 +194,12 @@ def test_unknown_reference_offline_view_and_bad_window(
         fs.get_online_features(["driver_city:city"], [{"driver_id": 1001}])
 
 
-def test_materialized_table_holds_typed_rows(make_repo: Callable[..., Path]) -> None:
-    fs = open_store(make_repo)
-    fs.materialize(T0, T0 + H)
-    with sqlite3.connect(fs.repo_path / "data" / "online_store.db") as conn:
-        rows = conn.execute(
-            'SELECT driver_id, avg_daily_trips, typeof(conv_rate), "__event_ts" '
-            'FROM "basic__driver_hourly_stats" ORDER BY driver_id'
-        ).fetchall()
-    t1_us = int((T0 + H).timestamp() * 1_000_000)
-    assert rows == [(1001, 1, "real", t1_us), (1002, 11, "real", t1_us), (1003, 21, "real", t1_us)]
-
-
 def test_materialize_breaks_event_time_ties_by_created_time(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
 ) -> None:
     from tests.store.offline.test_retrieval import row, write
 
-    fs = open_store(make_repo)
+    fs = open_store(make_repo, backend)
     write(
         fs.repo_path,
         [

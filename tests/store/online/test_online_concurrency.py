@@ -1,11 +1,13 @@
-"""Materialization under a kill, beside readers, and beside another materialization."""
+"""Materialization under a kill, beside readers, and beside another materialization: the
+all-or-nothing rules of the online conformance suite, with real processes, for each backend.
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from store import FeatureStore
-from tests.conftest import T0, serve_stale_values
+from store.online.layout import layout_of
+from tests.backends import OnlineUnderTest
+from tests.conftest import T0
 
 pytestmark = pytest.mark.slow
 
@@ -23,9 +27,9 @@ CHILD = Path(__file__).with_name("materialize_child.py")
 DRIVERS = 250_000  # three batches of 100k rows: the kill lands between two of them
 
 
-def big_repo(make_repo: Callable[..., Path]) -> Path:
+def big_repo(make_repo: Callable[..., Path], backend: OnlineUnderTest) -> Path:
     repo = make_repo("basic", data=False)
-    serve_stale_values(repo)
+    backend.configure(repo, enforce_ttl=False)
     ids = pa.array(range(DRIVERS), pa.int64())
     tables = []
     for hour in (0, 1):
@@ -61,12 +65,11 @@ def hours_stored(repo: Path, drivers: list[int]) -> set[object]:
 
 
 def hours_in_table(repo: Path) -> dict[int, int]:
-    """Rows per stored hour, over the whole online table."""
-    with sqlite3.connect(repo / "data" / "online_store.db") as conn:
-        rows = conn.execute(
-            'SELECT avg_daily_trips, count(*) FROM "basic__driver_hourly_stats" GROUP BY 1'
-        ).fetchall()
-    return dict(rows)
+    """Rows per stored hour, over every driver, read from the backend directly."""
+    with FeatureStore(repo_path=repo) as fs:
+        layout = layout_of(fs.project, fs.get_feature_view("driver_hourly_stats"))
+        rows = fs.online_store.read(layout, ["avg_daily_trips"], [list(range(DRIVERS))])
+    return dict(Counter(row[0] for row in rows))
 
 
 def start_child(repo: Path, delay: float) -> subprocess.Popen[str]:
@@ -96,9 +99,9 @@ def wait_for_written_rows(child: subprocess.Popen[str]) -> None:
 
 
 def test_a_killed_materialization_leaves_the_view_as_it_was(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
 ) -> None:
-    repo = big_repo(make_repo)
+    repo = big_repo(make_repo, backend)
     with start_child(repo, delay=30) as child:
         wait_for_written_rows(child)  # 100k rows written inside the open transaction
         child.kill()
@@ -113,9 +116,9 @@ def test_a_killed_materialization_leaves_the_view_as_it_was(
 
 
 def test_readers_never_see_a_half_loaded_view_nor_a_lock_error(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
 ) -> None:
-    repo = big_repo(make_repo)
+    repo = big_repo(make_repo, backend)
     seen: list[set[object]] = []
     sample = [0, DRIVERS // 2, DRIVERS - 1]
     with start_child(repo, delay=0.5) as child:
@@ -131,8 +134,10 @@ def test_readers_never_see_a_half_loaded_view_nor_a_lock_error(
     assert seen[-1] == {1}
 
 
-def test_two_materializations_of_one_view_serialize(make_repo: Callable[..., Path]) -> None:
-    repo = big_repo(make_repo)
+def test_two_materializations_of_one_view_serialize(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    repo = big_repo(make_repo, backend)
     children = [start_child(repo, delay=0.2) for _ in range(2)]
     for child in children:
         _, err = child.communicate(timeout=300)

@@ -1,0 +1,112 @@
+"""The engines and backends the conformance suites run against, and how tests set them up.
+
+Every name in ``store.offline.engines.ENGINES`` and ``store.online.backends.BACKENDS`` is
+a parameter of the shared suites: a new engine or backend is tested by the suites the others
+pass as soon as it has a table entry and, below, the settings its tests use (and, for a
+server, how a test gets a namespace of its own and leaves nothing behind).
+
+A test parametrized by ``engine`` or ``backend`` may mark a known gap with
+``@pytest.mark.notimpl(["name"], reason=...)``: it then must fail for that backend
+(strict xfail), so the mark is removed as soon as the gap closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from store.offline.engine import OfflineEngine
+from store.offline.engines import ENGINES, engine_class
+from store.online.backend import OnlineBackend
+from store.online.backends import BACKENDS, backend_class
+from store.settings import Settings
+
+# The `offline_store:` settings tests use per engine (besides `type`).
+OFFLINE_SETTINGS: dict[str, dict[str, Any]] = {
+    "duckdb": {"threads": 1},
+}
+
+
+def online_settings(name: str, folder: Path) -> dict[str, Any]:
+    """The `online_store:` settings (besides `type`) of a fresh, private store for one test:
+    a file in the test's folder, a key prefix or a schema of its own on a server."""
+    if name == "sqlite":
+        return {"path": str(folder / "online_store.db")}
+    raise AssertionError(f"tests/backends.py: say how tests configure online backend {name!r}")
+
+
+def drop_online_store(name: str, settings: dict[str, Any]) -> None:
+    """Remove what a test's online store left behind (files go with the test's folder)."""
+    if name == "sqlite":
+        return
+    raise AssertionError(f"tests/backends.py: say how tests clean up online backend {name!r}")
+
+
+OFFLINE_ENGINES = [pytest.param(name, id=name) for name in ENGINES]
+ONLINE_BACKENDS = [pytest.param(name, id=name) for name in BACKENDS]
+
+
+def offline_engine(name: str, folder: Path) -> OfflineEngine:
+    """An engine of type ``name`` with its test settings."""
+    settings = Settings(
+        section="offline_store",
+        type=name,
+        values=OFFLINE_SETTINGS.get(name, {}),
+        config_path=folder / "feature_store.yaml",
+    )
+    return engine_class(name).from_settings(settings)
+
+
+@contextmanager
+def online_backend(name: str, folder: Path) -> Iterator[OnlineBackend]:
+    """A fresh online backend of type ``name``, closed and cleaned up afterwards."""
+    values = online_settings(name, folder)
+    settings = Settings(
+        section="online_store",
+        type=name,
+        values=values,
+        config_path=folder / "feature_store.yaml",
+    )
+    backend = backend_class(name).from_settings(settings)
+    try:
+        yield backend
+    finally:
+        backend.close()
+        drop_online_store(name, values)
+
+
+class OnlineUnderTest:
+    """One online backend under test: it configures repositories to use it, opens it
+    directly, and removes every store it handed out when the test ends."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.folder = folder
+        self._made: list[dict[str, Any]] = []
+
+    def configure(self, repo: Path, **extra: Any) -> None:
+        """Point ``repo``'s ``feature_store.yaml`` at a fresh store of this backend
+        (``extra``: more ``online_store`` keys, e.g. ``enforce_ttl=False``)."""
+        values = online_settings(self.name, repo / "data")
+        self._made.append(values)
+        path = repo / "feature_store.yaml"
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config["online_store"] = {"type": self.name, **values, **extra}
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+
+    def cleanup(self) -> None:
+        for values in self._made:
+            drop_online_store(self.name, values)
+
+
+def configure_offline(repo: Path, name: str) -> None:
+    """Point ``repo``'s ``feature_store.yaml`` at the engine ``name`` with its test settings."""
+    path = repo / "feature_store.yaml"
+    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config["offline_store"] = {"type": name, **OFFLINE_SETTINGS.get(name, {})}
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -1,0 +1,318 @@
+"""The online backend interface, tested directly: the conformance suite every backend runs.
+
+Newest wins (against a brute-force reference on generated writes), every dtype round-trips,
+reads come back in order with repeats and gaps, a write is one transaction (a failed one
+changes nothing; readers see before or after), tables are created, rebuilt and dropped per
+project.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from store.online.backend import OnlineBackend
+from store.online.layout import TableLayout
+from store.types import (
+    Array,
+    Bool,
+    Bytes,
+    DType,
+    Float32,
+    Float64,
+    Int32,
+    Int64,
+    String,
+    UnixTimestamp,
+    to_arrow,
+)
+from tests.backends import ONLINE_BACKENDS, OnlineUnderTest, online_backend
+
+STATS = TableLayout(
+    project="p",
+    feature_view="stats",
+    keys=(("driver_id", Int64),),
+    features=(("trips", Int64), ("city", String)),
+)
+PAIRS = TableLayout(
+    project="p",
+    feature_view="pairs",
+    keys=(("driver_id", Int64), ("customer_id", String)),
+    features=(("together", Int64),),
+)
+
+
+def batch(layout: TableLayout, rows: list[dict[str, Any]]) -> pa.RecordBatch:
+    """Rows in the online batch format: typed keys and features, times as int64 micros."""
+    types = dict((*layout.keys, *layout.features))
+    arrays = [pa.array([r.get(n) for r in rows], to_arrow(types[n])) for n in types]
+    arrays += [pa.array([r.get(c) for r in rows], pa.int64()) for c in layout.columns[-2:]]
+    return pa.RecordBatch.from_arrays(arrays, names=layout.columns)
+
+
+def stats_row(
+    driver: int, trips: int | None, event: int, created: int | None = None
+) -> dict[str, Any]:
+    return {
+        "driver_id": driver,
+        "trips": trips,
+        "city": f"c{trips}",
+        "__event_ts": event,
+        "__created_ts": created,
+    }
+
+
+@pytest.fixture
+def store(backend: OnlineUnderTest) -> Iterator[OnlineBackend]:
+    with online_backend(backend.name, backend.folder) as opened:
+        opened.sync_tables("p", [STATS, PAIRS], drop_missing=True)
+        yield opened
+
+
+def test_tables_are_created_rebuilt_and_dropped_per_project(store: OnlineBackend) -> None:
+    assert {view: t.layout_hash for view, t in store.tables("p").items()} == {
+        "stats": STATS.layout_hash,
+        "pairs": PAIRS.layout_hash,
+    }
+    # Another project in the same store keeps its own tables.
+    other = TableLayout(project="q", feature_view="stats", keys=STATS.keys, features=STATS.features)
+    assert [c.action for c in store.sync_tables("q", [other], drop_missing=True)] == ["create"]
+    store.write(STATS, [batch(STATS, [stats_row(1, 10, 100)])])
+    store.write(other, [batch(other, [stats_row(1, 99, 100)])])
+    assert store.read(STATS, ["trips"], [[1]]) == [(10, 100)]
+    assert store.read(other, ["trips"], [[1]]) == [(99, 100)]
+    # Unchanged layouts: nothing to do.
+    assert store.sync_tables("p", [STATS, PAIRS], drop_missing=True) == []
+    # A changed layout rebuilds the table empty; with drop_missing, an undeclared one goes.
+    wider = TableLayout(
+        project="p", feature_view="stats", keys=STATS.keys, features=(("trips", Float64),)
+    )
+    changes = store.sync_tables("p", [wider], drop_missing=True)
+    assert [(c.feature_view, c.action) for c in changes] == [
+        ("pairs", "drop"),
+        ("stats", "rebuild"),
+    ]
+    assert store.read(wider, ["trips"], [[1]]) == [(None, None)]
+    assert not store.has_rows(wider)
+    assert set(store.tables("p")) == {"stats"}
+    # Without drop_missing only the views named in `drop` go.
+    assert store.sync_tables("p", [], drop_missing=False) == []
+    assert [c.action for c in store.sync_tables("p", [], drop_missing=False, drop={"stats"})] == [
+        "drop"
+    ]
+    assert store.tables("p") == {}
+    assert store.read(other, ["trips"], [[1]]) == [(99, 100)]
+
+
+def test_reads_come_back_in_order_with_repeats_and_gaps(store: OnlineBackend) -> None:
+    store.write(STATS, [batch(STATS, [stats_row(d, d * 10, 1000 + d) for d in range(1, 6)])])
+    keys = [5, 1, 42, 5, 3]
+    assert store.read(STATS, ["city", "trips"], [keys]) == [
+        ("c50", 50, 1005),
+        ("c10", 10, 1001),
+        (None, None, None),
+        ("c50", 50, 1005),
+        ("c30", 30, 1003),
+    ]
+    assert store.read(STATS, ["trips"], [[42]]) == [(None, None)]
+    assert store.read(STATS, ["trips"], [[2]]) == [(20, 1002)]
+    pairs = [
+        {"driver_id": 1, "customer_id": "a", "together": 3, "__event_ts": 5},
+        {"driver_id": 1, "customer_id": "b", "together": 4, "__event_ts": 6},
+        {"driver_id": 2, "customer_id": "a", "together": 5, "__event_ts": 7},
+    ]
+    store.write(PAIRS, [batch(PAIRS, pairs)])
+    drivers, customers = [2, 1, 1, 2, 1], ["a", "b", "a", "b", "b"]
+    assert store.read(PAIRS, ["together"], [drivers, customers]) == [
+        (5, 7),
+        (4, 6),
+        (3, 5),
+        (None, None),
+        (4, 6),
+    ]
+    assert store.read(PAIRS, ["together"], [[1], ["b"]]) == [(4, 6)]
+
+
+def test_many_keys_in_one_read(store: OnlineBackend) -> None:
+    count = 40_000  # beyond SQLite's default limit of bound parameters
+    rows = [stats_row(d, d, d) for d in range(0, count, 2)]
+    store.write(STATS, [batch(STATS, rows[i : i + 5000]) for i in range(0, len(rows), 5000)])
+    keys = list(range(count))
+    random.Random(3).shuffle(keys)
+    found = store.read(STATS, ["trips"], [keys])
+    assert found == [(k, k) if k % 2 == 0 else (None, None) for k in keys]
+
+
+def test_newest_wins_by_event_time_then_created_time(store: OnlineBackend) -> None:
+    store.write(STATS, [batch(STATS, [stats_row(1, 1, 100, 5), stats_row(2, 1, 100, None)])])
+    store.write(
+        STATS,
+        [
+            batch(
+                STATS,
+                [
+                    stats_row(1, 2, 100, 4),  # same event time, earlier write: loses
+                    stats_row(2, 2, 100, 1),  # a created time beats a missing one
+                    stats_row(3, 1, 50, None),
+                ],
+            )
+        ],
+    )
+    store.write(STATS, [batch(STATS, [stats_row(3, 2, 49, 99), stats_row(1, 3, 101, None)])])
+    assert store.read(STATS, ["trips"], [[1, 2, 3]]) == [(3, 101), (2, 100), (1, 50)]
+
+
+def test_every_dtype_round_trips(backend: OnlineUnderTest) -> None:
+    dtypes: list[tuple[str, DType]] = [
+        ("i32", Int32),
+        ("i64", Int64),
+        ("f32", Float32),
+        ("f64", Float64),
+        ("s", String),
+        ("b", Bool),
+        ("raw", Bytes),
+        ("when", UnixTimestamp),
+        ("floats", Array(Float64)),
+        ("words", Array(String)),
+    ]
+    layout = TableLayout(
+        project="p", feature_view="all", keys=(("k", String),), features=tuple(dtypes)
+    )
+    when = datetime(2026, 3, 1, 12, 30, 0, 123456, tzinfo=UTC)
+    full = {
+        "k": "full",
+        "i32": -7,
+        "i64": 2**40,
+        "f32": 0.5,
+        "f64": 1e-300,
+        "s": "naïve ✓",
+        "b": True,
+        "raw": b"\x00\xff",
+        "when": when,
+        "floats": [1.5, -2.0],
+        "words": ["a", ""],
+        "__event_ts": 1,
+    }
+    empty = {"k": "empty", "b": False, "floats": [], "__event_ts": 2}
+    nulls = {"k": "nulls", "__event_ts": 3}
+    with online_backend(backend.name, backend.folder) as store:
+        store.sync_tables("p", [layout], drop_missing=True)
+        store.write(layout, [batch(layout, [full, empty, nulls])])
+        names = [n for n, _ in dtypes]
+        found = store.read(layout, names, [["full", "empty", "nulls"]])
+    expected = [
+        (*(full[n] for n in names), 1),
+        (*(empty.get(n) for n in names), 2),
+        (*(None for _ in names), 3),
+    ]
+    assert found == expected
+    assert type(found[0][names.index("b")]) is bool
+    assert found[0][names.index("when")].tzinfo is not None
+
+
+def test_a_failed_write_changes_nothing(store: OnlineBackend) -> None:
+    store.write(STATS, [batch(STATS, [stats_row(1, 1, 100)])])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield batch(STATS, [stats_row(1, 2, 200), stats_row(2, 2, 200)])
+        raise RuntimeError("the source broke midway")
+
+    with pytest.raises(RuntimeError, match="midway"):
+        store.write(STATS, batches())
+    assert store.read(STATS, ["trips"], [[1, 2]]) == [(1, 100), (None, None)]
+
+
+def test_readers_see_a_write_whole_or_not_at_all(store: OnlineBackend) -> None:
+    store.write(STATS, [batch(STATS, [stats_row(d, 0, 100) for d in range(100)])])
+    first_written, release = threading.Event(), threading.Event()
+    progress: list[int] = []
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for part in range(2):
+            yield batch(STATS, [stats_row(d, 1, 200) for d in range(part * 50, part * 50 + 50)])
+
+    def on_rows(rows: int) -> None:
+        progress.append(rows)
+        if rows == 50:
+            first_written.set()
+            assert release.wait(30)
+
+    writer = threading.Thread(target=store.write, args=(STATS, batches(), on_rows))
+    writer.start()
+    try:
+        assert first_written.wait(30)
+        # Half the rows are written inside the open transaction; a reader sees none of them.
+        assert {row[0] for row in store.read(STATS, ["trips"], [list(range(100))])} == {0}
+    finally:
+        release.set()
+        writer.join(30)
+    assert progress == [50, 100]
+    assert {row[0] for row in store.read(STATS, ["trips"], [list(range(100))])} == {1}
+    assert store.has_rows(STATS)
+
+
+def test_has_rows_reports_what_is_loaded(store: OnlineBackend) -> None:
+    missing = TableLayout(
+        project="p", feature_view="never", keys=STATS.keys, features=STATS.features
+    )
+    assert not store.has_rows(missing)
+    assert not store.has_rows(STATS)
+    assert store.write(STATS, [batch(STATS, [stats_row(1, 1, 1)])]) == 1
+    assert store.has_rows(STATS)
+    store.close()  # connections reopen on the next use
+    assert store.has_rows(STATS)
+
+
+writes = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # key
+        st.integers(0, 4),  # event time
+        st.one_of(st.none(), st.integers(-2, 2)),  # created time
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@pytest.mark.parametrize("backend", ONLINE_BACKENDS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(writes=writes, cuts=st.lists(st.integers(0, 30), max_size=4))
+def test_newest_wins_against_a_reference(
+    backend: str, writes: list[tuple[int, int, int | None]], cuts: list[int]
+) -> None:
+    """Whatever the order and batching of writes, each key holds a row with the greatest
+    (event time, created time), a missing created time below any; equal rows may be any."""
+    rows = [stats_row(key, i, event, created) for i, (key, event, created) in enumerate(writes)]
+    bounds = sorted({0, len(rows), *(min(c, len(rows)) for c in cuts)})
+    calls = [rows[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    with tempfile.TemporaryDirectory() as tmp, online_backend(backend, Path(tmp)) as store:
+        store.sync_tables("p", [STATS], drop_missing=True)
+        for call in calls:  # each call one transaction; a call's rows in one batch or two
+            half = len(call) // 2
+            parts = [call] if half == 0 else [call[:half], call[half:]]
+            store.write(STATS, [batch(STATS, part) for part in parts])
+        found = store.read(STATS, ["trips"], [[0, 1, 2, 3]])
+    for key, (trips, event) in zip(range(4), found, strict=True):
+        mine = [r for r in rows if r["driver_id"] == key]
+        if not mine:
+            assert (trips, event) == (None, None)
+            continue
+
+        def rank(r: dict[str, Any]) -> tuple[int, int, int]:
+            created = r["__created_ts"]
+            return (r["__event_ts"], created is not None, created or 0)
+
+        best = max(rank(r) for r in mine)
+        assert trips in {r["trips"] for r in mine if rank(r) == best}
+        assert event == best[0]
