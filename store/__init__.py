@@ -8,6 +8,17 @@ changing its imports::
 
 Importing ``store`` is cheap: the facade (and with it SQLAlchemy, pyarrow and DuckDB)
 loads on first use of ``store.FeatureStore``.
+
+The package's folders follow the data; each one's ``__init__`` says what it may import:
+
+- :mod:`store.definitions`: the declarations above (inert values);
+- :mod:`store.repo`: ``feature_store.yaml``, loading a repository, plan and apply;
+- :mod:`store.offline`: training sets: the compilers (SQL out) and the offline engines;
+- :mod:`store.online`: materialization, online reads and pushes, and the online backends;
+- :mod:`store.serving`: predictions through deployments, the predictions log, HTTP;
+- at the top: :mod:`store.types`, :mod:`store.errors`, :mod:`store.epoch` and
+  :mod:`store.settings` below everything, and the ``FeatureStore`` facade and the CLI
+  (:mod:`store.cli`) above everything.
 """
 
 from __future__ import annotations

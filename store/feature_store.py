@@ -158,8 +158,8 @@ class FeatureStore:
 
         Args:
             entity_df: a pandas DataFrame, a pyarrow Table, a Parquet path, or an SQL query
-                (run by DuckDB). It holds the join keys of every requested view and an
-                ``event_timestamp`` column; other columns pass through unchanged.
+                (run by the offline engine). It holds the join keys of every requested view
+                and an ``event_timestamp`` column; other columns pass through unchanged.
             features: ``"view:feature"`` references or a FeatureService. Views come from the
                 registry, so only the registry and the data are needed, not the repo's files.
             full_feature_names: name columns ``view__feature``.

@@ -63,13 +63,15 @@ class Settings:
             raise self.error(key, f"{value!r} is not valid; give a whole number")
         return value
 
-    def text(self, key: str, default: str | None = None) -> str | None:
-        """A string, or ``default`` when the key is absent or null."""
+    def text(self, key: str, default: str | None = None, *, example: str = "") -> str | None:
+        """A string, or ``default`` when the key is absent or null; ``example`` shows a good
+        value in the error."""
         value = self.values.get(key)
         if value is None:
             return default
         if not isinstance(value, str) or not value:
-            raise self.error(key, f"{value!r} is not valid; give a text value")
+            hint = f" such as {example}" if example else ""
+            raise self.error(key, f"{value!r} is not valid; give a text value{hint}")
         return value
 
     def flag(self, key: str, default: bool) -> bool:
@@ -88,18 +90,26 @@ class Settings:
 
     def warn_unknown(self, known: Collection[str]) -> None:
         """Warn about keys of this section that the backend does not read."""
-        warn_unknown_keys(self.config_path, self.section, self.values, known)
+        warn_unknown_keys(self.config_path, self.section, self.values, known, stacklevel=5)
 
 
 def warn_unknown_keys(
-    config_path: Path, section: str, given: Mapping[str, Any], known: Collection[str]
+    config_path: Path,
+    section: str,
+    given: Mapping[str, Any],
+    known: Collection[str],
+    *,
+    stacklevel: int = 4,
 ) -> None:
-    """Warn about keys this version of Silage ignores, naming them and their section."""
+    """Warn about keys this version of Silage ignores, naming them and their section.
+
+    ``stacklevel`` 4 points the warning at the code that opened the store, when called from
+    the configuration loader."""
     extra = sorted(set(given) - set(known))
     if extra:
         where = f" under {section}" if section else ""
         warnings.warn(
             f"{config_path}: unknown keys{where} ignored: {', '.join(extra)}",
             UserWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )

@@ -112,7 +112,7 @@ def parse_dtype(spec: str) -> DType:
     raise ValueError(f"unknown dtype {spec!r}; valid dtypes are {valid}")
 
 
-# --- Arrow, DuckDB and SQLite spellings -------------------------------------------------------
+# --- Arrow types --------------------------------------------------------------------------------
 
 # Kinds of Arrow column a declared primitive type accepts. Widths within a kind are cast on
 # read, as Feast does (its examples declare Float32 over float64 Parquet columns).
@@ -125,30 +125,6 @@ _ACCEPTED_ARROW_KINDS: dict[str, frozenset[str]] = {
     "Bool": frozenset({"bool"}),
     "Bytes": frozenset({"binary"}),
     "UnixTimestamp": frozenset({"timestamp"}),
-}
-
-DUCKDB_TYPES: dict[str, str] = {
-    "Int32": "INTEGER",
-    "Int64": "BIGINT",
-    "Float32": "FLOAT",
-    "Float64": "DOUBLE",
-    "String": "VARCHAR",
-    "Bool": "BOOLEAN",
-    "Bytes": "BLOB",
-    "UnixTimestamp": "TIMESTAMPTZ",
-}
-
-# SQLite storage classes for online tables. Timestamps are integer microseconds since the
-# epoch in UTC; arrays are JSON text.
-SQLITE_TYPES: dict[str, str] = {
-    "Int32": "INTEGER",
-    "Int64": "INTEGER",
-    "Float32": "REAL",
-    "Float64": "REAL",
-    "String": "TEXT",
-    "Bool": "INTEGER",
-    "Bytes": "BLOB",
-    "UnixTimestamp": "INTEGER",
 }
 
 
@@ -222,19 +198,3 @@ def to_arrow(dtype: DType) -> pa.DataType:
     }
     assert isinstance(dtype, PrimitiveType)
     return table[dtype.name]
-
-
-def duckdb_type(dtype: DType) -> str:
-    """The DuckDB SQL type for a dtype."""
-    if isinstance(dtype, Array):
-        return f"{duckdb_type(dtype.element)}[]"
-    assert isinstance(dtype, PrimitiveType)
-    return DUCKDB_TYPES[dtype.name]
-
-
-def sqlite_type(dtype: DType) -> str:
-    """The SQLite column type for a dtype (arrays are stored as JSON text)."""
-    if isinstance(dtype, Array):
-        return "TEXT"
-    assert isinstance(dtype, PrimitiveType)
-    return SQLITE_TYPES[dtype.name]

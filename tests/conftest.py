@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tests.backends import OFFLINE_ENGINES, ONLINE_BACKENDS, OnlineUnderTest
+from tests.backends import OFFLINE_ENGINES, ONLINE_BACKENDS, OnlineUnderTest, known_gap
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repos"
 GOLDEN = Path(__file__).parent / "golden"
@@ -81,17 +81,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineUn
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """``@pytest.mark.notimpl(["name"], reason=...)``: a known gap of an engine or backend;
-    the test must fail for it (strict xfail), so the mark goes once the gap closes."""
+    """``@pytest.mark.notimpl(["name"], reason=...)``: see :func:`tests.backends.known_gap`."""
     for item in items:
         marker = item.get_closest_marker("notimpl")
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        if marker is None:
-            continue
-        chosen = params.get("engine") or params.get("backend")
-        if chosen in marker.args[0]:
-            reason = marker.kwargs.get("reason", "not implemented")
-            item.add_marker(pytest.mark.xfail(reason=f"{chosen}: {reason}", strict=True))
+        if marker is not None:
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            gap = known_gap(marker.args, marker.kwargs, params)
+            if gap is not None:
+                item.add_marker(gap)
 
 
 @pytest.fixture

@@ -124,7 +124,7 @@ class RetrievalJob:
         return self.saver(self, name)
 
     def to_parquet(self, path: str | Path) -> Path:
-        """Stream the result to a Parquet file inside DuckDB; returns the path."""
+        """Stream the result to a Parquet file inside the engine; returns the path."""
         target = Path(path)
         self.engine.to_parquet(self._compiled(self.entities.columns), target, self.entity_table())
         return target

@@ -14,7 +14,10 @@ The rules every backend keeps, checked by the shared online conformance suite
   old window after a new one never brings old values back.
 - **All or nothing.** One :meth:`~OnlineBackend.write` call is one transaction: readers see
   the table as before or as after, and a writer killed midway leaves it as before. One
-  :meth:`~OnlineBackend.sync_tables` call is one transaction too. Two writers queue.
+  :meth:`~OnlineBackend.sync_tables` call is one transaction too. Two writers queue. A
+  store without transactions over many keys (a key-value store) complies by writing the
+  merged rows into a new version of the view's keys and switching readers to it in one
+  atomic step.
 - **Reads in order.** :meth:`~OnlineBackend.read` answers every key in the order given,
   repeats included.
 

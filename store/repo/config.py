@@ -144,6 +144,8 @@ def _section(name: str, value: Any, default: str, path: Path) -> Settings:
     """The section ``name`` (``offline_store`` or ``online_store``) with its type checked
     against the table of engines or backends."""
     offline = name == "offline_store"
+    if isinstance(value, str):
+        value = {"type": value}  # Feast's short form: `offline_store: file`
     if value is not None and not isinstance(value, dict):
         raise ConfigError(
             f"{name} must be a mapping, e.g. `{name}: {{type: {default}}}`", path=path
@@ -164,7 +166,7 @@ def _section(name: str, value: Any, default: str, path: Path) -> Settings:
 
 def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
     if isinstance(value, dict):
-        warn_unknown_keys(path, "registry", value, _REGISTRY_KEYS)
+        warn_unknown_keys(path, "registry", value, _REGISTRY_KEYS, stacklevel=5)
         value = value.get("path")
     if not isinstance(value, str) or not value:
         raise ConfigError(

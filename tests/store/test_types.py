@@ -5,6 +5,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
+from store.offline.compiler.sql import sql_type
 from store.types import (
     Array,
     Bool,
@@ -17,9 +18,7 @@ from store.types import (
     UnixTimestamp,
     accepts_arrow_type,
     dtype_for_arrow,
-    duckdb_type,
     parse_dtype,
-    sqlite_type,
     to_arrow,
 )
 
@@ -54,11 +53,22 @@ def test_which_columns_satisfy_a_declared_type(
     assert accepts_arrow_type(dtype, arrow_type) is ok  # type: ignore[arg-type]
 
 
-def test_engine_spellings() -> None:
-    assert duckdb_type(Array(Float64)) == "DOUBLE[]"
-    assert duckdb_type(UnixTimestamp) == "TIMESTAMPTZ"
-    assert sqlite_type(Array(Float64)) == "TEXT"
-    assert sqlite_type(Bool) == "INTEGER"
+@pytest.mark.parametrize(
+    ("dtype", "duckdb", "spark"),
+    [
+        (Int32, "INT", "INT"),
+        (Float32, "REAL", "FLOAT"),
+        (String, "TEXT", "STRING"),
+        (Bytes, "BLOB", "BINARY"),
+        (UnixTimestamp, "TIMESTAMPTZ", "TIMESTAMP"),
+        (Array(Float64), "DOUBLE[]", "ARRAY<DOUBLE>"),
+    ],
+)
+def test_each_dialect_spells_the_sql_type_its_own_way(
+    dtype: object, duckdb: str, spark: str
+) -> None:
+    assert sql_type(dtype).sql("duckdb") == duckdb  # type: ignore[arg-type]
+    assert sql_type(dtype).sql("spark") == spark  # type: ignore[arg-type]
 
 
 def test_arrays_of_arrays_are_refused() -> None:

@@ -34,19 +34,27 @@ from store.offline.compiler.query import (
     SourceTable,
     source_table_name,
 )
+from store.offline.compiler.sql import check_dialect, number, sql_type, table
 from store.offline.compiler.sql import column as _col
 from store.offline.compiler.sql import epoch_us as _epoch_us
 from store.offline.compiler.sql import identifier as _q
-from store.offline.compiler.sql import number, sql_type, table
 
-__all__ = ["compile_earliest_event", "compile_latest_rows"]
+__all__ = ["DIALECTS", "compile_earliest_event", "compile_latest_rows"]
+
+# Dialects whose engines run these queries (QUALIFY is DuckDB's; see sql.check_dialect).
+DIALECTS = frozenset({"duckdb"})
 
 
 def compile_latest_rows(
     view: ViewScan, *, start_us: int, end_us: int, dialect: str = "duckdb", pretty: bool = False
 ) -> CompiledQuery:
     """SQL returning, per entity key, the newest source row with an event time in
-    ``[start_us, end_us]`` (microseconds since the epoch, UTC)."""
+    ``[start_us, end_us]`` (microseconds since the epoch, UTC).
+
+    Raises:
+        ValueError: a dialect not in :data:`DIALECTS`.
+    """
+    check_dialect("newest-rows", dialect, DIALECTS)
     event = _epoch_us(view.source_column(view.timestamp_column))
     created: exp.Expr = (
         _epoch_us(view.source_column(view.created_column))
@@ -96,6 +104,7 @@ def compile_latest_rows(
 def compile_earliest_event(view: ViewScan, *, dialect: str = "duckdb") -> CompiledQuery:
     """SQL returning the earliest event time of a view's source, in microseconds (or NULL),
     as a one-row, one-column result."""
+    check_dialect("earliest-event", dialect, DIALECTS)
     earliest = exp.func("min", _epoch_us(view.source_column(view.timestamp_column)))
     select = exp.select(exp.alias_(earliest, _q("earliest"))).from_(
         table(source_table_name(view.name))

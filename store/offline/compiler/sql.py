@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from store.types import Array, DType, PrimitiveType
 
-__all__ = ["column", "epoch_us", "identifier", "number", "sql_type", "table"]
+__all__ = ["check_dialect", "column", "epoch_us", "identifier", "number", "sql_type", "table"]
 
 _TYPES: dict[str, object] = {
     "Int32": exp.DataType.Type.INT,
@@ -63,6 +63,21 @@ def number(value: int) -> exp.Expr:
 
 
 def epoch_us(name: str) -> exp.Expr:
-    """Microseconds since the epoch, UTC. The cast reads naive Parquet timestamps as UTC (the
-    connection's zone), costs nothing on zoned ones, and accepts nanosecond columns."""
-    return exp.func("epoch_us", exp.cast(column(name), exp.DataType.Type.TIMESTAMPTZ))
+    """Microseconds since the epoch, UTC (DuckDB's ``epoch_us``, Spark's ``unix_micros``). The
+    cast reads naive Parquet timestamps as UTC (the connection's zone), costs nothing on
+    zoned ones, and accepts nanosecond columns."""
+    return exp.UnixMicros(this=exp.cast(column(name), exp.DataType.Type.TIMESTAMPTZ))
+
+
+def check_dialect(compiler: str, dialect: str, supported: frozenset[str]) -> None:
+    """Refuse to render for a dialect whose engine has not run this compiler's SQL: sqlglot
+    prints functions it does not know unchanged, so the SQL would fail only when it runs.
+
+    Raises:
+        ValueError: naming the compiler, the dialect and the supported ones.
+    """
+    if dialect not in supported:
+        raise ValueError(
+            f"the {compiler} compiler does not render for {dialect!r} yet; "
+            f"supported: {', '.join(sorted(supported))}"
+        )

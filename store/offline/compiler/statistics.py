@@ -26,10 +26,13 @@ from typing import Any
 from sqlglot import exp
 
 from store.offline.compiler.query import CompiledQuery, SourceTable
-from store.offline.compiler.sql import column, identifier, table
+from store.offline.compiler.sql import check_dialect, column, identifier, table
 from store.types import DType, PrimitiveType
 
-__all__ = ["TOP_VALUES", "StatisticsQuery", "compile_statistics", "is_numeric"]
+__all__ = ["DIALECTS", "TOP_VALUES", "StatisticsQuery", "compile_statistics", "is_numeric"]
+
+# Dialects whose engines run these queries (quantile_cont over a list is DuckDB's).
+DIALECTS = frozenset({"duckdb"})
 
 TOP_VALUES = 5
 _NUMERIC = {"Int32", "Int64", "Float32", "Float64"}
@@ -83,7 +86,12 @@ class StatisticsQuery:
 def compile_statistics(
     source: SourceTable, columns: Sequence[tuple[str, DType]], *, dialect: str = "duckdb"
 ) -> StatisticsQuery:
-    """The queries computing statistics of ``columns`` (name and dtype) of ``source``."""
+    """The queries computing statistics of ``columns`` (name and dtype) of ``source``.
+
+    Raises:
+        ValueError: a dialect not in :data:`DIALECTS`.
+    """
+    check_dialect("statistics", dialect, DIALECTS)
     summary: list[exp.Expr] = []
     for i, (name, dtype) in enumerate(columns):
         value = column(name)

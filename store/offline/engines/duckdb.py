@@ -57,7 +57,7 @@ class DuckDBEngine:
     def from_settings(cls, settings: Settings) -> Self:
         return cls(
             threads=settings.integer("threads"),
-            memory_limit=settings.text("memory_limit", "1GB"),
+            memory_limit=settings.text("memory_limit", "1GB", example="2GB"),
         )
 
     def connect(self) -> duckdb.DuckDBPyConnection:

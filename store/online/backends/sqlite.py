@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import threading
@@ -45,7 +46,7 @@ from store.online.layout import (
     TableLayout,
     plan_table_changes,
 )
-from store.types import Array, Bool, DType, Int64, PrimitiveType, UnixTimestamp
+from store.types import Array, Bool, Bytes, DType, Int64, PrimitiveType, UnixTimestamp
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -126,20 +127,43 @@ def upsert_sql(layout: TableLayout) -> str:
 
 
 def _encoder(dtype: DType) -> Callable[[pa.Array], list[Any]]:
-    """How an Arrow column becomes the Python values SQLite stores."""
+    """How an Arrow column becomes the Python values SQLite stores: timestamps as integer
+    microseconds, arrays as JSON text (timestamps in them as microseconds, bytes as base64)."""
     import pyarrow as pa
 
-    if isinstance(dtype, Array):
-        return lambda column: [None if v is None else json.dumps(v) for v in column.to_pylist()]
     if dtype == UnixTimestamp:
         return lambda column: column.cast(pa.int64()).to_pylist()
-    return lambda column: column.to_pylist()
+    if not isinstance(dtype, Array):
+        return lambda column: column.to_pylist()
+    if dtype.element == UnixTimestamp:
+        as_micros = pa.list_(pa.int64())
+        return lambda column: _json_lists(column.cast(as_micros).to_pylist())
+    if dtype.element == Bytes:
+        return lambda column: _json_lists(
+            [None if v is None else [_base64(b) for b in v] for v in column.to_pylist()]
+        )
+    return lambda column: _json_lists(column.to_pylist())
+
+
+def _json_lists(values: list[Any]) -> list[str | None]:
+    return [None if v is None else json.dumps(v) for v in values]
+
+
+def _base64(value: bytes | None) -> str | None:
+    return None if value is None else base64.b64encode(value).decode("ascii")
 
 
 def _decoder(dtype: DType) -> Callable[[Any], Any] | None:
     """How a stored SQLite value becomes a Python value (None: as it is)."""
     if isinstance(dtype, Array):
-        return json.loads
+        decoders: dict[DType, Callable[[Any], Any]] = {
+            UnixTimestamp: from_micros,
+            Bytes: base64.b64decode,
+        }
+        element = decoders.get(dtype.element)
+        if element is None:
+            return json.loads
+        return lambda text: [None if v is None else element(v) for v in json.loads(text)]
     return {Bool: bool, UnixTimestamp: from_micros}.get(dtype)  # type: ignore[call-overload, no-any-return]
 
 
@@ -294,8 +318,9 @@ class SQLiteBackend:
             rows = conn.execute(many, (json.dumps(payload),)).fetchall()
             if len(rows) != count:
                 raise OnlineStoreError(
-                    f"{layout.table}: {count} keys were looked up but {len(rows)} rows came back; "
-                    f"the lookup assumes SQLite keeps a LEFT JOIN's order: please report this"
+                    f"{layout.table}: {count} keys were looked up but {len(rows)} rows came "
+                    f"back, so the table lacks its primary key and was not made by Silage; "
+                    f"drop it, run `silage apply`, then `silage materialize`"
                 )
         dtypes = dict(layout.features)
         decoders = [(i, d) for i, f in enumerate(features) if (d := _decoder(dtypes[f]))]
@@ -307,9 +332,10 @@ class SQLiteBackend:
 @lru_cache(maxsize=256)
 def _lookup_sql(layout: TableLayout, features: tuple[str, ...]) -> tuple[str, str]:
     """The lookups of ``features`` and the event time: of one key given as parameters, and of
-    many keys given as one JSON array. The JSON array's ``json_each`` is the outer side of a
-    LEFT JOIN, which SQLite never reorders, so rows come out one per array element in array
-    order, duplicates included, NULLs where nothing is stored."""
+    many keys given as one JSON array. Each array element (``json_each``) is the outer side
+    of a LEFT JOIN on the table's primary key, so there is one row per element, duplicates
+    included, NULLs where nothing is stored; ``ORDER BY j.key`` (the element's index) puts
+    them in input order, which SQLite does not promise otherwise (it costs a small sort)."""
     table = _quote(layout.table)
     wanted = ", ".join(f"t.{_quote(c)}" for c in (*features, EVENT_TS))
     where = " AND ".join(f"t.{_quote(n)} = ?" for n, _ in layout.keys)
@@ -322,7 +348,7 @@ def _lookup_sql(layout: TableLayout, features: tuple[str, ...]) -> tuple[str, st
         )
     return (
         f"SELECT {wanted} FROM {table} AS t WHERE {where}",
-        f"SELECT {wanted} FROM json_each(?) AS j LEFT JOIN {table} AS t ON {on}",
+        f"SELECT {wanted} FROM json_each(?) AS j LEFT JOIN {table} AS t ON {on} ORDER BY j.key",
     )
 
 

@@ -211,7 +211,7 @@ def test_join_matches_the_brute_force_reference(  # noqa: PLR0917 (hypothesis pa
                 ]
             ),
         )
-        # Naive timestamps in this file: they mean UTC.
+        # Naive nanosecond timestamps in this file: they mean UTC, read as microseconds.
         naive_pairs = [{**r, "ts": r["ts"].replace(tzinfo=None)} for r in pairs]
         write_source(
             folder / "pairs.parquet",
@@ -220,7 +220,7 @@ def test_join_matches_the_brute_force_reference(  # noqa: PLR0917 (hypothesis pa
                 [
                     ("driver_id", pa.int32()),
                     ("customer_id", pa.string()),
-                    ("ts", pa.timestamp("us")),
+                    ("ts", pa.timestamp("ns")),  # naive nanoseconds: UTC
                     ("together", pa.int64()),
                 ]
             ),

@@ -20,7 +20,8 @@ from store.offline.compiler.point_in_time import (
     ViewScan,
     compile_point_in_time,
 )
-from store.offline.compiler.query import CompiledQuery
+from store.offline.compiler.query import CompiledQuery, SourceTable
+from store.offline.compiler.statistics import compile_statistics
 from store.types import Array, Float32, Float64, Int64, String
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "sql"
@@ -97,6 +98,17 @@ def test_latest_rows_sql_matches_golden_file() -> None:
 def test_unknown_rendering_is_refused() -> None:
     with pytest.raises(ValueError, match="choose one of asof, window"):
         compile_point_in_time(CASES["one_view"], rendering="hash")
+
+
+def test_sql_no_engine_of_a_dialect_has_run_is_refused_not_rendered() -> None:
+    """sqlglot prints DuckDB's ASOF join, QUALIFY and list quantiles into other dialects
+    unchanged; the compilers refuse instead, naming what they render for."""
+    with pytest.raises(ValueError, match=r"'asof' rendering .* cannot run in 'spark'"):
+        compile_point_in_time(CASES["one_view"], rendering="asof", dialect="spark")
+    with pytest.raises(ValueError, match="newest-rows compiler does not render for 'spark'"):
+        compile_latest_rows(PAIRS, start_us=0, end_us=1, dialect="spark")
+    with pytest.raises(ValueError, match="statistics compiler does not render for 'spark'"):
+        compile_statistics(SourceTable("t", ("t.parquet",)), [("x", Int64)], dialect="spark")
 
 
 if __name__ == "__main__":

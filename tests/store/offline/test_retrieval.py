@@ -53,15 +53,6 @@ def row(
     }
 
 
-@pytest.fixture
-def store(make_repo: Callable[..., Path], engine: str) -> FeatureStore:
-    repo = make_repo("basic")
-    configure_offline(repo, engine)
-    fs = FeatureStore(repo_path=repo)
-    fs.apply()
-    return fs
-
-
 def trips_by_plan(fs: FeatureStore, entity: pd.DataFrame) -> list[list[Any]]:
     """``avg_daily_trips`` per entity row, once per plan the engine runs."""
     job = fs.get_historical_features(entity, ["driver_hourly_stats:avg_daily_trips"])

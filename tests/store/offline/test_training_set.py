@@ -13,7 +13,6 @@ from sqlalchemy import text
 
 from registry import RegistryError
 from store import FeatureStore, StoreError
-from tests.backends import configure_offline
 from tests.conftest import T0
 
 H = timedelta(hours=1)
@@ -28,15 +27,6 @@ def entities(n: int = 3) -> pd.DataFrame:
             "label": [1, 0, 1][:n],
         }
     )
-
-
-@pytest.fixture
-def store(make_repo: Callable[..., Path], engine: str) -> FeatureStore:
-    repo = make_repo("basic")
-    configure_offline(repo, engine)
-    fs = FeatureStore(repo_path=repo)
-    fs.apply()
-    return fs
 
 
 def test_save_records_everything_and_reads_back_verified(store: FeatureStore) -> None:

@@ -174,51 +174,59 @@ def test_newest_wins_by_event_time_then_created_time(store: OnlineBackend) -> No
 
 
 def test_every_dtype_round_trips(backend: OnlineUnderTest) -> None:
-    dtypes: list[tuple[str, DType]] = [
-        ("i32", Int32),
-        ("i64", Int64),
-        ("f32", Float32),
-        ("f64", Float64),
-        ("s", String),
-        ("b", Bool),
-        ("raw", Bytes),
-        ("when", UnixTimestamp),
-        ("floats", Array(Float64)),
-        ("words", Array(String)),
-    ]
+    primitives: list[DType] = [Int32, Int64, Float32, Float64, String, Bool, Bytes, UnixTimestamp]
+    dtypes = [(f"v_{t.spec.lower()}", t) for t in primitives]
+    dtypes += [(f"a_{t.spec.lower()}", Array(t)) for t in primitives]  # type: ignore[arg-type]
     layout = TableLayout(
         project="p", feature_view="all", keys=(("k", String),), features=tuple(dtypes)
     )
     when = datetime(2026, 3, 1, 12, 30, 0, 123456, tzinfo=UTC)
-    full = {
-        "k": "full",
-        "i32": -7,
-        "i64": 2**40,
-        "f32": 0.5,
-        "f64": 1e-300,
-        "s": "naïve ✓",
-        "b": True,
-        "raw": b"\x00\xff",
-        "when": when,
-        "floats": [1.5, -2.0],
-        "words": ["a", ""],
-        "__event_ts": 1,
+    before_1970 = datetime(1960, 5, 1, 0, 0, 0, 1, tzinfo=UTC)
+    scalars: dict[str, Any] = {
+        "Int32": -(2**31),
+        "Int64": 2**63 - 1,
+        "Float32": 0.5,
+        "Float64": 1e-300,
+        "String": "naïve ✓",
+        "Bool": True,
+        "Bytes": b"\x00\xff",
+        "UnixTimestamp": when,
     }
-    empty = {"k": "empty", "b": False, "floats": [], "__event_ts": 2}
+    others: dict[str, Any] = {
+        "Int32": 7,
+        "Int64": -(2**63),
+        "Float32": -2.0,
+        "Float64": float("inf"),
+        "String": "",
+        "Bool": False,
+        "Bytes": b"",
+        "UnixTimestamp": before_1970,
+    }
+    full: dict[str, Any] = {"k": "full", "__event_ts": 1}
+    partial: dict[str, Any] = {"k": "partial", "__event_ts": 2}
+    for name, dtype in dtypes:
+        element = dtype.element.spec if isinstance(dtype, Array) else dtype.spec
+        if isinstance(dtype, Array):
+            full[name] = [scalars[element], None, others[element]]
+            partial[name] = []
+        else:
+            full[name] = scalars[element]
+            partial[name] = others[element]
     nulls = {"k": "nulls", "__event_ts": 3}
+    names = [n for n, _ in dtypes]
     with online_backend(backend.name, backend.folder) as store:
         store.sync_tables("p", [layout], drop_missing=True)
-        store.write(layout, [batch(layout, [full, empty, nulls])])
-        names = [n for n, _ in dtypes]
-        found = store.read(layout, names, [["full", "empty", "nulls"]])
-    expected = [
+        store.write(layout, [batch(layout, [full, partial, nulls])])
+        found = store.read(layout, names, [["full", "partial", "nulls", "none"]])
+    assert found == [
         (*(full[n] for n in names), 1),
-        (*(empty.get(n) for n in names), 2),
+        (*(partial[n] for n in names), 2),
         (*(None for _ in names), 3),
+        (*(None for _ in names), None),
     ]
-    assert found == expected
-    assert type(found[0][names.index("b")]) is bool
-    assert found[0][names.index("when")].tzinfo is not None
+    for row in found[:2]:
+        assert type(row[names.index("v_bool")]) is bool
+        assert row[names.index("v_unixtimestamp")].tzinfo is not None
 
 
 def test_a_failed_write_changes_nothing(store: OnlineBackend) -> None:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from store import FeatureStore, ObjectNotFoundError, OnlineStoreError, RequestError
@@ -220,3 +222,88 @@ def test_materialize_breaks_event_time_ties_by_created_time(
         pd.DataFrame({**base, "avg_daily_trips": [99], "created": [T0 + 3 * H]}),
     )
     assert trips(fs, [1]) == [99]
+
+
+TYPED_REPO = """
+from store import Entity, FeatureView, Field, FileSource
+from store.types import (Array, Bool, Bytes, Float32, Float64, Int32, String,
+                         UnixTimestamp)
+
+driver = Entity(name="driver", join_keys=["driver_id"])
+typed = FeatureView(
+    name="typed",
+    entities=[driver],
+    source=FileSource(path="data/typed.parquet", timestamp_field="event_timestamp",
+                      created_timestamp_column="created"),
+    schema=[
+        Field(name="i32", dtype=Int32),
+        Field(name="f32", dtype=Float32),
+        Field(name="f64", dtype=Float64),
+        Field(name="s", dtype=String),
+        Field(name="b", dtype=Bool),
+        Field(name="raw", dtype=Bytes),
+        Field(name="when", dtype=UnixTimestamp),
+        Field(name="floats", dtype=Array(Float32)),
+        Field(name="words", dtype=Array(String)),
+        Field(name="stamps", dtype=Array(UnixTimestamp)),
+        Field(name="blobs", dtype=Array(Bytes)),
+    ],
+)
+"""
+TYPED = ["i32", "f32", "f64", "s", "b", "raw", "when", "floats", "words", "stamps", "blobs"]
+
+
+def typed_rows(hour: int, n: int = 3) -> pa.Table:
+    ts = pa.timestamp("us", tz="UTC")
+    naive_ns = pa.timestamp("ns")  # a naive nanosecond column: UTC, truncated to microseconds
+    when = [T0 - timedelta(days=20_000) + timedelta(microseconds=7 * d + hour) for d in range(n)]
+    return pa.table(
+        {
+            "driver_id": pa.array(range(n), pa.int64()),
+            "event_timestamp": pa.array([T0 + hour * H] * n, ts),
+            "created": pa.array([T0 + hour * H] * n, ts),
+            "i32": pa.array([d - hour for d in range(n)], pa.int32()),
+            "f32": pa.array([0.1 * d + hour for d in range(n)], pa.float32()),
+            "f64": pa.array([None if d == 1 else d / 3 + hour for d in range(n)], pa.float64()),
+            "s": pa.array([f"s{d}{hour}" for d in range(n)]),
+            "b": pa.array([d % 2 == hour % 2 for d in range(n)]),
+            "raw": pa.array([bytes([d, hour, 255]) for d in range(n)]),
+            "when": pa.array([w.replace(tzinfo=None) for w in when], naive_ns),
+            "floats": pa.array(
+                [[0.1, None, float(d + hour)] for d in range(n)], pa.list_(pa.float32())
+            ),
+            "words": pa.array([["a", str(hour)], None, [], *[[str(d)] for d in range(n)]][:n]),
+            "stamps": pa.array([[w, None] for w in when], pa.list_(ts)),
+            "blobs": pa.array([[b"\x00", None, bytes([d])] for d in range(n)]),
+        }
+    )
+
+
+def test_online_values_equal_the_training_values_for_every_dtype(
+    tmp_path: Path, backend: OnlineUnderTest
+) -> None:
+    """Training-serving consistency: what materialization and push serve online is exactly
+    what a training set built at the same time holds, for every dtype."""
+    repo = tmp_path / "typed"
+    (repo / "data").mkdir(parents=True)
+    (repo / "feature_store.yaml").write_text("project: typed\n")
+    (repo / "definitions.py").write_text(TYPED_REPO)
+    pq.write_table(typed_rows(0), repo / "data" / "typed.parquet")
+    backend.configure(repo, enforce_ttl=False)
+    refs = [f"typed:{name}" for name in TYPED]
+    drivers = [0, 1, 2]
+    with FeatureStore(repo_path=repo) as fs:
+        fs.apply()
+        fs.materialize(T0, T0 + H)
+        online = fs.get_online_features(refs, {"driver_id": drivers}).to_dict()
+        entity = pd.DataFrame({"driver_id": drivers, "event_timestamp": [T0 + H] * 3})
+        offline = fs.get_historical_features(entity, refs).to_arrow().to_pydict()
+        assert {name: online[name] for name in TYPED} == {name: offline[name] for name in TYPED}
+        pushed = typed_rows(1)
+        fs.push("typed", pushed)
+        again = fs.get_online_features(refs, {"driver_id": drivers}).to_dict()
+    expected = pushed.to_pydict()
+    expected["when"] = [
+        w.replace(tzinfo=UTC) for w in pushed.column("when").cast(pa.timestamp("us")).to_pylist()
+    ]
+    assert {name: again[name] for name in TYPED} == {name: expected[name] for name in TYPED}

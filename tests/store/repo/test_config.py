@@ -85,6 +85,16 @@ def test_offline_store_settings_default_and_override(tmp_path: Path) -> None:
     write(tmp_path, "project: p\noffline_store: {type: duckdb, threads: many}\n")
     with pytest.raises(ConfigError, match="offline_store threads: 'many' is not valid"):
         load_config(tmp_path)
+    write(tmp_path, "project: p\noffline_store: {type: duckdb, memory_limit: 2}\n")
+    with pytest.raises(ConfigError, match=r"memory_limit: 2 is not valid; .* such as 2GB"):
+        load_config(tmp_path)
+
+
+def test_a_section_may_be_just_its_type_as_in_feast(tmp_path: Path) -> None:
+    write(tmp_path, "project: p\noffline_store: file\nonline_store: sqlite\n")
+    config = load_config(tmp_path)
+    assert (config.offline_store.type, config.online_store.type) == ("file", "sqlite")
+    assert config.online_backend().path == tmp_path / "data" / "online_store.db"  # type: ignore[attr-defined]
 
 
 def test_each_backend_warns_about_keys_it_does_not_read(tmp_path: Path) -> None:
