@@ -37,7 +37,11 @@ unit: venv
 test: lint typecheck unit
 
 # Benchmarks (not part of `make test`): Feast runs from its own virtualenv.
+# BASELINE=DIR adds another checkout of Silage, with its own .venv, side by side:
+#   git worktree add ../silage-before main~3 && make -C ../silage-before venv
+#   make bench-online BASELINE=../silage-before
 FEAST_VENV := benchmarks/.venv-feast
+SIDE_BY_SIDE := $(if $(BASELINE),--baseline $(BASELINE) --rounds 3)
 
 bench-env: $(FEAST_VENV)/bin/feast
 
@@ -48,15 +52,15 @@ $(FEAST_VENV)/bin/feast:
 
 # Point-in-time join: 10M feature rows, 1M entity rows; Silage, Feast, hand-written DuckDB.
 bench: venv bench-env
-	$(BIN)/python benchmarks/pit_benchmark.py
+	$(BIN)/python benchmarks/pit_benchmark.py $(if $(BASELINE),--baseline $(BASELINE))
 
 # Online store: materialization throughput and lookup latency, Silage against Feast.
 bench-online: venv bench-env
-	$(BIN)/python benchmarks/online_benchmark.py
+	$(BIN)/python benchmarks/online_benchmark.py $(SIDE_BY_SIDE)
 
 # A bounded load test of `silage serve` on localhost (p50 and p99 at a fixed rate).
 bench-serve: venv
-	$(BIN)/python benchmarks/serve_benchmark.py
+	$(BIN)/python benchmarks/serve_benchmark.py $(SIDE_BY_SIDE)
 
 # The same join at 100M feature rows (Silage and hand-written DuckDB only).
 bench-large: venv
