@@ -1,8 +1,9 @@
 """Silage's registry: the metadata system of record.
 
 It holds the feature catalog (entities, sources, versioned feature views, services and
-materialization intervals), training sets tied to feature-view versions, and models with
-their versions, artifacts and aliases, in any SQLAlchemy database (SQLite by default), its
+materialization intervals), training sets tied to feature-view versions, models with
+their versions, artifacts and aliases, and monitoring records (validation runs, statistics
+per window), in any SQLAlchemy database (SQLite by default), its
 schema managed by Alembic. It never imports ``store``: it stores specs, not Python objects.
 
 Example:
@@ -35,6 +36,13 @@ from registry.errors import (
 )
 from registry.lineage import FeatureLineage, FeatureUsers, Lineage, VersionLineage
 from registry.models import AliasMove, ModelRegistry, ModelVersion
+from registry.monitoring import (
+    CheckRecord,
+    Monitoring,
+    NewValidationRun,
+    ValidationRun,
+    WindowStatistics,
+)
 from registry.project import ProjectRegistry, SearchPage
 from registry.service import Registry
 from registry.training_sets import TrainingSetFeature, TrainingSetRecord, TrainingSets
@@ -47,6 +55,7 @@ __all__ = [
     "Catalog",
     "CatalogChange",
     "CatalogObject",
+    "CheckRecord",
     "DeclaredObject",
     "DeploymentRevision",
     "Deployments",
@@ -59,6 +68,8 @@ __all__ = [
     "ModelCards",
     "ModelRegistry",
     "ModelVersion",
+    "Monitoring",
+    "NewValidationRun",
     "ProjectRegistry",
     "Registry",
     "RegistryError",
@@ -71,5 +82,7 @@ __all__ = [
     "TrainingSetFeature",
     "TrainingSetRecord",
     "TrainingSets",
+    "ValidationRun",
     "VersionLineage",
+    "WindowStatistics",
 ]

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from registry.database import Database
 from registry.errors import RegistryError
 from registry.models import ModelRegistry, ModelVersion, whoami
+from registry.monitoring import Monitoring
 from registry.tables import ModelCardRow, ModelRow, ModelVersionRow, ProjectRow, utc_now
 from registry.training_sets import TrainingSets
 
@@ -232,6 +233,23 @@ class ModelCards:
                 ],
                 "feature_statistics": dict(record.statistics),
             }
+            runs = Monitoring(self._db).validation_runs(
+                self._models.project, training_set=record.name
+            )
+            if runs:
+                known["training_data"]["data_validation"] = [
+                    {
+                        "feature_view": f"{run.feature_view} v{run.version}",
+                        "rows": run.row_count,
+                        "passed": run.passed,
+                        "checks": [
+                            f"{c.description}: {'passed' if c.passed else 'FAILED'} "
+                            f"({', '.join(f'{k} {v}' for k, v in c.observed.items())})"
+                            for c in run.checks
+                        ],
+                    }
+                    for run in reversed(runs)
+                ]
         return known
 
 

@@ -12,6 +12,7 @@ migration commits; DDL is transactional there, so a failed migration leaves noth
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -41,7 +42,7 @@ __all__ = [
 
 # The newest revision, so that opening an up-to-date registry needs no Alembic import (it
 # costs a few hundred milliseconds); a test checks it against the scripts' head.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 def migrations_dir() -> Path:
@@ -57,7 +58,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at Silage's scripts, bound to ``connection`` if given."""
     from alembic.config import Config
 
-    config = Config()
+    # Alembic's default output stream is whatever sys.stdout was when alembic.config was first
+    # imported; a later caller (a test capturing output, a CLI) may have closed that one.
+    config = Config(stdout=sys.stdout)
     config.set_main_option("script_location", str(migrations_dir()))
     config.attributes["connection"] = connection
     return config

@@ -8,6 +8,7 @@ from registry import migrate
 from registry.catalog import Catalog
 from registry.database import Database
 from registry.models import ModelRegistry
+from registry.monitoring import Monitoring
 from registry.project import ProjectRegistry
 from registry.training_sets import TrainingSets
 
@@ -33,6 +34,7 @@ class Registry:
             migrate.ensure_schema(self.db)
         self.catalog = Catalog(self.db)
         self.training_sets = TrainingSets(self.db)
+        self.monitoring = Monitoring(self.db)
 
     def project(self, project: str, artifact_root: Path) -> ProjectRegistry:
         """Models, cards, deployments and lineage of ``project``."""

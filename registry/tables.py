@@ -34,6 +34,16 @@ Model cards and deployments:
 - ``deployment_revisions`` and ``deployment_targets``: each deploy, promote or rollback of a
   model in an environment adds a revision; its targets are versions with a role (primary,
   canary, shadow, ab) and a traffic share. The newest revision is live.
+
+Monitoring:
+
+- ``validation_runs`` and ``validation_results``: every check of a feature view's data
+  against its expectations (on materialization, push, training-set build or demand): the
+  view version, the window, the row count, the policy and whether it passed, and per
+  expectation the value observed; a run made for a training set links to it.
+- ``feature_statistics``: statistics of a feature per time window (of a view's source, a
+  training set or the predictions log), one row per subject, feature and window, so that
+  they form time series.
 """
 
 from __future__ import annotations
@@ -65,6 +75,7 @@ __all__ = [
     "EntityRow",
     "EnvironmentRow",
     "FeatureServiceRow",
+    "FeatureStatisticsRow",
     "FeatureViewFeatureRow",
     "FeatureViewRow",
     "FeatureViewVersionRow",
@@ -78,6 +89,8 @@ __all__ = [
     "TrainingSetFeatureRow",
     "TrainingSetRow",
     "UTCDateTime",
+    "ValidationResultRow",
+    "ValidationRunRow",
     "utc_now",
 ]
 
@@ -404,3 +417,81 @@ class DeploymentTargetRow(Base):
     role: Mapped[str] = mapped_column(String(20))
     share: Mapped[float]
     arm: Mapped[str] = mapped_column(String(200), default="")
+
+
+# --- monitoring (revision 0004) -----------------------------------------------------------
+
+
+class ValidationRunRow(Base):
+    """One check of a view's data against its expectations."""
+
+    __tablename__ = "validation_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "trigger IN ('materialize', 'push', 'training_set', 'on_demand')",
+            name="trigger_known",
+        ),
+        CheckConstraint("policy IN ('reject', 'warn')", name="policy_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    feature_view_version_id: Mapped[int] = mapped_column(ForeignKey("feature_view_versions.id"))
+    trigger: Mapped[str] = mapped_column(String(20))
+    policy: Mapped[str] = mapped_column(String(10))
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    row_count: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[bool]
+    training_set_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_sets.id", ondelete="CASCADE"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ValidationResultRow(Base):
+    """One expectation's outcome in a validation run."""
+
+    __tablename__ = "validation_results"
+    __table_args__ = (UniqueConstraint("run_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("validation_runs.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(40))
+    spec: Mapped[dict[str, Any]]
+    description: Mapped[str] = mapped_column(String(1000))
+    observed: Mapped[dict[str, Any]]
+    passed: Mapped[bool]
+
+
+class FeatureStatisticsRow(Base):
+    """Statistics of one feature of one subject in one time window."""
+
+    __tablename__ = "feature_statistics"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id",
+            "subject_kind",
+            "subject",
+            "feature",
+            "window_start",
+            "window_end",
+            name="uq_feature_statistics_window",
+        ),
+        CheckConstraint(
+            "subject_kind IN ('feature_view', 'training_set', 'predictions')",
+            name="subject_kind_known",
+        ),
+        CheckConstraint("window_end >= window_start", name="window_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    subject_kind: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(400))
+    feature: Mapped[str] = mapped_column(String(400))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    statistics: Mapped[dict[str, Any]]
+    computed_at: Mapped[datetime] = mapped_column(default=utc_now)

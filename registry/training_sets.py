@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from registry.catalog import lock_project
 from registry.database import Database
 from registry.errors import RegistryError, RegistryNotFoundError
+from registry.monitoring import NewValidationRun, insert_validation
 from registry.tables import (
     FeatureViewRow,
     FeatureViewVersionRow,
@@ -84,9 +85,11 @@ class TrainingSets:
         entity_time_max: datetime | None,
         storage_path: str,
         features: Sequence[TrainingSetFeature],
+        validations: Sequence[NewValidationRun] = (),
     ) -> TrainingSetRecord:
-        """Record a saved training set. The same name with the same fingerprint returns the
-        existing record; with another fingerprint it is refused.
+        """Record a saved training set, with the validation runs of its views' data, in one
+        transaction. The same name with the same fingerprint returns the existing record;
+        with another fingerprint it is refused.
 
         Raises:
             RegistryError: the name is taken by different data.
@@ -144,6 +147,8 @@ class TrainingSets:
                         column_name=feature.column,
                     )
                 )
+            for validation in validations:
+                insert_validation(session, project_row, validation, training_set_id=row.id)
             session.flush()
             return _record(session, row)
 

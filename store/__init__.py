@@ -27,12 +27,24 @@ from typing import TYPE_CHECKING, Any
 
 from store import types
 from store.definitions.entity import Entity
+from store.definitions.expectations import (
+    AllowedValues,
+    Compare,
+    Freshness,
+    Matches,
+    NullShare,
+    QuantileRange,
+    RowCount,
+    UniqueKeys,
+    ValueRange,
+)
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView, FeatureViewProjection
 from store.definitions.field import Field
 from store.definitions.source import FileSource
 from store.errors import (
     ConfigError,
+    DataValidationError,
     DefinitionError,
     ObjectNotFoundError,
     OnlineStoreError,
@@ -48,7 +60,10 @@ if TYPE_CHECKING:
     from store.feature_store import FeatureStore
 
 __all__ = [
+    "AllowedValues",
+    "Compare",
     "ConfigError",
+    "DataValidationError",
     "DefinitionError",
     "Entity",
     "FeatureService",
@@ -57,14 +72,21 @@ __all__ = [
     "FeatureViewProjection",
     "Field",
     "FileSource",
+    "Freshness",
+    "Matches",
+    "NullShare",
     "ObjectNotFoundError",
     "OnlineStoreError",
+    "QuantileRange",
     "RepoError",
     "RepoImportError",
     "RepoValidationError",
     "RequestError",
+    "RowCount",
     "SourceDataError",
     "StoreError",
+    "UniqueKeys",
+    "ValueRange",
     "types",
 ]
 

@@ -211,6 +211,26 @@ def materialize_incremental(ctx: click.Context, end: str, views: str | None) -> 
     progress.finish(done)
 
 
+@cli.command()
+@click.argument("feature_view")
+@click.option("--start", help="Window start, an ISO time; default: the first row.")
+@click.option("--end", help="Window end, an ISO time; default: the last row (freshness: now).")
+@click.pass_context
+def validate(ctx: click.Context, feature_view: str, start: str | None, end: str | None) -> None:
+    """Check FEATURE_VIEW's source rows in [START, END] against its expectations.
+
+    The run is recorded in the registry. Exit status 1 when an expectation fails.
+    """
+    report = _store(ctx).validate(
+        feature_view,
+        None if start is None else _when(start, "--start"),
+        None if end is None else _when(end, "--end"),
+    )
+    click.echo(report.render(), nl=False)
+    if not report.passed:
+        sys.exit(1)
+
+
 def _table(rows: list[tuple[str, ...]], empty: str) -> None:
     if len(rows) == 1:
         click.echo(empty)

@@ -13,7 +13,8 @@ Every error names the object, the bad value and the fix. Only the CLI prints the
     ├── SourceDataError                  a source's Parquet files are missing or unreadable
     ├── RequestError (ValueError)         a feature request or entity table is malformed
     ├── ObjectNotFoundError (LookupError) no object of that kind and name in the catalog
-    └── OnlineStoreError                 the online store cannot be read or written
+    ├── OnlineStoreError                 the online store cannot be read or written
+    └── DataValidationError (ValueError) data failed a view's expectations (policy reject)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 __all__ = [
     "ConfigError",
+    "DataValidationError",
     "DefinitionError",
     "ObjectNotFoundError",
     "OnlineStoreError",
@@ -103,3 +105,14 @@ class ObjectNotFoundError(StoreError, LookupError):
 
 class OnlineStoreError(StoreError):
     """The online store cannot be read or written as asked."""
+
+
+class DataValidationError(StoreError, ValueError):
+    """Rows failed expectations of a view whose policy is ``reject``; nothing was written.
+
+    ``report`` is the validation report: every expectation with the value observed.
+    """
+
+    def __init__(self, message: str, *, report: object) -> None:
+        self.report = report
+        super().__init__(message)

@@ -16,13 +16,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from registry import CatalogObject, Kind, ProjectRegistry, Registry
+from registry import CatalogObject, Kind, ProjectRegistry, Registry, ValidationRun
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.source import FileSource
-from store.epoch import as_utc
+from store.epoch import as_utc, from_micros
 from store.errors import ObjectNotFoundError, RequestError
+from store.monitoring.validation import ValidationReport, check_rows, check_window, enforce
 from store.offline.engine import OfflineEngine
 from store.offline.retrieval import RetrievalJob, build_retrieval_job
 from store.offline.training_set import TrainingSet, save_training_set
@@ -35,7 +36,7 @@ from store.online.materialize import (
     materialize_views,
 )
 from store.online.read import OnlineReader, OnlineResponse
-from store.online.write import rows_for_online
+from store.online.write import pushed_table, rows_for_online
 from store.repo.apply import (
     apply_contents,
     contents_for_objects,
@@ -186,9 +187,39 @@ class FeatureStore:
 
     def save_training_set(self, job: RetrievalJob, name: str) -> TrainingSet:
         """Write a job's result under ``data/training_sets`` and record it in the registry with
-        its fingerprint, data hash, schema, statistics and feature-view versions."""
+        its fingerprint, data hash, schema, statistics and feature-view versions.
+
+        Views that declare expectations are checked over the source rows the set was built
+        from (the entity time range, reaching back a ttl); the runs are recorded with the
+        set, and a failure in a view whose policy is ``reject`` stops the save.
+        """
+        validations = []
+        for view in job.feature_views:
+            if not view.expectations:
+                continue
+            low, high = job.entities.min_ts_us, job.entities.max_ts_us
+            start = None if low is None else from_micros(low)
+            if start is not None and view.ttl is not None:
+                start -= view.ttl
+            report = check_window(
+                view,
+                self._version_of(view),
+                engine=self.offline_engine,
+                repo_root=self.repo_path,
+                start=start,
+                end=None if high is None else from_micros(high),
+                trigger="training_set",
+            )
+            if not report.passed and report.policy == "reject":
+                self._record_and_enforce(report)
+            validations.append(report.to_record())
         return save_training_set(
-            job, name, project=self.project, registry=self.registry, repo_root=self.repo_path
+            job,
+            name,
+            project=self.project,
+            registry=self.registry,
+            repo_root=self.repo_path,
+            validations=validations,
         )
 
     def get_training_set(self, name: str) -> TrainingSet:
@@ -283,6 +314,15 @@ class FeatureStore:
             raise RequestError(f"feature view {name!r} is not online; set online=True and apply")
         layout = layout_of(self.project, view)
         batch = rows_for_online(view, layout, df)
+        if view.expectations:
+            self._record_and_enforce(
+                check_rows(
+                    view,
+                    self._version_of(view),
+                    pushed_table(view, df),
+                    engine=self.offline_engine,
+                )
+            )
         written = self.online_store.write(layout, [batch])
         self._online_reader.clear_cache()
         return written
@@ -376,9 +416,76 @@ class FeatureStore:
             engine=self.offline_engine,
             repo_root=self.repo_path,
             on_progress=on_progress,
+            before_load=self._check_before_load,
         )
         self._online_reader.clear_cache()
         return done
+
+    # --- data validation ---------------------------------------------------------------------
+
+    def validate(
+        self,
+        feature_view: str,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> ValidationReport:
+        """Check a view's source rows with event times in ``[start_date, end_date]`` (either
+        may be None: unbounded; naive means UTC) against its expectations, and record the
+        run. Nothing is stopped: the report says what passed.
+
+        Raises:
+            RequestError: the view declares no expectations.
+        """
+        view = self.get_feature_view(feature_view)
+        if not view.expectations:
+            raise RequestError(
+                f"feature view {feature_view!r} declares no expectations; add "
+                f"expectations=[ValueRange('feature', min=0), ...] to it and run `silage apply`"
+            )
+        report = check_window(
+            view,
+            self._version_of(view),
+            engine=self.offline_engine,
+            repo_root=self.repo_path,
+            start=None if start_date is None else as_utc(start_date, "start_date"),
+            end=None if end_date is None else as_utc(end_date, "end_date"),
+            trigger="on_demand",
+        )
+        self.registry.monitoring.record_validation(self.project, report.to_record())
+        return report
+
+    def validation_runs(self, feature_view: str | None = None) -> list[ValidationRun]:
+        """Recorded validation runs, newest first (of one view, or of every view)."""
+        return self.registry.monitoring.validation_runs(self.project, feature_view=feature_view)
+
+    def _check_before_load(self, view: FeatureView, start: datetime, end: datetime) -> None:
+        if view.expectations:
+            report = check_window(
+                view,
+                self._version_of(view),
+                engine=self.offline_engine,
+                repo_root=self.repo_path,
+                start=start,
+                end=end,
+                trigger="materialize",
+            )
+            self._record_and_enforce(report)
+
+    def _record_and_enforce(self, report: ValidationReport) -> None:
+        """Record a run; then, under a ``reject`` policy, stop if it failed."""
+        self.registry.monitoring.record_validation(self.project, report.to_record())
+        enforce(report)
+
+    def _version_of(self, view: FeatureView) -> int:
+        """The registry's version number of this exact view."""
+        history = self.registry.catalog.feature_view_versions(self.project, view.name)
+        for found in reversed(history):
+            if found.content_hash == view.content_hash and found.version is not None:
+                return found.version
+        raise RequestError(
+            f"feature view {view.name!r} differs from every version in the registry; "
+            f"run `silage apply`"
+        )
 
     # --- read the catalog ------------------------------------------------------------------
 

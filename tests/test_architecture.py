@@ -27,7 +27,8 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
     ("store.epoch", ("store.errors",)),
     ("store.settings", ("store.errors",)),
     ("store.definitions", FOUNDATION),
-    ("store.offline.compiler", ("store.types", "store.errors")),
+    # Compilers compile declarations (expectations) into SQL; nothing else.
+    ("store.offline.compiler", ("store.types", "store.errors", "store.definitions")),
     # An engine sees compiled queries and its protocol, nothing of the offline store.
     (
         "store.offline.engines",
@@ -62,6 +63,21 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
             "store.online.layout",
             "store.online.backend",
             "store.online.backends",  # the table, not a backend (checked below)
+        ),
+    ),
+    # Monitoring reads what the stores hold and what serving logged; it writes nothing to them.
+    (
+        "store.monitoring",
+        (
+            *FOUNDATION,
+            "store.definitions",
+            "store.offline.compiler",
+            "store.offline.engine",
+            "store.offline.sources",
+            "store.offline.retrieval",
+            "store.online.layout",
+            "store.online.backend",
+            "store.serving.prediction_log",
         ),
     ),
     # The server adapts the facade to HTTP; nothing else in serving looks up.

@@ -27,7 +27,10 @@ def test_no_other_distribution_provides_our_import_names() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert sorted(store.__all__) == [
+        "AllowedValues",
+        "Compare",
         "ConfigError",
+        "DataValidationError",
         "DefinitionError",
         "Entity",
         "FeatureService",
@@ -36,14 +39,21 @@ def test_public_api_is_pinned() -> None:
         "FeatureViewProjection",
         "Field",
         "FileSource",
+        "Freshness",
+        "Matches",
+        "NullShare",
         "ObjectNotFoundError",
         "OnlineStoreError",
+        "QuantileRange",
         "RepoError",
         "RepoImportError",
         "RepoValidationError",
         "RequestError",
+        "RowCount",
         "SourceDataError",
         "StoreError",
+        "UniqueKeys",
+        "ValueRange",
         "types",
     ]
     assert sorted(registry.__all__) == [
@@ -52,6 +62,7 @@ def test_public_api_is_pinned() -> None:
         "Catalog",
         "CatalogChange",
         "CatalogObject",
+        "CheckRecord",
         "DeclaredObject",
         "DeploymentRevision",
         "Deployments",
@@ -65,6 +76,8 @@ def test_public_api_is_pinned() -> None:
         "ModelCards",
         "ModelRegistry",
         "ModelVersion",
+        "Monitoring",
+        "NewValidationRun",
         "ProjectRegistry",
         "Registry",
         "RegistryError",
@@ -78,7 +91,9 @@ def test_public_api_is_pinned() -> None:
         "TrainingSetFeature",
         "TrainingSetRecord",
         "TrainingSets",
+        "ValidationRun",
         "VersionLineage",
+        "WindowStatistics",
     ]
     for name in store.__all__:
         assert getattr(store, name) is not None

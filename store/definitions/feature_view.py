@@ -8,12 +8,24 @@ from datetime import timedelta
 from typing import Any
 
 from store.definitions.entity import Entity
+from store.definitions.expectations import Compare, Expectation, expectation_from_spec
 from store.definitions.field import Field
 from store.definitions.source import FileSource
 from store.definitions.spec import check_name, content_hash, frozen_tags
 from store.errors import DefinitionError
+from store.types import Float32, Float64, Int32, Int64, String, UnixTimestamp
 
-__all__ = ["FeatureView", "FeatureViewProjection"]
+__all__ = ["ON_INVALID", "FeatureView", "FeatureViewProjection"]
+
+ON_INVALID = ("reject", "warn")
+_NUMBERS = frozenset({Int32, Int64, Float32, Float64})
+# Which dtypes each expectation reads (kinds not listed read any dtype).
+_NEEDS = {
+    "value_range": (_NUMBERS, "numeric"),
+    "quantile_range": (_NUMBERS, "numeric"),
+    "compare": (_NUMBERS | {UnixTimestamp, String}, "numeric, timestamp or string"),
+    "matches": (frozenset({String}), "string"),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +42,11 @@ class FeatureView:
         ttl: how far back a point-in-time join may look from an entity row's timestamp.
             ``None`` or zero: no limit. Whole seconds only.
         online: whether ``materialize`` loads this view into the online store.
+        expectations: checks of the view's data (:mod:`store.definitions.expectations`),
+            run where data enters: materialization, pushes, training sets, ``silage
+            validate``.
+        on_invalid: ``"reject"`` (default) stops a load or push that fails an expectation,
+            writing nothing; ``"warn"`` loads it. Both record every check in the registry.
 
     Example:
         >>> from store.types import Float32
@@ -50,6 +67,8 @@ class FeatureView:
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     owner: str = ""
+    expectations: Sequence[Expectation] = ()
+    on_invalid: str = "reject"
 
     def __post_init__(self) -> None:
         check_name("feature view", self.name)
@@ -99,6 +118,12 @@ class FeatureView:
         if not isinstance(self.online, bool):
             raise DefinitionError(f"{where}: online must be True or False, got {self.online!r}")
         object.__setattr__(self, "tags", frozen_tags("feature view", self.name, self.tags))
+        object.__setattr__(self, "expectations", _check_expectations(where, self))
+        if self.on_invalid not in ON_INVALID:
+            raise DefinitionError(
+                f"{where}: on_invalid={self.on_invalid!r}; use 'reject' (stop the load) or "
+                f"'warn' (load and record)"
+            )
 
     def __hash__(self) -> int:
         return hash(self.content_hash)
@@ -147,8 +172,9 @@ class FeatureView:
 
     def to_spec(self) -> dict[str, Any]:
         """The canonical spec. It embeds the entities and the source, so that a view version
-        in the registry pins exactly what data it reads and how it is keyed."""
-        return {
+        in the registry pins exactly what data it reads and how it is keyed; expectations
+        appear only when declared, so views without them keep their hash."""
+        spec = {
             "name": self.name,
             "entities": [e.to_spec() for e in self.entities],
             "schema": [f.to_spec() for f in self.schema],
@@ -159,6 +185,10 @@ class FeatureView:
             "tags": dict(self.tags),
             "owner": self.owner,
         }
+        if self.expectations:
+            spec["expectations"] = [e.to_spec() for e in self.expectations]
+            spec["on_invalid"] = self.on_invalid
+        return spec
 
     @property
     def content_hash(self) -> str:
@@ -179,6 +209,8 @@ class FeatureView:
             description=spec["description"],
             tags=spec["tags"],
             owner=spec["owner"],
+            expectations=[expectation_from_spec(e) for e in spec.get("expectations", [])],
+            on_invalid=spec.get("on_invalid", "reject"),
         )
 
 
@@ -191,6 +223,39 @@ class FeatureViewProjection:
 
     def to_spec(self) -> dict[str, Any]:
         return {"feature_view": self.feature_view, "features": list(self.features)}
+
+
+def _check_expectations(where: str, view: FeatureView) -> tuple[Expectation, ...]:
+    """Expectations must be Expectation objects naming features of the view, of a type the
+    check can read."""
+    found = tuple(view.expectations or ())
+    dtypes = {f.name: f.dtype for f in view.features}
+    for expectation in found:
+        if not isinstance(expectation, Expectation):
+            raise DefinitionError(
+                f"{where}: expectations must be objects such as ValueRange('x', min=0), "
+                f"got {expectation!r}"
+            )
+        for name in expectation.features:
+            if name not in dtypes:
+                raise DefinitionError(
+                    f"{where}: {expectation.describe()!r} names {name!r}, which is not a "
+                    f"feature of the view; its features are {', '.join(dtypes)}"
+                )
+            need = _NEEDS.get(expectation.kind)
+            if need is not None and dtypes[name] not in need[0]:
+                raise DefinitionError(
+                    f"{where}: {expectation.describe()!r} needs {need[1]} features, but "
+                    f"{name!r} is {dtypes[name].spec}"
+                )
+        if isinstance(expectation, Compare):
+            left, right = dtypes[expectation.left], dtypes[expectation.right]
+            if left != right and not {left, right} <= _NUMBERS:
+                raise DefinitionError(
+                    f"{where}: {expectation.describe()!r} compares {left.spec} with "
+                    f"{right.spec}; compare numbers with numbers, or values of one type"
+                )
+    return found
 
 
 def _check_ttl(where: str, ttl: object) -> timedelta | None:

@@ -3,8 +3,9 @@
 An engine is what ``offline_store: {type: ...}`` names in ``feature_store.yaml``. It gets
 :class:`~store.offline.compiler.query.CompiledQuery` objects already rendered in its
 :attr:`~OfflineEngine.dialect`, makes each listed source readable under its table name,
-registers the entity rows (when there are any) as ``__silage_entities``, runs the setup
-statements in order and then the query, on one session that it closes afterwards.
+registers the Arrow ``tables`` it is given under theirs (the entity rows as
+``__silage_entities``; rows being pushed in place of a source), runs the setup statements
+in order and then the query, on one session that it closes afterwards.
 
 Everything the offline store and materialization need from an engine is here: a training
 set (:meth:`~OfflineEngine.to_arrow`, :meth:`~OfflineEngine.to_parquet`), newest rows per key
@@ -18,7 +19,7 @@ protocol, and one entry in :data:`store.offline.engines.ENGINES`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, Self
 
@@ -50,8 +51,11 @@ class OfflineEngine(Protocol):
         """
         ...
 
-    def to_arrow(self, query: CompiledQuery, entities: pa.Table | None = None) -> pa.Table:
-        """The query's rows, in its order.
+    def to_arrow(
+        self, query: CompiledQuery, tables: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
+        """The query's rows, in its order. ``tables``: Arrow tables by name, read by the
+        query instead of a source of the same name (or as the entity table).
 
         Raises:
             SourceDataError: a source's files cannot be read or cast to their declared types.
@@ -59,7 +63,7 @@ class OfflineEngine(Protocol):
         ...
 
     def to_parquet(
-        self, query: CompiledQuery, path: Path, entities: pa.Table | None = None
+        self, query: CompiledQuery, path: Path, tables: Mapping[str, pa.Table] | None = None
     ) -> None:
         """Write the query's rows, in order, to one Parquet file, without holding them all in
         memory."""

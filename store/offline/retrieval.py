@@ -24,7 +24,12 @@ from store.offline.compiler.point_in_time import (
     ViewScan,
     compile_point_in_time,
 )
-from store.offline.compiler.query import ROW_COLUMN, TIMESTAMP_COLUMN, CompiledQuery
+from store.offline.compiler.query import (
+    ENTITY_TABLE,
+    ROW_COLUMN,
+    TIMESTAMP_COLUMN,
+    CompiledQuery,
+)
 from store.offline.engine import OfflineEngine
 from store.offline.entity_table import (
     EntityTable,
@@ -126,7 +131,9 @@ class RetrievalJob:
     def to_parquet(self, path: str | Path) -> Path:
         """Stream the result to a Parquet file inside the engine; returns the path."""
         target = Path(path)
-        self.engine.to_parquet(self._compiled(self.entities.columns), target, self.entity_table())
+        self.engine.to_parquet(
+            self._compiled(self.entities.columns), target, {ENTITY_TABLE: self.entity_table()}
+        )
         return target
 
     # --- internals ---------------------------------------------------------------------
@@ -143,7 +150,7 @@ class RetrievalJob:
         )
 
     def _features(self) -> pa.Table:
-        return self.engine.to_arrow(self._compiled(()), self.entities.table)
+        return self.engine.to_arrow(self._compiled(()), {ENTITY_TABLE: self.entities.table})
 
     def entity_table(self) -> pa.Table:
         """The whole entity table as Arrow: event_timestamp in UTC, rows numbered."""

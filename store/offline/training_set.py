@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry import Registry, TrainingSetFeature, TrainingSetRecord
+from registry import NewValidationRun, Registry, TrainingSetFeature, TrainingSetRecord
 from store.definitions.spec import canonical_json
 from store.epoch import from_micros
 from store.errors import RequestError, StoreError
@@ -104,9 +105,16 @@ def fingerprint_manifest(job: RetrievalJob, versions: dict[str, tuple[int, str]]
 
 
 def save_training_set(
-    job: RetrievalJob, name: str, *, project: str, registry: Registry, repo_root: Path
+    job: RetrievalJob,
+    name: str,
+    *,
+    project: str,
+    registry: Registry,
+    repo_root: Path,
+    validations: Sequence[NewValidationRun] = (),
 ) -> TrainingSet:
-    """Write a job's result and record it; an identical save returns the existing set.
+    """Write a job's result and record it, with the validation runs of its views' data; an
+    identical save returns the existing set.
 
     Raises:
         RequestError: a bad name, or a view changed in the registry since the job was built.
@@ -155,6 +163,7 @@ def save_training_set(
                 for r in job.requested
                 for f, column in zip(r.features, r.outputs, strict=True)
             ],
+            validations=validations,
         )
     except BaseException:
         temporary.unlink(missing_ok=True)

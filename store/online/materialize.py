@@ -78,14 +78,18 @@ def materialize_views(
     engine: OfflineEngine,
     repo_root: Path,
     on_progress: ProgressCallback | None = None,
+    before_load: Callable[[FeatureView, datetime, datetime], None] | None = None,
 ) -> list[MaterializedView]:
     """Load each view's newest rows in its window ``[start, end]`` (inclusive, UTC).
 
     Each view is all or nothing; views are loaded one after another, so a failure in one
-    leaves the views before it loaded and recorded.
+    leaves the views before it loaded and recorded. ``before_load`` runs before each view's
+    load (the expectations check); when it raises, that view is not loaded.
     """
     done: list[MaterializedView] = []
     for view, (start, end) in zip(views, windows, strict=True):
+        if before_load is not None:
+            before_load(view, start, end)
         started = time.perf_counter()
         query = compile_latest_rows(
             view_scan(view, repo_root),

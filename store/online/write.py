@@ -17,7 +17,7 @@ from store.types import accepts_arrow_type, describe_arrow_type, to_arrow
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["rows_for_online"]
+__all__ = ["pushed_table", "rows_for_online"]
 
 
 def rows_for_online(view: FeatureView, layout: TableLayout, data: Any) -> pa.RecordBatch:
@@ -31,22 +31,10 @@ def rows_for_online(view: FeatureView, layout: TableLayout, data: Any) -> pa.Rec
     Raises:
         RequestError: a missing column or one of the wrong type; nothing is written.
     """
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(data, pd.DataFrame):
-        try:
-            table = pa.Table.from_pandas(data, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise RequestError(f"rows pushed to {view.name!r} cannot be read: {exc}") from exc
-    elif isinstance(data, pa.Table):
-        table = data
-    else:
-        raise RequestError(
-            f"rows pushed to {view.name!r} must be a pandas DataFrame or a pyarrow Table, "
-            f"got {type(data).__name__}"
-        )
+    table = pushed_table(view, data)
     names = table.column_names
     source = view.source
     required = [*(n for n, _ in layout.keys), *(n for n, _ in layout.features)]
@@ -87,6 +75,28 @@ def rows_for_online(view: FeatureView, layout: TableLayout, data: Any) -> pa.Rec
             f"every row needs its event time"
         )
     return pa.RecordBatch.from_arrays(columns, names=layout.columns)
+
+
+def pushed_table(view: FeatureView, data: Any) -> pa.Table:
+    """Pushed rows as Arrow (a DataFrame is converted, without its index).
+
+    Raises:
+        RequestError: neither a DataFrame nor an Arrow table, or one Arrow cannot read.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pd.DataFrame):
+        try:
+            return pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise RequestError(f"rows pushed to {view.name!r} cannot be read: {exc}") from exc
+    raise RequestError(
+        f"rows pushed to {view.name!r} must be a pandas DataFrame or a pyarrow Table, "
+        f"got {type(data).__name__}"
+    )
 
 
 def _micros(column: Any, name: str, view: FeatureView) -> pa.Array:

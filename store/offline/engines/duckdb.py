@@ -15,7 +15,7 @@ it.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from sqlglot import exp
 
 from store.errors import RequestError, SourceDataError
-from store.offline.compiler.query import ENTITY_TABLE, CompiledQuery, SourceTable
+from store.offline.compiler.query import CompiledQuery, SourceTable
 
 if TYPE_CHECKING:
     import duckdb
@@ -75,17 +75,19 @@ class DuckDBEngine:
         conn.execute("SET temp_directory = ?", [spill])
         return conn
 
-    def to_arrow(self, query: CompiledQuery, entities: pa.Table | None = None) -> pa.Table:
-        return self._run(query, entities, lambda conn, sql: conn.sql(sql).to_arrow_table())
+    def to_arrow(
+        self, query: CompiledQuery, tables: Mapping[str, pa.Table] | None = None
+    ) -> pa.Table:
+        return self._run(query, tables, lambda conn, sql: conn.sql(sql).to_arrow_table())
 
     def to_parquet(
-        self, query: CompiledQuery, path: Path, entities: pa.Table | None = None
+        self, query: CompiledQuery, path: Path, tables: Mapping[str, pa.Table] | None = None
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         target = str(path).replace("'", "''")
         self._run(
             query,
-            entities,
+            tables,
             lambda conn, sql: conn.execute(f"COPY ({sql}) TO '{target}' (FORMAT parquet)"),
         )
 
@@ -115,9 +117,9 @@ class DuckDBEngine:
             conn.close()
 
     def _prepared(
-        self, query: CompiledQuery, entities: pa.Table | None
+        self, query: CompiledQuery, tables: Mapping[str, pa.Table] | None
     ) -> duckdb.DuckDBPyConnection:
-        """A connection with the sources, the entity table and the setup statements in place."""
+        """A connection with the sources, the given tables and the setup statements in place."""
         if query.dialect != self.dialect:
             raise ValueError(
                 f"a query compiled for {query.dialect!r} was given to the DuckDB engine; "
@@ -125,11 +127,13 @@ class DuckDBEngine:
             )
         conn = self.connect()
         try:
+            given = dict(tables or {})
             with _source_errors():
                 for source in query.sources:
-                    conn.execute(_source_view(source))
-                if entities is not None:
-                    conn.register(ENTITY_TABLE, entities)
+                    if source.name not in given:
+                        conn.execute(_source_view(source))
+                for name, arrow in given.items():
+                    conn.register(name, arrow)  # a view over the Arrow data: no copy
                 # Setup statements run one by one, so DuckDB frees each one's memory before
                 # the next starts; temporary tables vanish with the connection.
                 for statement in query.setup:
@@ -142,10 +146,10 @@ class DuckDBEngine:
     def _run(
         self,
         query: CompiledQuery,
-        entities: pa.Table | None,
+        tables: Mapping[str, pa.Table] | None,
         action: Callable[[duckdb.DuckDBPyConnection, str], Any],
     ) -> Any:
-        conn = self._prepared(query, entities)
+        conn = self._prepared(query, tables)
         try:
             with _source_errors():
                 return action(conn, query.query)

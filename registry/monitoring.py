@@ -1,0 +1,324 @@
+"""Monitoring records: validation runs of feature views, and statistics per time window.
+
+The registry stores what ``store`` measured (it never reads feature data itself): each check
+of a view's data with the view version, the window and, per expectation, the value
+observed; and per subject (a view's source, a training set, a model's predictions), feature
+and window, the statistics computed there, so that they read back as time series.
+
+Example:
+    >>> from datetime import UTC, datetime
+    >>> from registry import Registry
+    >>> monitoring = Registry("sqlite://").monitoring
+    >>> day = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> monitoring.record_statistics("demo", "feature_view", "stats",
+    ...     [WindowStatistics("rate", day, day, {"count": 3})])
+    >>> [s.statistics["count"] for s in monitoring.statistics("demo", "feature_view", "stats")]
+    [3]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from registry.catalog import lock_project
+from registry.database import Database
+from registry.errors import RegistryError, RegistryNotFoundError
+from registry.tables import (
+    FeatureStatisticsRow,
+    FeatureViewRow,
+    FeatureViewVersionRow,
+    ProjectRow,
+    TrainingSetRow,
+    ValidationResultRow,
+    ValidationRunRow,
+    utc_now,
+)
+
+__all__ = [
+    "CheckRecord",
+    "Monitoring",
+    "NewValidationRun",
+    "SubjectKind",
+    "Trigger",
+    "ValidationRun",
+    "WindowStatistics",
+]
+
+Trigger = Literal["materialize", "push", "training_set", "on_demand"]
+SubjectKind = Literal["feature_view", "training_set", "predictions"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckRecord:
+    """One expectation's outcome: its spec, a line for people, what was observed."""
+
+    kind: str
+    spec: Mapping[str, Any]
+    description: str
+    observed: Mapping[str, Any]
+    passed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidationRun:
+    """One check of a feature view version's data against its expectations."""
+
+    id: int
+    feature_view: str
+    version: int
+    trigger: str
+    policy: str
+    window_start: datetime | None
+    window_end: datetime | None
+    row_count: int
+    passed: bool
+    training_set: str | None
+    created_at: datetime
+    checks: tuple[CheckRecord, ...]
+
+    @property
+    def failures(self) -> list[CheckRecord]:
+        return [c for c in self.checks if not c.passed]
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStatistics:
+    """A feature's statistics in ``[window_start, window_end]``."""
+
+    feature: str
+    window_start: datetime
+    window_end: datetime
+    statistics: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewValidationRun:
+    """What :meth:`Monitoring.record_validation` writes (also written with a training set)."""
+
+    feature_view: str
+    version: int
+    trigger: Trigger
+    policy: str
+    window_start: datetime | None
+    window_end: datetime | None
+    row_count: int
+    checks: Sequence[CheckRecord]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+class Monitoring:
+    """Reads and writes the monitoring records of any project in one registry database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record_validation(self, project: str, run: NewValidationRun) -> ValidationRun:
+        """Record a validation run and its outcomes, in one transaction.
+
+        Raises:
+            RegistryNotFoundError: the feature view version does not exist.
+        """
+        with self._db.write() as session:
+            project_row = lock_project(session, project)
+            row = insert_validation(session, project_row, run, training_set_id=None)
+            return _run(session, row)
+
+    def validation_runs(
+        self,
+        project: str,
+        *,
+        feature_view: str | None = None,
+        training_set: str | None = None,
+        limit: int = 100,
+    ) -> list[ValidationRun]:
+        """The newest runs first, of one view, of one training set, or of the project."""
+        with self._db.read() as session:
+            query = (
+                select(ValidationRunRow)
+                .join(ProjectRow, ProjectRow.id == ValidationRunRow.project_id)
+                .where(ProjectRow.name == project)
+            )
+            if feature_view is not None:
+                query = (
+                    query.join(
+                        FeatureViewVersionRow,
+                        FeatureViewVersionRow.id == ValidationRunRow.feature_view_version_id,
+                    )
+                    .join(
+                        FeatureViewRow, FeatureViewRow.id == FeatureViewVersionRow.feature_view_id
+                    )
+                    .where(FeatureViewRow.name == feature_view)
+                )
+            if training_set is not None:
+                query = query.join(
+                    TrainingSetRow, TrainingSetRow.id == ValidationRunRow.training_set_id
+                ).where(TrainingSetRow.name == training_set)
+            rows = session.scalars(query.order_by(ValidationRunRow.id.desc()).limit(limit)).all()
+            return [_run(session, row) for row in rows]
+
+    def record_statistics(
+        self,
+        project: str,
+        subject_kind: SubjectKind,
+        subject: str,
+        windows: Sequence[WindowStatistics],
+    ) -> None:
+        """Store statistics per feature and window; a window computed again replaces the old
+        record, so recomputing is idempotent. All windows in one transaction."""
+        with self._db.write() as session:
+            project_row = lock_project(session, project)
+            for window in windows:
+                if window.window_end < window.window_start:
+                    raise RegistryError(
+                        f"statistics of {subject}:{window.feature}: the window ends "
+                        f"{window.window_end} before it starts {window.window_start}"
+                    )
+                session.execute(
+                    delete(FeatureStatisticsRow).where(
+                        FeatureStatisticsRow.project_id == project_row.id,
+                        FeatureStatisticsRow.subject_kind == subject_kind,
+                        FeatureStatisticsRow.subject == subject,
+                        FeatureStatisticsRow.feature == window.feature,
+                        FeatureStatisticsRow.window_start == window.window_start,
+                        FeatureStatisticsRow.window_end == window.window_end,
+                    )
+                )
+                session.add(
+                    FeatureStatisticsRow(
+                        project_id=project_row.id,
+                        subject_kind=subject_kind,
+                        subject=subject,
+                        feature=window.feature,
+                        window_start=window.window_start,
+                        window_end=window.window_end,
+                        statistics=dict(window.statistics),
+                        computed_at=utc_now(),
+                    )
+                )
+                session.flush()
+
+    def statistics(
+        self,
+        project: str,
+        subject_kind: SubjectKind,
+        subject: str,
+        *,
+        feature: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[WindowStatistics]:
+        """Stored statistics, by feature then window start; ``start``/``end`` keep the
+        windows that overlap ``[start, end]``."""
+        with self._db.read() as session:
+            query = (
+                select(FeatureStatisticsRow)
+                .join(ProjectRow, ProjectRow.id == FeatureStatisticsRow.project_id)
+                .where(
+                    ProjectRow.name == project,
+                    FeatureStatisticsRow.subject_kind == subject_kind,
+                    FeatureStatisticsRow.subject == subject,
+                )
+            )
+            if feature is not None:
+                query = query.where(FeatureStatisticsRow.feature == feature)
+            if start is not None:
+                query = query.where(FeatureStatisticsRow.window_end >= start)
+            if end is not None:
+                query = query.where(FeatureStatisticsRow.window_start <= end)
+            rows = session.scalars(
+                query.order_by(FeatureStatisticsRow.feature, FeatureStatisticsRow.window_start)
+            ).all()
+            return [
+                WindowStatistics(r.feature, r.window_start, r.window_end, r.statistics)
+                for r in rows
+            ]
+
+
+def insert_validation(
+    session: Session, project: ProjectRow, run: NewValidationRun, *, training_set_id: int | None
+) -> ValidationRunRow:
+    """Write a validation run inside an open write transaction."""
+    version = session.scalars(
+        select(FeatureViewVersionRow)
+        .join(FeatureViewRow, FeatureViewRow.id == FeatureViewVersionRow.feature_view_id)
+        .where(
+            FeatureViewRow.project_id == project.id,
+            FeatureViewRow.name == run.feature_view,
+            FeatureViewVersionRow.version == run.version,
+        )
+    ).one_or_none()
+    if version is None:
+        raise RegistryNotFoundError("feature view version", f"{run.feature_view} v{run.version}")
+    row = ValidationRunRow(
+        project_id=project.id,
+        feature_view_version_id=version.id,
+        trigger=run.trigger,
+        policy=run.policy,
+        window_start=run.window_start,
+        window_end=run.window_end,
+        row_count=run.row_count,
+        passed=run.passed,
+        training_set_id=training_set_id,
+        created_at=utc_now(),
+    )
+    session.add(row)
+    session.flush()
+    for position, check in enumerate(run.checks):
+        session.add(
+            ValidationResultRow(
+                run_id=row.id,
+                position=position,
+                kind=check.kind,
+                spec=dict(check.spec),
+                description=check.description,
+                observed=dict(check.observed),
+                passed=check.passed,
+            )
+        )
+    session.flush()
+    return row
+
+
+def _run(session: Session, row: ValidationRunRow) -> ValidationRun:
+    version = session.get(FeatureViewVersionRow, row.feature_view_version_id)
+    assert version is not None
+    view = session.get(FeatureViewRow, version.feature_view_id)
+    assert view is not None
+    training_set = session.get(TrainingSetRow, row.training_set_id) if row.training_set_id else None
+    results = session.scalars(
+        select(ValidationResultRow)
+        .where(ValidationResultRow.run_id == row.id)
+        .order_by(ValidationResultRow.position)
+    ).all()
+    return ValidationRun(
+        id=row.id,
+        feature_view=view.name,
+        version=version.version,
+        trigger=row.trigger,
+        policy=row.policy,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        row_count=row.row_count,
+        passed=row.passed,
+        training_set=training_set.name if training_set else None,
+        created_at=row.created_at,
+        checks=tuple(
+            CheckRecord(
+                kind=r.kind,
+                spec=r.spec,
+                description=r.description,
+                observed=r.observed,
+                passed=r.passed,
+            )
+            for r in results
+        ),
+    )
