@@ -231,6 +231,62 @@ def validate(ctx: click.Context, feature_view: str, start: str | None, end: str 
         sys.exit(1)
 
 
+@cli.command()
+@click.option("--view", "feature_view", help="A feature view: its source rows by event time.")
+@click.option("--training-set", help="A saved training set: by entity-row time.")
+@click.option("--model", help="A model: features served and predictions, by prediction time.")
+@click.option("--environment", help="With --model: one environment's predictions only.")
+@click.option("--window", default="1d", show_default=True, help="15m, 1h, 1d, 2w...")
+@click.option("--start", help="An ISO time; default: the first row.")
+@click.option("--end", help="An ISO time (excluded); default: after the last row.")
+@click.pass_context
+def statistics(
+    ctx: click.Context,
+    feature_view: str | None,
+    training_set: str | None,
+    model: str | None,
+    environment: str | None,
+    window: str,
+    start: str | None,
+    end: str | None,
+) -> None:
+    """Statistics per feature per window, recorded in the registry as time series."""
+    found = _store(ctx).compute_statistics(
+        feature_view=feature_view,
+        training_set=training_set,
+        model=model,
+        window=window,
+        start_date=None if start is None else _when(start, "--start"),
+        end_date=None if end is None else _when(end, "--end"),
+        environment=environment,
+    )
+    rows: list[tuple[str, ...]] = [
+        ("FEATURE", "WINDOW START", "COUNT", "NULLS", "MEAN", "P50", "MIN", "MAX", "TOP")
+    ]
+    for item in sorted(found, key=lambda w: (w.feature, w.window_start)):
+        stats = item.statistics
+        median = stats.get("quantiles", {}).get("p50")
+        top = ", ".join(f"{t['value']} ({t['count']})" for t in stats.get("top_values", [])[:3])
+        rows.append(
+            (
+                item.feature,
+                f"{item.window_start:%Y-%m-%d %H:%M}",
+                str(stats["count"]),
+                str(stats["nulls"]),
+                _number(stats.get("mean")),
+                _number(median),
+                _number(stats.get("min")),
+                _number(stats.get("max")),
+                top or "-",
+            )
+        )
+    _table(rows, "No rows in that time.")
+
+
+def _number(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def _table(rows: list[tuple[str, ...]], empty: str) -> None:
     if len(rows) == 1:
         click.echo(empty)

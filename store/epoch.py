@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from store.errors import RequestError
 
-__all__ = ["EPOCH", "as_utc", "from_micros", "from_micros_many", "to_micros"]
+__all__ = ["EPOCH", "as_utc", "from_micros", "from_micros_many", "parse_duration", "to_micros"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -27,6 +27,35 @@ def as_utc(value: datetime, name: str) -> datetime:
     if not isinstance(value, datetime):
         raise RequestError(f"{name} must be a datetime, got {value!r}")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(value: str | timedelta, name: str = "window") -> timedelta:
+    """``"15m"``, ``"1h"``, ``"1d"``, ``"2w"`` (or a timedelta) as a positive timedelta.
+
+    Example:
+        >>> parse_duration("90m")
+        datetime.timedelta(seconds=5400)
+
+    Raises:
+        RequestError: not a whole number followed by s, m, h, d or w.
+    """
+    if isinstance(value, timedelta):
+        found = value
+    else:
+        text = str(value).strip().lower()
+        unit = _UNITS.get(text[-1:]) if text else None
+        if unit is None or not text[:-1].isdigit():
+            raise RequestError(
+                f"{name} {value!r} is not a duration; write a whole number and a unit, "
+                f"e.g. 15m, 1h, 1d or 2w"
+            )
+        found = timedelta(seconds=int(text[:-1]) * unit)
+    if found <= timedelta(0):
+        raise RequestError(f"{name} {value!r} must be longer than zero")
+    return found
 
 
 def to_micros(value: datetime) -> int:

@@ -11,19 +11,28 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
-from registry import CatalogObject, Kind, ProjectRegistry, Registry, ValidationRun
+from registry import (
+    CatalogObject,
+    Kind,
+    ProjectRegistry,
+    Registry,
+    TrainingSetRecord,
+    ValidationRun,
+    WindowStatistics,
+)
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.source import FileSource
-from store.epoch import as_utc, from_micros
+from store.epoch import as_utc, parse_duration
 from store.errors import ObjectNotFoundError, RequestError
-from store.monitoring.validation import ValidationReport, check_rows, check_window, enforce
+from store.monitoring.monitor import Monitor
+from store.monitoring.validation import ValidationReport
 from store.offline.engine import OfflineEngine
 from store.offline.retrieval import RetrievalJob, build_retrieval_job
 from store.offline.training_set import TrainingSet, save_training_set
@@ -193,26 +202,7 @@ class FeatureStore:
         from (the entity time range, reaching back a ttl); the runs are recorded with the
         set, and a failure in a view whose policy is ``reject`` stops the save.
         """
-        validations = []
-        for view in job.feature_views:
-            if not view.expectations:
-                continue
-            low, high = job.entities.min_ts_us, job.entities.max_ts_us
-            start = None if low is None else from_micros(low)
-            if start is not None and view.ttl is not None:
-                start -= view.ttl
-            report = check_window(
-                view,
-                self._version_of(view),
-                engine=self.offline_engine,
-                repo_root=self.repo_path,
-                start=start,
-                end=None if high is None else from_micros(high),
-                trigger="training_set",
-            )
-            if not report.passed and report.policy == "reject":
-                self._record_and_enforce(report)
-            validations.append(report.to_record())
+        validations = self.monitor.before_save(job)
         return save_training_set(
             job,
             name,
@@ -315,14 +305,7 @@ class FeatureStore:
         layout = layout_of(self.project, view)
         batch = rows_for_online(view, layout, df)
         if view.expectations:
-            self._record_and_enforce(
-                check_rows(
-                    view,
-                    self._version_of(view),
-                    pushed_table(view, df),
-                    engine=self.offline_engine,
-                )
-            )
+            self.monitor.before_push(view, pushed_table(view, df))
         written = self.online_store.write(layout, [batch])
         self._online_reader.clear_cache()
         return written
@@ -416,12 +399,31 @@ class FeatureStore:
             engine=self.offline_engine,
             repo_root=self.repo_path,
             on_progress=on_progress,
-            before_load=self._check_before_load,
+            before_load=self.monitor.before_load,
         )
         self._online_reader.clear_cache()
         return done
 
-    # --- data validation ---------------------------------------------------------------------
+    # --- monitoring ------------------------------------------------------------------------
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """Checks of data against expectations, and statistics per window (see
+        :mod:`store.monitoring`)."""
+
+        def training_set(name: str) -> tuple[TrainingSetRecord, Path]:
+            saved = self.get_training_set(name)
+            return saved.record, saved.path
+
+        return Monitor(
+            project=self.project,
+            registry=self.registry,
+            engine=self.offline_engine,
+            repo_root=self.repo_path,
+            log=self._prediction_log,
+            lookup_view=self.get_feature_view,
+            lookup_training_set=training_set,
+        )
 
     def validate(
         self,
@@ -436,55 +438,46 @@ class FeatureStore:
         Raises:
             RequestError: the view declares no expectations.
         """
-        view = self.get_feature_view(feature_view)
-        if not view.expectations:
-            raise RequestError(
-                f"feature view {feature_view!r} declares no expectations; add "
-                f"expectations=[ValueRange('feature', min=0), ...] to it and run `silage apply`"
-            )
-        report = check_window(
-            view,
-            self._version_of(view),
-            engine=self.offline_engine,
-            repo_root=self.repo_path,
-            start=None if start_date is None else as_utc(start_date, "start_date"),
-            end=None if end_date is None else as_utc(end_date, "end_date"),
-            trigger="on_demand",
+        return self.monitor.validate(
+            feature_view,
+            None if start_date is None else as_utc(start_date, "start_date"),
+            None if end_date is None else as_utc(end_date, "end_date"),
         )
-        self.registry.monitoring.record_validation(self.project, report.to_record())
-        return report
 
     def validation_runs(self, feature_view: str | None = None) -> list[ValidationRun]:
         """Recorded validation runs, newest first (of one view, or of every view)."""
-        return self.registry.monitoring.validation_runs(self.project, feature_view=feature_view)
+        return self.monitor.validation_runs(feature_view)
 
-    def _check_before_load(self, view: FeatureView, start: datetime, end: datetime) -> None:
-        if view.expectations:
-            report = check_window(
-                view,
-                self._version_of(view),
-                engine=self.offline_engine,
-                repo_root=self.repo_path,
-                start=start,
-                end=end,
-                trigger="materialize",
-            )
-            self._record_and_enforce(report)
+    def compute_statistics(
+        self,
+        *,
+        feature_view: str | None = None,
+        training_set: str | None = None,
+        model: str | None = None,
+        window: str | timedelta = "1d",
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        environment: str | None = None,
+    ) -> list[WindowStatistics]:
+        """Statistics per feature per window (``"1h"``, ``"1d"``, ``"15m"``...: windows aligned
+        to the epoch in UTC) of one subject, recorded in the registry as time series:
 
-    def _record_and_enforce(self, report: ValidationReport) -> None:
-        """Record a run; then, under a ``reject`` policy, stop if it failed."""
-        self.registry.monitoring.record_validation(self.project, report.to_record())
-        enforce(report)
+        - ``feature_view``: its source rows by event time in ``[start_date, end_date)``;
+        - ``training_set``: a saved set's feature columns, by entity-row time;
+        - ``model``: the features it was served and its predictions, by prediction time
+          (of one ``environment``, or all).
 
-    def _version_of(self, view: FeatureView) -> int:
-        """The registry's version number of this exact view."""
-        history = self.registry.catalog.feature_view_versions(self.project, view.name)
-        for found in reversed(history):
-            if found.content_hash == view.content_hash and found.version is not None:
-                return found.version
-        raise RequestError(
-            f"feature view {view.name!r} differs from every version in the registry; "
-            f"run `silage apply`"
+        Per numeric feature: count, nulls, min, max, mean, variance, the 5th to 95th
+        percentiles, skewness, kurtosis and a histogram; per other feature the top values.
+        """
+        return self.monitor.statistics(
+            feature_view=feature_view,
+            training_set=training_set,
+            model=model,
+            window=parse_duration(window),
+            start=None if start_date is None else as_utc(start_date, "start_date"),
+            end=None if end_date is None else as_utc(end_date, "end_date"),
+            environment=environment,
         )
 
     # --- read the catalog ------------------------------------------------------------------

@@ -71,10 +71,7 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
         (
             *FOUNDATION,
             "store.definitions",
-            "store.offline.compiler",
-            "store.offline.engine",
-            "store.offline.sources",
-            "store.offline.retrieval",
+            "store.offline",  # but no engine by name (checked below)
             "store.online.layout",
             "store.online.backend",
             "store.serving.prediction_log",

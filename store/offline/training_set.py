@@ -24,8 +24,8 @@ from store.definitions.spec import canonical_json
 from store.epoch import from_micros
 from store.errors import RequestError, StoreError
 from store.offline.compiler.query import ROW_COLUMN, SourceTable
-from store.offline.compiler.statistics import compile_statistics
 from store.offline.retrieval import RetrievalJob
+from store.offline.statistics import compute_statistics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -183,16 +183,15 @@ def _schema(path: Path) -> dict[str, str]:
 
 
 def _statistics(job: RetrievalJob, path: Path) -> dict[str, Any]:
-    """Per feature column: count, nulls, and min/max/mean/quartiles or the top values."""
+    """Per feature column: the statistics every window of a view or of the predictions log
+    gets (:func:`store.offline.statistics.compute_statistics`), over the whole set."""
     columns = [
         (column, field.dtype)
         for requested in job.requested
         for field, column in zip(requested.features, requested.outputs, strict=True)
     ]
-    query = compile_statistics(
-        SourceTable("__silage_training_set", (str(path),)), columns, dialect=job.engine.dialect
+    (whole,) = compute_statistics(
+        job.engine, SourceTable("__silage_training_set", (str(path),)), columns
     )
-    summary = job.engine.to_arrow(query.summary).to_pylist()[0]
-    top = job.engine.to_arrow(query.top_values).to_pylist() if query.top_values else []
-    plain: dict[str, Any] = json.loads(json.dumps(query.collect(summary, top), default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(whole.columns, default=str))
     return plain

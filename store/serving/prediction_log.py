@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["PredictionLog"]
 
@@ -52,6 +54,53 @@ class PredictionLog:
             conn.execute("COMMIT")
         finally:
             conn.close()
+
+    def features_table(
+        self,
+        model: str,
+        *,
+        environment: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> pa.Table:
+        """A model's logged predictions as Arrow, one column per feature as served: the time
+        (``predicted_at``), ``version``, ``role``, the features, ``prediction`` and, for
+        binary classifiers, ``probability``. ``start`` and ``end`` (UTC) bound the time,
+        ``start <= t < end``."""
+        import pyarrow as pa
+
+        where, params = ["model = ?"], [model]
+        if environment is not None:
+            where.append("environment = ?")
+            params.append(environment)
+        for bound, op in ((start, ">="), (end, "<")):
+            if bound is not None:
+                where.append(f"predicted_at {op} ?")
+                params.append(bound.astimezone(UTC).isoformat())
+        rows: list[tuple[Any, ...]] = []
+        if self.path.exists():
+            with sqlite3.connect(self.path) as conn:
+                rows = conn.execute(
+                    "SELECT predicted_at, version, role, features, prediction FROM predictions "
+                    f"WHERE {' AND '.join(where)} ORDER BY rowid",
+                    params,
+                ).fetchall()
+        features = [json.loads(r[3]) for r in rows]
+        predictions = [json.loads(r[4]) for r in rows]
+        names = list(dict.fromkeys(k for f in features for k in f))
+        outputs = list(dict.fromkeys(k for p in predictions for k in p))
+        columns: dict[str, Any] = {
+            "predicted_at": pa.array(
+                [datetime.fromisoformat(r[0]) for r in rows], pa.timestamp("us", tz="UTC")
+            ),
+            "version": pa.array([r[1] for r in rows], pa.int64()),
+            "role": pa.array([r[2] for r in rows], pa.string()),
+        }
+        for name in names:
+            columns[name] = pa.array([f.get(name) for f in features])
+        for name in outputs:
+            columns[name] = pa.array([p.get(name) for p in predictions])
+        return pa.table(columns)
 
     def read(self) -> pd.DataFrame:
         """Every logged prediction, oldest first; JSON columns decoded."""

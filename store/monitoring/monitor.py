@@ -1,0 +1,201 @@
+"""The monitoring half of a feature repository: checks where data enters, and statistics.
+
+``FeatureStore.monitor`` is a :class:`Monitor` bound to the repository's registry, offline
+engine and predictions log. The facade calls its hooks where data enters (before a view is
+materialized, before rows are pushed, before a training set is saved) and delegates its
+monitoring methods (``validate``, ``compute_statistics``) to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry import NewValidationRun, Registry, ValidationRun, WindowStatistics
+from store.definitions.feature_view import FeatureView
+from store.epoch import from_micros
+from store.errors import RequestError
+from store.monitoring.statistics import (
+    model_statistics,
+    training_set_statistics,
+    view_statistics,
+)
+from store.monitoring.validation import ValidationReport, check_rows, check_window, enforce
+from store.offline.engine import OfflineEngine
+from store.serving.prediction_log import PredictionLog
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from registry import TrainingSetRecord
+    from store.offline.retrieval import RetrievalJob
+
+__all__ = ["Monitor"]
+
+
+class Monitor:
+    """Validation and statistics for one project.
+
+    Args:
+        lookup_view: the registered view of a name (raising ``ObjectNotFoundError``).
+        lookup_training_set: a saved training set's record and data file, by name.
+    """
+
+    def __init__(
+        self,
+        *,
+        project: str,
+        registry: Registry,
+        engine: OfflineEngine,
+        repo_root: Path,
+        log: PredictionLog,
+        lookup_view: Callable[[str], FeatureView],
+        lookup_training_set: Callable[[str], tuple[TrainingSetRecord, Path]],
+    ) -> None:
+        self.project = project
+        self.registry = registry
+        self.engine = engine
+        self.repo_root = repo_root
+        self.log = log
+        self._lookup_view = lookup_view
+        self._lookup_training_set = lookup_training_set
+
+    # --- checks where data enters --------------------------------------------------------
+
+    def validate(
+        self, feature_view: str, start: datetime | None, end: datetime | None
+    ) -> ValidationReport:
+        """Check a view's source rows in ``[start, end]`` and record the run; stop nothing.
+
+        Raises:
+            RequestError: the view declares no expectations.
+        """
+        view = self._lookup_view(feature_view)
+        if not view.expectations:
+            raise RequestError(
+                f"feature view {feature_view!r} declares no expectations; add "
+                f"expectations=[ValueRange('feature', min=0), ...] to it and run `silage apply`"
+            )
+        report = self._check(view, start, end, "on_demand")
+        self.registry.monitoring.record_validation(self.project, report.to_record())
+        return report
+
+    def before_load(self, view: FeatureView, start: datetime, end: datetime) -> None:
+        """Materialization's hook: check the window, record, stop on a rejected failure."""
+        if view.expectations:
+            self._record_and_enforce(self._check(view, start, end, "materialize"))
+
+    def before_push(self, view: FeatureView, rows: pa.Table) -> None:
+        """Push's hook: check the rows, record, stop on a rejected failure."""
+        if view.expectations:
+            report = check_rows(view, self.version_of(view), rows, engine=self.engine)
+            self._record_and_enforce(report)
+
+    def before_save(self, job: RetrievalJob) -> list[NewValidationRun]:
+        """A training set's hook: check each view over the source rows the set could read
+        (the entity time range, reaching back a ttl). Returns the runs to record with the
+        set; a rejected failure is recorded on its own and stops the save."""
+        runs = []
+        low, high = job.entities.min_ts_us, job.entities.max_ts_us
+        for view in job.feature_views:
+            if not view.expectations:
+                continue
+            start = None if low is None else from_micros(low)
+            if start is not None and view.ttl is not None:
+                start -= view.ttl
+            end = None if high is None else from_micros(high)
+            report = self._check(view, start, end, "training_set")
+            if not report.passed and report.policy == "reject":
+                self._record_and_enforce(report)
+            runs.append(report.to_record())
+        return runs
+
+    def validation_runs(self, feature_view: str | None = None) -> list[ValidationRun]:
+        """Recorded validation runs, newest first (of one view, or of every view)."""
+        return self.registry.monitoring.validation_runs(self.project, feature_view=feature_view)
+
+    def version_of(self, view: FeatureView) -> int:
+        """The registry's version number of this exact view.
+
+        Raises:
+            RequestError: the view is not registered as it is.
+        """
+        history = self.registry.catalog.feature_view_versions(self.project, view.name)
+        for found in reversed(history):
+            if found.content_hash == view.content_hash and found.version is not None:
+                return found.version
+        raise RequestError(
+            f"feature view {view.name!r} differs from every version in the registry; "
+            f"run `silage apply`"
+        )
+
+    def _check(
+        self, view: FeatureView, start: datetime | None, end: datetime | None, trigger: Any
+    ) -> ValidationReport:
+        return check_window(
+            view,
+            self.version_of(view),
+            engine=self.engine,
+            repo_root=self.repo_root,
+            start=start,
+            end=end,
+            trigger=trigger,
+        )
+
+    def _record_and_enforce(self, report: ValidationReport) -> None:
+        self.registry.monitoring.record_validation(self.project, report.to_record())
+        enforce(report)
+
+    # --- statistics per window -----------------------------------------------------------
+
+    def statistics(
+        self,
+        *,
+        feature_view: str | None,
+        training_set: str | None,
+        model: str | None,
+        window: timedelta,
+        start: datetime | None,
+        end: datetime | None,
+        environment: str | None,
+        features: Sequence[str] | None = None,
+    ) -> list[WindowStatistics]:
+        """Statistics per feature per window of one subject, recorded in the registry."""
+        if sum(s is not None for s in (feature_view, training_set, model)) != 1:
+            raise RequestError("give one of feature_view=, training_set= or model=")
+        if feature_view is not None:
+            found = view_statistics(
+                self._lookup_view(feature_view),
+                engine=self.engine,
+                repo_root=self.repo_root,
+                window=window,
+                start=start,
+                end=end,
+                features=features,
+            )
+            self.registry.monitoring.record_statistics(
+                self.project, "feature_view", feature_view, found
+            )
+        elif training_set is not None:
+            record, path = self._lookup_training_set(training_set)
+            found = training_set_statistics(
+                record, path, engine=self.engine, window=window, start=start, end=end
+            )
+            self.registry.monitoring.record_statistics(
+                self.project, "training_set", training_set, found
+            )
+        else:
+            assert model is not None
+            found = model_statistics(
+                self.log,
+                model,
+                engine=self.engine,
+                window=window,
+                start=start,
+                end=end,
+                environment=environment,
+            )
+            self.registry.monitoring.record_statistics(self.project, "predictions", model, found)
+        return found
