@@ -38,6 +38,7 @@ from registry.lineage import FeatureLineage, FeatureUsers, Lineage, VersionLinea
 from registry.models import AliasMove, ModelRegistry, ModelVersion
 from registry.monitoring import (
     CheckRecord,
+    DriftRecord,
     Monitoring,
     NewValidationRun,
     ValidationRun,
@@ -59,6 +60,7 @@ __all__ = [
     "DeclaredObject",
     "DeploymentRevision",
     "Deployments",
+    "DriftRecord",
     "FeatureLineage",
     "FeatureUsers",
     "Kind",

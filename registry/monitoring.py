@@ -1,9 +1,11 @@
-"""Monitoring records: validation runs of feature views, and statistics per time window.
+"""Monitoring records: validation runs, statistics per window, drift references and results.
 
 The registry stores what ``store`` measured (it never reads feature data itself): each check
 of a view's data with the view version, the window and, per expectation, the value
-observed; and per subject (a view's source, a training set, a model's predictions), feature
-and window, the statistics computed there, so that they read back as time series.
+observed; per subject (a view's source, a training set, a model's predictions), feature
+and window, the statistics computed there, so that they read back as time series; each
+drift reference's profile per feature, computed once; and per model, environment,
+reference, feature and window, the drift found.
 
 Example:
     >>> from datetime import UTC, datetime
@@ -30,10 +32,12 @@ from registry.catalog import lock_project
 from registry.database import Database
 from registry.errors import RegistryError, RegistryNotFoundError
 from registry.tables import (
+    DriftResultRow,
     FeatureStatisticsRow,
     FeatureViewRow,
     FeatureViewVersionRow,
     ProjectRow,
+    ReferenceProfileRow,
     TrainingSetRow,
     ValidationResultRow,
     ValidationRunRow,
@@ -42,6 +46,7 @@ from registry.tables import (
 
 __all__ = [
     "CheckRecord",
+    "DriftRecord",
     "Monitoring",
     "NewValidationRun",
     "SubjectKind",
@@ -95,6 +100,24 @@ class WindowStatistics:
     window_start: datetime
     window_end: datetime
     statistics: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DriftRecord:
+    """One feature's drift in one window of a model's served data, against a reference."""
+
+    model: str
+    environment: str
+    reference: str
+    feature: str
+    window_start: datetime
+    window_end: datetime
+    verdict: str
+    p_value: float | None
+    adjusted_p_value: float | None
+    n_reference: int
+    n_current: int
+    tests: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,6 +262,120 @@ class Monitoring:
             ).all()
             return [
                 WindowStatistics(r.feature, r.window_start, r.window_end, r.statistics)
+                for r in rows
+            ]
+
+    def save_profiles(
+        self, project: str, reference: str, profiles: Mapping[str, Mapping[str, Any]]
+    ) -> None:
+        """Store a reference's profile per feature (replacing any earlier one), in one
+        transaction."""
+        with self._db.write() as session:
+            project_row = lock_project(session, project)
+            session.execute(
+                delete(ReferenceProfileRow).where(
+                    ReferenceProfileRow.project_id == project_row.id,
+                    ReferenceProfileRow.reference == reference,
+                    ReferenceProfileRow.feature.in_(list(profiles)),
+                )
+            )
+            session.add_all(
+                ReferenceProfileRow(
+                    project_id=project_row.id,
+                    reference=reference,
+                    feature=feature,
+                    profile=dict(profile),
+                    created_at=utc_now(),
+                )
+                for feature, profile in profiles.items()
+            )
+
+    def profiles(self, project: str, reference: str) -> dict[str, dict[str, Any]]:
+        """A reference's stored profiles by feature (empty when never profiled)."""
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(ReferenceProfileRow)
+                .join(ProjectRow, ProjectRow.id == ReferenceProfileRow.project_id)
+                .where(ProjectRow.name == project, ReferenceProfileRow.reference == reference)
+            ).all()
+            return {row.feature: dict(row.profile) for row in rows}
+
+    def record_drift(self, project: str, results: Sequence[DriftRecord]) -> None:
+        """Store drift results; a window computed again replaces its earlier result, so a
+        scheduled run is idempotent. All in one transaction."""
+        with self._db.write() as session:
+            project_row = lock_project(session, project)
+            for result in results:
+                session.execute(
+                    delete(DriftResultRow).where(
+                        DriftResultRow.project_id == project_row.id,
+                        DriftResultRow.model == result.model,
+                        DriftResultRow.environment == result.environment,
+                        DriftResultRow.reference == result.reference,
+                        DriftResultRow.feature == result.feature,
+                        DriftResultRow.window_start == result.window_start,
+                    )
+                )
+                session.add(
+                    DriftResultRow(
+                        project_id=project_row.id,
+                        model=result.model,
+                        environment=result.environment,
+                        reference=result.reference,
+                        feature=result.feature,
+                        window_start=result.window_start,
+                        window_end=result.window_end,
+                        verdict=result.verdict,
+                        p_value=result.p_value,
+                        adjusted_p_value=result.adjusted_p_value,
+                        n_reference=result.n_reference,
+                        n_current=result.n_current,
+                        tests=dict(result.tests),
+                        created_at=utc_now(),
+                    )
+                )
+                session.flush()
+
+    def drift_results(
+        self,
+        project: str,
+        model: str,
+        *,
+        environment: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[DriftRecord]:
+        """Stored drift results of a model, by window then feature."""
+        with self._db.read() as session:
+            query = (
+                select(DriftResultRow)
+                .join(ProjectRow, ProjectRow.id == DriftResultRow.project_id)
+                .where(ProjectRow.name == project, DriftResultRow.model == model)
+            )
+            if environment is not None:
+                query = query.where(DriftResultRow.environment == environment)
+            if start is not None:
+                query = query.where(DriftResultRow.window_end > start)
+            if end is not None:
+                query = query.where(DriftResultRow.window_start < end)
+            rows = session.scalars(
+                query.order_by(DriftResultRow.window_start, DriftResultRow.feature)
+            ).all()
+            return [
+                DriftRecord(
+                    model=r.model,
+                    environment=r.environment,
+                    reference=r.reference,
+                    feature=r.feature,
+                    window_start=r.window_start,
+                    window_end=r.window_end,
+                    verdict=r.verdict,
+                    p_value=r.p_value,
+                    adjusted_p_value=r.adjusted_p_value,
+                    n_reference=r.n_reference,
+                    n_current=r.n_current,
+                    tests=r.tests,
+                )
                 for r in rows
             ]
 

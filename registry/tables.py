@@ -44,6 +44,10 @@ Monitoring:
 - ``feature_statistics``: statistics of a feature per time window (of a view's source, a
   training set or the predictions log), one row per subject, feature and window, so that
   they form time series.
+- ``reference_profiles``: a drift reference (a training set, a window of a source or of the
+  predictions log) profiled once per feature: quantiles, bins and counts, frequencies.
+- ``drift_results``: per model, environment, reference, feature and window, the drift tests'
+  statistics, effects, p-values (raw and adjusted across the run) and the verdict.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ __all__ = [
     "DataSourceRow",
     "DeploymentRevisionRow",
     "DeploymentTargetRow",
+    "DriftResultRow",
     "EntityRow",
     "EnvironmentRow",
     "FeatureServiceRow",
@@ -86,6 +91,7 @@ __all__ = [
     "ModelRow",
     "ModelVersionRow",
     "ProjectRow",
+    "ReferenceProfileRow",
     "TrainingSetFeatureRow",
     "TrainingSetRow",
     "UTCDateTime",
@@ -495,3 +501,56 @@ class FeatureStatisticsRow(Base):
     window_end: Mapped[datetime]
     statistics: Mapped[dict[str, Any]]
     computed_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- drift (revision 0005) ------------------------------------------------------------------
+
+
+class ReferenceProfileRow(Base):
+    """A drift reference's profile of one feature, computed once."""
+
+    __tablename__ = "reference_profiles"
+    __table_args__ = (
+        UniqueConstraint("project_id", "reference", "feature", name="uq_reference_profiles_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(1000))
+    feature: Mapped[str] = mapped_column(String(400))
+    profile: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class DriftResultRow(Base):
+    """One feature's drift in one window of a model's served data, against a reference."""
+
+    __tablename__ = "drift_results"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id",
+            "model",
+            "environment",
+            "reference",
+            "feature",
+            "window_start",
+            name="uq_drift_results_window",
+        ),
+        CheckConstraint("verdict IN ('drift', 'no_drift', 'too_small')", name="verdict_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(200))
+    reference: Mapped[str] = mapped_column(String(1000))
+    feature: Mapped[str] = mapped_column(String(400))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    verdict: Mapped[str] = mapped_column(String(20))
+    p_value: Mapped[float | None]
+    adjusted_p_value: Mapped[float | None]
+    n_reference: Mapped[int] = mapped_column(Integer)
+    n_current: Mapped[int] = mapped_column(Integer)
+    tests: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -58,6 +58,7 @@ from store.errors import (
 
 if TYPE_CHECKING:
     from store.feature_store import FeatureStore
+    from store.monitoring.drift_runs import DriftReference
 
 __all__ = [
     "AllowedValues",
@@ -65,6 +66,7 @@ __all__ = [
     "ConfigError",
     "DataValidationError",
     "DefinitionError",
+    "DriftReference",
     "Entity",
     "FeatureService",
     "FeatureStore",
@@ -96,4 +98,8 @@ def __getattr__(name: str) -> Any:
         from store.feature_store import FeatureStore
 
         return FeatureStore
+    if name == "DriftReference":
+        from store.monitoring.drift_runs import DriftReference
+
+        return DriftReference
     raise AttributeError(f"module 'store' has no attribute {name!r}")

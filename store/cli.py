@@ -287,6 +287,46 @@ def _number(value: Any) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+@cli.group()
+def monitor() -> None:
+    """Monitoring of served models: drift."""
+
+
+@monitor.command(name="drift")
+@click.argument("model")
+@click.option("--environment", default="production", show_default=True)
+@click.option("--window", default="1d", show_default=True, help="15m, 1h, 1d, 2w...")
+@click.option("--start", help="An ISO time; default: the first logged prediction.")
+@click.option("--end", help="An ISO time (excluded); default: after the last one.")
+@click.option("--training-set", help="Compare with this training set instead of the serving one's.")
+@click.option("--features", help="Comma-separated features; default: every feature served.")
+@click.pass_context
+def monitor_drift(
+    ctx: click.Context,
+    model: str,
+    environment: str,
+    window: str,
+    start: str | None,
+    end: str | None,
+    training_set: str | None,
+    features: str | None,
+) -> None:
+    """Whether MODEL's served features and predictions drifted from its training data,
+    window by window; the results are recorded in the registry."""
+    from store.monitoring.drift_runs import DriftReference
+
+    report = _store(ctx).drift(
+        model,
+        environment,
+        window=window,
+        start_date=None if start is None else _when(start, "--start"),
+        end_date=None if end is None else _when(end, "--end"),
+        reference=None if training_set is None else DriftReference.training_set(training_set),
+        features=_views(features),
+    )
+    click.echo(report.render(), nl=False)
+
+
 def _table(rows: list[tuple[str, ...]], empty: str) -> None:
     if len(rows) == 1:
         click.echo(empty)

@@ -14,7 +14,8 @@ Every error names the object, the bad value and the fix. Only the CLI prints the
     ├── RequestError (ValueError)         a feature request or entity table is malformed
     ├── ObjectNotFoundError (LookupError) no object of that kind and name in the catalog
     ├── OnlineStoreError                 the online store cannot be read or written
-    └── DataValidationError (ValueError) data failed a view's expectations (policy reject)
+    ├── DataValidationError (ValueError) data failed a view's expectations (policy reject)
+    └── DriftError (ValueError)          values or a profile cannot be compared as given
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "ConfigError",
     "DataValidationError",
     "DefinitionError",
+    "DriftError",
     "ObjectNotFoundError",
     "OnlineStoreError",
     "RepoError",
@@ -116,3 +118,7 @@ class DataValidationError(StoreError, ValueError):
     def __init__(self, message: str, *, report: object) -> None:
         self.report = report
         super().__init__(message)
+
+
+class DriftError(StoreError, ValueError):
+    """Values or a profile cannot be compared as given; the message names the fix."""

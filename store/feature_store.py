@@ -31,6 +31,7 @@ from store.definitions.feature_view import FeatureView
 from store.definitions.source import FileSource
 from store.epoch import as_utc, parse_duration
 from store.errors import ObjectNotFoundError, RequestError
+from store.monitoring.drift_runs import DriftReference, DriftReport
 from store.monitoring.monitor import Monitor
 from store.monitoring.validation import ValidationReport
 from store.offline.engine import OfflineEngine
@@ -418,11 +419,13 @@ class FeatureStore:
         return Monitor(
             project=self.project,
             registry=self.registry,
+            models=self.model_registry,
             engine=self.offline_engine,
             repo_root=self.repo_path,
             log=self._prediction_log,
             lookup_view=self.get_feature_view,
             lookup_training_set=training_set,
+            trusted_types=self.config.trusted_types,
         )
 
     def validate(
@@ -478,6 +481,39 @@ class FeatureStore:
             start=None if start_date is None else as_utc(start_date, "start_date"),
             end=None if end_date is None else as_utc(end_date, "end_date"),
             environment=environment,
+        )
+
+    def drift(
+        self,
+        model: str,
+        environment: str = "production",
+        *,
+        window: str | timedelta = "1d",
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        reference: DriftReference | None = None,
+        features: Sequence[str] | None = None,
+    ) -> DriftReport:
+        """Whether the features a model is served, and its predictions, still look like its
+        reference, window by window (``"1h"``, ``"1d"``...), from the predictions log.
+
+        The reference is by default the training set of the version serving in
+        ``environment``; or ``DriftReference.training_set(name)``,
+        ``DriftReference.feature_view(name, start, end)`` or
+        ``DriftReference.predictions(model, start, end)``. It is profiled once and kept in the
+        registry. Each feature gets KS, PSI and Wasserstein (numeric) or chi-square and
+        L-infinity (categorical) tests; a feature drifts when its test is significant after
+        Holm's correction across the run *and* an effect passes its threshold (see
+        :mod:`store.monitoring.drift`). Results are recorded per window.
+        """
+        return self.monitor.drift(
+            model,
+            environment=environment,
+            window=parse_duration(window),
+            start=None if start_date is None else as_utc(start_date, "start_date"),
+            end=None if end_date is None else as_utc(end_date, "end_date"),
+            reference=reference,
+            features=features,
         )
 
     # --- read the catalog ------------------------------------------------------------------

@@ -75,6 +75,7 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
             "store.online.layout",
             "store.online.backend",
             "store.serving.prediction_log",
+            "store.serving.predict",
         ),
     ),
     # The server adapts the facade to HTTP; nothing else in serving looks up.
@@ -84,7 +85,12 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
     ("store.cli", ("store",)),
 ]
 # store/__init__.py: the public API, re-exported; the facade loads on first use.
-PUBLIC_API = (*FOUNDATION, "store.definitions", "store.feature_store")
+PUBLIC_API = (
+    *FOUNDATION,
+    "store.definitions",
+    "store.feature_store",
+    "store.monitoring.drift_runs",
+)
 # Third-party and standard modules that only these files may import.
 ONLY_IN: dict[str, set[str]] = {
     "duckdb": {"store/offline/engines/duckdb.py"},

@@ -3,6 +3,13 @@ what training would have seen, and whether the model is still right.
 
 - :mod:`.validation`: a view's data checked against its expectations where data enters
   (materialization, push, training sets, on demand), with the policy that stops a load.
+- :mod:`.statistics`: statistics per time window of a view, a training set or a model's
+  predictions, kept in the registry as time series.
+- :mod:`.drift`: two-sample tests and distances between a reference and a current sample
+  (pure NumPy and SciPy), reference profiles, and the rules that turn them into verdicts.
+- :mod:`.drift_runs`: a deployed model's served data, window by window, against a reference
+  profiled once (by default the serving version's training set).
+- :mod:`.monitor`: all of it bound to one repository (``FeatureStore.monitor``).
 
 May import: the foundation modules, :mod:`store.definitions`, the offline store (compilers,
 the engine protocol, sources, retrieval) and the online and serving stores' neutral modules,

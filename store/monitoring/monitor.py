@@ -13,10 +13,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry import NewValidationRun, Registry, ValidationRun, WindowStatistics
+from registry import (
+    NewValidationRun,
+    ProjectRegistry,
+    Registry,
+    ValidationRun,
+    WindowStatistics,
+)
 from store.definitions.feature_view import FeatureView
 from store.epoch import from_micros
 from store.errors import RequestError
+from store.monitoring.drift_runs import DriftReference, DriftReport, Sources, run_drift
 from store.monitoring.statistics import (
     model_statistics,
     training_set_statistics,
@@ -48,11 +55,13 @@ class Monitor:
         *,
         project: str,
         registry: Registry,
+        models: ProjectRegistry,
         engine: OfflineEngine,
         repo_root: Path,
         log: PredictionLog,
         lookup_view: Callable[[str], FeatureView],
         lookup_training_set: Callable[[str], tuple[TrainingSetRecord, Path]],
+        trusted_types: Sequence[str] = (),
     ) -> None:
         self.project = project
         self.registry = registry
@@ -61,6 +70,17 @@ class Monitor:
         self.log = log
         self._lookup_view = lookup_view
         self._lookup_training_set = lookup_training_set
+        self._sources = Sources(
+            project=project,
+            registry=registry,
+            models=models,
+            engine=engine,
+            repo_root=repo_root,
+            log=log,
+            lookup_view=lookup_view,
+            lookup_training_set=lookup_training_set,
+            trusted_types=trusted_types,
+        )
 
     # --- checks where data enters --------------------------------------------------------
 
@@ -199,3 +219,31 @@ class Monitor:
             )
             self.registry.monitoring.record_statistics(self.project, "predictions", model, found)
         return found
+
+    # --- drift ---------------------------------------------------------------------------
+
+    def drift(
+        self,
+        model: str,
+        *,
+        environment: str,
+        window: timedelta,
+        start: datetime | None,
+        end: datetime | None,
+        reference: DriftReference | None = None,
+        features: Sequence[str] | None = None,
+    ) -> DriftReport:
+        """Compare a model's served data with a reference, window by window, and record the
+        results (see :mod:`store.monitoring.drift_runs`)."""
+        report = run_drift(
+            self._sources,
+            model,
+            environment=environment,
+            window=window,
+            start=start,
+            end=end,
+            reference=reference,
+            features=features,
+        )
+        self.registry.monitoring.record_drift(self.project, report.to_records())
+        return report

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from store.online.read import OnlineResponse
 
-__all__ = ["PredictionError", "Predictor", "route"]
+__all__ = ["PredictionError", "Predictor", "model_outputs", "route"]
 
 
 class PredictionError(RequestError):
@@ -115,7 +115,7 @@ class Predictor:
             serving = self._serving(model, target.version)
             subset = [rows[i] for i in indexes]
             frame = self._features(serving, subset, missing)
-            predictions = _predict(serving.model, frame)
+            predictions = model_outputs(serving.model, frame)
             latency = (time.perf_counter() - started) * 1000 / max(len(subset), 1)
             now = datetime.now(UTC).isoformat()
             features = frame.to_dict(orient="records")
@@ -195,7 +195,7 @@ class Predictor:
         return frame.astype("float64", errors="ignore")
 
 
-def _predict(model: Any, frame: pd.DataFrame) -> list[dict[str, Any]]:
+def model_outputs(model: Any, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """``prediction`` from ``predict``, and for binary classifiers the ``probability`` of the
     positive class."""
     labels = [v.item() if hasattr(v, "item") else v for v in list(model.predict(frame))]
