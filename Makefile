@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env clean
 
 venv: $(STAMP)
 
@@ -66,6 +66,20 @@ bench-serve: venv
 bench-large: venv
 	$(BIN)/python benchmarks/pit_benchmark.py --engines silage,duckdb --runs 1 \
 		--feature-rows 100000000 --variants ttl_1d,no_ttl
+
+# Drift: 1M current rows x 20 features against a 1M-row reference; Silage (stored profiles
+# and raw samples), a plain SciPy loop, and Evidently's data-drift preset from its own venv.
+EVIDENTLY_VENV := benchmarks/.venv-evidently
+
+bench-drift-env: $(EVIDENTLY_VENV)/bin/evidently
+
+$(EVIDENTLY_VENV)/bin/evidently:
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet "evidently==0.7.23" "pandas<3"
+
+bench-drift: venv bench-drift-env
+	$(BIN)/python benchmarks/drift_benchmark.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache feature_repo/data

@@ -289,7 +289,7 @@ def _number(value: Any) -> str:
 
 @cli.group()
 def monitor() -> None:
-    """Monitoring of served models: drift."""
+    """Monitoring of served models: drift, training-serving skew."""
 
 
 @monitor.command(name="drift")
@@ -325,6 +325,28 @@ def monitor_drift(
         features=_views(features),
     )
     click.echo(report.render(), nl=False)
+
+
+@monitor.command(name="skew")
+@click.argument("model")
+@click.option("--environment", default="production", show_default=True)
+@click.option("--start", help="An ISO time; default: the first logged prediction.")
+@click.option("--end", help="An ISO time (excluded); default: after the last one.")
+@click.pass_context
+def monitor_skew(
+    ctx: click.Context, model: str, environment: str, start: str | None, end: str | None
+) -> None:
+    """Training-serving skew: MODEL's served features against a point-in-time join at each
+    prediction's time. Exit status 1 when any feature differs."""
+    report = _store(ctx).skew(
+        model,
+        environment,
+        start_date=None if start is None else _when(start, "--start"),
+        end_date=None if end is None else _when(end, "--end"),
+    )
+    click.echo(report.render(), nl=False)
+    if not report.consistent:
+        sys.exit(1)
 
 
 def _table(rows: list[tuple[str, ...]], empty: str) -> None:

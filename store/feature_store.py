@@ -33,6 +33,7 @@ from store.epoch import as_utc, parse_duration
 from store.errors import ObjectNotFoundError, RequestError
 from store.monitoring.drift_runs import DriftReference, DriftReport
 from store.monitoring.monitor import Monitor
+from store.monitoring.skew import SkewReport
 from store.monitoring.validation import ValidationReport
 from store.offline.engine import OfflineEngine
 from store.offline.retrieval import RetrievalJob, build_retrieval_job
@@ -514,6 +515,26 @@ class FeatureStore:
             end=None if end_date is None else as_utc(end_date, "end_date"),
             reference=reference,
             features=features,
+        )
+
+    def skew(
+        self,
+        model: str,
+        environment: str | None = "production",
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> SkewReport:
+        """Training-serving skew: for each logged prediction of ``model`` (in
+        ``environment``; None: all), the features its version was trained on computed again
+        by a point-in-time join at the prediction's time, compared with what was served. Per
+        feature: mismatches by kind (missing online, missing offline, different), the size
+        of the differences, and examples."""
+        return self.monitor.skew(
+            model,
+            environment=environment,
+            start=None if start_date is None else as_utc(start_date, "start_date"),
+            end=None if end_date is None else as_utc(end_date, "end_date"),
         )
 
     # --- read the catalog ------------------------------------------------------------------

@@ -24,6 +24,7 @@ from store.definitions.feature_view import FeatureView
 from store.epoch import from_micros
 from store.errors import RequestError
 from store.monitoring.drift_runs import DriftReference, DriftReport, Sources, run_drift
+from store.monitoring.skew import SkewReport, check_skew
 from store.monitoring.statistics import (
     model_statistics,
     training_set_statistics,
@@ -70,6 +71,7 @@ class Monitor:
         self.log = log
         self._lookup_view = lookup_view
         self._lookup_training_set = lookup_training_set
+        self._models = models
         self._sources = Sources(
             project=project,
             registry=registry,
@@ -247,3 +249,27 @@ class Monitor:
         )
         self.registry.monitoring.record_drift(self.project, report.to_records())
         return report
+
+    # --- training-serving skew -----------------------------------------------------------
+
+    def skew(
+        self,
+        model: str,
+        *,
+        environment: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> SkewReport:
+        """What ``model`` was served against a point-in-time join at each prediction's time
+        (see :mod:`store.monitoring.skew`)."""
+        return check_skew(
+            model,
+            models=self._models,
+            log=self.log,
+            engine=self.engine,
+            repo_root=self.repo_root,
+            lookup_view=self._lookup_view,
+            environment=environment,
+            start=start,
+            end=end,
+        )

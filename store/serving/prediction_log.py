@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["PredictionLog"]
+__all__ = ["PredictionLog", "ServedRow"]
 
 _LOG_SQL = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -35,6 +36,16 @@ CREATE TABLE IF NOT EXISTS predictions (
     latency_ms REAL NOT NULL
 )
 """
+
+
+@dataclass(frozen=True, slots=True)
+class ServedRow:
+    """One served prediction: when, by which version, for which entity, with what features."""
+
+    predicted_at: datetime
+    version: int
+    entity: dict[str, Any]
+    features: dict[str, Any]
 
 
 class PredictionLog:
@@ -54,6 +65,37 @@ class PredictionLog:
             conn.execute("COMMIT")
         finally:
             conn.close()
+
+    def served(
+        self,
+        model: str,
+        *,
+        environment: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[ServedRow]:
+        """Each logged prediction of a model that a version served (shadows left out): when,
+        which version, the entity row and the features as served. Oldest first."""
+        where, params = ["model = ?", "role != 'shadow'"], [model]
+        if environment is not None:
+            where.append("environment = ?")
+            params.append(environment)
+        for bound, op in ((start, ">="), (end, "<")):
+            if bound is not None:
+                where.append(f"predicted_at {op} ?")
+                params.append(bound.astimezone(UTC).isoformat())
+        if not self.path.exists():
+            return []
+        with sqlite3.connect(self.path) as conn:
+            rows = conn.execute(
+                "SELECT predicted_at, version, entity, features FROM predictions "
+                f"WHERE {' AND '.join(where)} ORDER BY rowid",
+                params,
+            ).fetchall()
+        return [
+            ServedRow(datetime.fromisoformat(at), version, json.loads(entity), json.loads(features))
+            for at, version, entity, features in rows
+        ]
 
     def features_table(
         self,
