@@ -289,7 +289,7 @@ def _number(value: Any) -> str:
 
 @cli.group()
 def monitor() -> None:
-    """Monitoring of served models: drift, training-serving skew."""
+    """Monitoring of served models: drift, training-serving skew, live quality."""
 
 
 @monitor.command(name="drift")
@@ -347,6 +347,32 @@ def monitor_skew(
     click.echo(report.render(), nl=False)
     if not report.consistent:
         sys.exit(1)
+
+
+@monitor.command(name="quality")
+@click.argument("model")
+@click.option("--environment", default="production", show_default=True)
+@click.option("--window", default="1d", show_default=True, help="15m, 1h, 1d, 2w...")
+@click.option("--start", help="An ISO time; default: the first logged prediction.")
+@click.option("--end", help="An ISO time (excluded); default: after the last one.")
+@click.pass_context
+def monitor_quality(
+    ctx: click.Context,
+    model: str,
+    environment: str,
+    window: str,
+    start: str | None,
+    end: str | None,
+) -> None:
+    """MODEL's live metrics per target and window, on the outcomes received."""
+    report = _store(ctx).live_quality(
+        model,
+        environment,
+        window=window,
+        start_date=None if start is None else _when(start, "--start"),
+        end_date=None if end is None else _when(end, "--end"),
+    )
+    click.echo(report.render(), nl=False)
 
 
 def _table(rows: list[tuple[str, ...]], empty: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,7 +32,8 @@ from store.definitions.source import FileSource
 from store.epoch import as_utc, parse_duration
 from store.errors import ObjectNotFoundError, RequestError
 from store.monitoring.drift_runs import DriftReference, DriftReport
-from store.monitoring.monitor import Monitor
+from store.monitoring.monitor import Monitor, OutcomeReceipt
+from store.monitoring.quality import QualityReport
 from store.monitoring.skew import SkewReport
 from store.monitoring.validation import ValidationReport
 from store.offline.engine import OfflineEngine
@@ -533,6 +534,46 @@ class FeatureStore:
         return self.monitor.skew(
             model,
             environment=environment,
+            start=None if start_date is None else as_utc(start_date, "start_date"),
+            end=None if end_date is None else as_utc(end_date, "end_date"),
+        )
+
+    def record_outcomes(
+        self,
+        prediction_ids: Sequence[str],
+        values: Sequence[Any],
+        at: datetime | Sequence[datetime] | None = None,
+    ) -> OutcomeReceipt:
+        """Record the ground truth of predictions, by the ``prediction_id`` that
+        :meth:`predict` returned, observed ``at`` (one time, or one per id; default now).
+        Late, partial or repeated outcomes are fine: a repeat replaces the earlier one.
+        Returns how many were kept and the ids no logged prediction has."""
+        when: datetime | list[datetime] = (
+            datetime.now(UTC)
+            if at is None
+            else as_utc(at, "at")
+            if isinstance(at, datetime)
+            else [as_utc(t, "at") for t in at]
+        )
+        return self.monitor.record_outcomes(list(prediction_ids), list(values), when)
+
+    def live_quality(
+        self,
+        model: str,
+        environment: str = "production",
+        *,
+        window: str | timedelta = "1d",
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> QualityReport:
+        """Per deployment target and window, the metrics the model earns on the outcomes
+        received (accuracy, AUC, log loss and calibration error for classifiers; MAE and RMSE
+        for regressors), with counts, the share with an outcome, guardrails (latency,
+        missing features) and the metrics registered for each version."""
+        return self.monitor.quality(
+            model,
+            environment=environment,
+            window=parse_duration(window),
             start=None if start_date is None else as_utc(start_date, "start_date"),
             end=None if end_date is None else as_utc(end_date, "end_date"),
         )

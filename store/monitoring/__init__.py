@@ -9,6 +9,9 @@ what training would have seen, and whether the model is still right.
   (pure NumPy and SciPy), reference profiles, and the rules that turn them into verdicts.
 - :mod:`.drift_runs`: a deployed model's served data, window by window, against a reference
   profiled once (by default the serving version's training set).
+- :mod:`.skew`: training-serving skew: served features against a point-in-time join at
+  each prediction's time.
+- :mod:`.quality`: live model quality on the outcomes that arrive, per target and window.
 - :mod:`.monitor`: all of it bound to one repository (``FeatureStore.monitor``).
 
 May import: the foundation modules, :mod:`store.definitions`, the offline store (compilers,

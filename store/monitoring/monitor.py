@@ -9,6 +9,7 @@ monitoring methods (``validate``, ``compute_statistics``) to it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from store.definitions.feature_view import FeatureView
 from store.epoch import from_micros
 from store.errors import RequestError
 from store.monitoring.drift_runs import DriftReference, DriftReport, Sources, run_drift
+from store.monitoring.quality import QualityReport, live_quality
 from store.monitoring.skew import SkewReport, check_skew
 from store.monitoring.statistics import (
     model_statistics,
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
     from registry import TrainingSetRecord
     from store.offline.retrieval import RetrievalJob
 
-__all__ = ["Monitor"]
+__all__ = ["Monitor", "OutcomeReceipt"]
 
 
 class Monitor:
@@ -273,3 +275,51 @@ class Monitor:
             start=start,
             end=end,
         )
+
+    # --- outcomes and live quality -------------------------------------------------------
+
+    def record_outcomes(
+        self, ids: Sequence[str], values: Sequence[Any], at: datetime | Sequence[datetime]
+    ) -> OutcomeReceipt:
+        """Keep outcomes by prediction id, in one transaction; unknown ids are counted and
+        reported, the others kept.
+
+        Raises:
+            RequestError: ids and values (or times) of different lengths.
+        """
+        times = list(at) if isinstance(at, Sequence) else [at] * len(ids)
+        if not (len(ids) == len(values) == len(times)):
+            raise RequestError(
+                f"{len(ids)} prediction ids, {len(values)} values and {len(times)} times; "
+                f"give one value (and time) per id"
+            )
+        recorded, unknown = self.log.record_outcomes(list(zip(ids, values, times, strict=True)))
+        return OutcomeReceipt(recorded=recorded, unknown=tuple(unknown))
+
+    def quality(
+        self,
+        model: str,
+        *,
+        environment: str,
+        window: timedelta,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> QualityReport:
+        """Live metrics per target and window (see :mod:`store.monitoring.quality`)."""
+        return live_quality(
+            model,
+            models=self._models,
+            log=self.log,
+            environment=environment,
+            window=window,
+            start=start,
+            end=end,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeReceipt:
+    """What :meth:`Monitor.record_outcomes` kept: how many, and the ids no prediction has."""
+
+    recorded: int
+    unknown: tuple[str, ...]

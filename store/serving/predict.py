@@ -103,6 +103,7 @@ class Predictor:
         keys = [json.dumps(dict(row), sort_keys=True, default=str) for row in rows]
         chosen = [route(model, environment, key, live.targets) for key in keys]
         results: list[dict[str, Any]] = [{} for _ in rows]
+        served_ids: list[str] = ["" for _ in rows]
         log: list[tuple[Any, ...]] = []
         shadows = [t for t in live.targets if t.role == "shadow"]
         for target in [*{(t.version, t.role): t for t in chosen}.values(), *shadows]:
@@ -120,12 +121,18 @@ class Predictor:
             now = datetime.now(UTC).isoformat()
             features = frame.to_dict(orient="records")
             for position, i in enumerate(indexes):
-                if target.role != "shadow":
+                if target.role == "shadow":
+                    # A shadow's id names the served prediction it shadows, whose outcome
+                    # scores it too.
+                    prediction_id = f"{served_ids[i]}.shadow.v{target.version}"
+                else:
+                    prediction_id = served_ids[i] = uuid.uuid4().hex
                     results[i] = {
                         **rows[i],
                         **predictions[position],
                         "model_version": target.version,
                         "role": target.role,
+                        "prediction_id": prediction_id,
                     }
                 log.append(
                     (
@@ -139,6 +146,7 @@ class Predictor:
                         json.dumps(features[position], default=str),
                         json.dumps(predictions[position], default=str),
                         latency,
+                        prediction_id,
                     )
                 )
         self._log.append(log)

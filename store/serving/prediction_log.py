@@ -1,9 +1,11 @@
-"""The predictions log: every prediction Silage serves, shadows included, as a table.
+"""The predictions log: every prediction Silage serves, shadows included, and the outcomes
+that arrive for them.
 
-An SQLite file beside the online store (a file of its own, so that logging never waits for
-a materialization holding the online store's write lock). Each row: request id, time,
-environment, model, version, role, entity key, features, prediction and latency. Drift and
-performance monitoring read it back with :meth:`PredictionLog.read`.
+An SQLite file in the repository's ``data`` folder (a file of its own, so that logging never
+waits for a materialization holding the online store's write lock). Each prediction row:
+its id, request id, time, environment, model, version, role, entity key, features,
+prediction and latency. Outcomes (the ground truth, when it arrives) are kept by prediction
+id. Monitoring reads both back: statistics, drift, skew and live model quality.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["PredictionLog", "ServedRow"]
+__all__ = ["PredictionLog", "ScoredRow", "ServedRow"]
 
 _LOG_SQL = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -33,7 +35,19 @@ CREATE TABLE IF NOT EXISTS predictions (
     entity TEXT NOT NULL,
     features TEXT NOT NULL,
     prediction TEXT NOT NULL,
-    latency_ms REAL NOT NULL
+    latency_ms REAL NOT NULL,
+    prediction_id TEXT
+)
+"""
+# Logs written before predictions had ids lack the column; it is added on first write.
+_ID_COLUMN_SQL = "ALTER TABLE predictions ADD COLUMN prediction_id TEXT"
+_ID_INDEX_SQL = "CREATE UNIQUE INDEX IF NOT EXISTS predictions_by_id ON predictions (prediction_id)"
+_OUTCOMES_SQL = """
+CREATE TABLE IF NOT EXISTS outcomes (
+    prediction_id TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    observed_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
 )
 """
 
@@ -48,6 +62,20 @@ class ServedRow:
     features: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScoredRow:
+    """A prediction, its latency, how many features it lacked, and its outcome if any."""
+
+    predicted_at: datetime
+    version: int
+    role: str
+    prediction: dict[str, Any]
+    latency_ms: float
+    missing_features: int
+    outcome: Any
+    has_outcome: bool
+
+
 class PredictionLog:
     """The append-only predictions log."""
 
@@ -55,16 +83,110 @@ class PredictionLog:
         self.path = path
 
     def append(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        """Append prediction rows (the columns in table order, the prediction id last), in one
+        transaction."""
+        conn = self._open()
         try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(_LOG_SQL)
             conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.executemany(
+                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+            )
             conn.execute("COMMIT")
         finally:
             conn.close()
+
+    def record_outcomes(
+        self, outcomes: Sequence[tuple[str, Any, datetime]]
+    ) -> tuple[int, list[str]]:
+        """Keep ``(prediction id, value, observed at)`` outcomes, in one transaction; an
+        outcome recorded again replaces the earlier one. Returns how many were recorded and
+        the ids no logged prediction has (those are not kept)."""
+        conn = self._open()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            ids = [i for i, _, _ in outcomes]
+            known: set[str] = set()
+            for start in range(0, len(ids), 10_000):
+                chunk = ids[start : start + 10_000]
+                marks = ", ".join("?" * len(chunk))
+                known.update(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT prediction_id FROM predictions WHERE prediction_id IN ({marks})",
+                        chunk,
+                    )
+                )
+            now = datetime.now(UTC).isoformat()
+            kept = [
+                (i, json.dumps(value), at.astimezone(UTC).isoformat(), now)
+                for i, value, at in outcomes
+                if i in known
+            ]
+            conn.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)", kept)
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return len(kept), [i for i in ids if i not in known]
+
+    def scored(
+        self,
+        model: str,
+        *,
+        environment: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[ScoredRow]:
+        """A model's predictions with their outcomes (None when none arrived). A shadow's id
+        is the served prediction's id and ``.shadow.v<version>``: it is scored on the outcome
+        recorded for that prediction."""
+        if not self.path.exists():
+            return []
+        where, params = ["p.model = ?"], [model]
+        if environment is not None:
+            where.append("p.environment = ?")
+            params.append(environment)
+        for bound, op in ((start, ">="), (end, "<")):
+            if bound is not None:
+                where.append(f"p.predicted_at {op} ?")
+                params.append(bound.astimezone(UTC).isoformat())
+        conn = self._open()
+        try:
+            rows = conn.execute(
+                "SELECT p.predicted_at, p.version, p.role, p.prediction, p.latency_ms, "
+                "p.features, o.value FROM predictions AS p LEFT JOIN outcomes AS o "
+                "ON o.prediction_id = CASE WHEN p.role = 'shadow' THEN "
+                "substr(p.prediction_id, 1, instr(p.prediction_id, '.') - 1) "
+                f"ELSE p.prediction_id END WHERE {' AND '.join(where)} ORDER BY p.rowid",
+                params,
+            ).fetchall()
+        finally:
+            conn.close()
+        return [
+            ScoredRow(
+                predicted_at=datetime.fromisoformat(at),
+                version=version,
+                role=role,
+                prediction=json.loads(prediction),
+                latency_ms=latency,
+                missing_features=sum(v is None for v in json.loads(features).values()),
+                outcome=None if outcome is None else json.loads(outcome),
+                has_outcome=outcome is not None,
+            )
+            for at, version, role, prediction, latency, features, outcome in rows
+        ]
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection with the tables in place (an older log gains the id column)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(_LOG_SQL)
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(predictions)")]
+        if "prediction_id" not in columns:
+            conn.execute(_ID_COLUMN_SQL)
+        conn.execute(_ID_INDEX_SQL)
+        conn.execute(_OUTCOMES_SQL)
+        return conn
 
     def served(
         self,
@@ -161,6 +283,7 @@ class PredictionLog:
                     "features",
                     "prediction",
                     "latency_ms",
+                    "prediction_id",
                 ]
             )
         with sqlite3.connect(self.path) as conn:

@@ -8,7 +8,10 @@ Endpoints:
   and one result per column (entity columns first) with ``values``, ``statuses`` and
   ``event_timestamps``.
 - ``POST /predict/{model}``: ``{"entity_rows": [...], "environment": "production"}``;
-  returns ``{"predictions": [...]}``, routed through the live deployment.
+  returns ``{"predictions": [...]}``, routed through the live deployment, each with its
+  ``prediction_id``.
+- ``POST /outcomes``: ``{"outcomes": [{"prediction_id": ..., "value": ..., "at": ...}]}``;
+  records the ground truth when it arrives; returns ``{"recorded": n, "unknown": [...]}``.
 - ``GET /health``.
 
 Bad input answers with a JSON ``{"error": ...}`` and status 400 (404 for unknown objects).
@@ -16,6 +19,7 @@ Bad input answers with a JSON ``{"error": ...}`` and status 400 (404 for unknown
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from registry import RegistryError, RegistryNotFoundError
@@ -94,7 +98,35 @@ def create_app(store: FeatureStore) -> FastAPI:
         )
         return {"model": model, "predictions": predictions}
 
+    @app.post("/outcomes")
+    def outcomes(request: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        given = request.get("outcomes")
+        if not isinstance(given, list) or not all(
+            isinstance(o, dict) and "prediction_id" in o and "value" in o for o in given
+        ):
+            raise _bad(
+                'give `outcomes` as a list of objects, e.g. [{"prediction_id": "3f2a...", '
+                '"value": 1, "at": "2026-11-27T10:00:00Z"}]'
+            )
+        now = datetime.now(UTC)
+        times = [_time(o.get("at")) or now for o in given]
+        receipt = store.record_outcomes(
+            [str(o["prediction_id"]) for o in given], [o["value"] for o in given], times
+        )
+        return {"recorded": receipt.recorded, "unknown": list(receipt.unknown)}
+
     return app
+
+
+def _time(value: Any) -> datetime | None:
+    """An ISO time from a request (naive means UTC), or None when absent."""
+    if value is None:
+        return None
+    try:
+        found = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise _bad(f"`at` {value!r} is not an ISO time such as 2026-11-27T10:00:00Z") from None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def _bad(message: str) -> StoreError:

@@ -96,6 +96,7 @@ def log_window(fs: FeatureStore, day: int, rows: int, shift: float, seed: int) -
                     {"prediction": int(probability[i] > 0.5), "probability": probability[i]}
                 ),
                 1.0,
+                uuid.uuid4().hex,
             )
         )
     fs._prediction_log.append(records)

@@ -105,6 +105,16 @@ def test_health_online_features_and_predictions(server: str) -> None:
         (row,) = predicted.json()["predictions"]
         assert (row["driver_id"], row["model_version"], row["role"]) == (1002, 1, "primary")
         assert 0.0 <= row["probability"] <= 1.0
+        recorded = client.post(
+            "/outcomes",
+            json={
+                "outcomes": [
+                    {"prediction_id": row["prediction_id"], "value": 1, "at": "2026-11-27T10:00"},
+                    {"prediction_id": "no-such-id", "value": 0},
+                ]
+            },
+        )
+        assert recorded.json() == {"recorded": 1, "unknown": ["no-such-id"]}
 
 
 @pytest.mark.parametrize(
@@ -126,6 +136,13 @@ def test_health_online_features_and_predictions(server: str) -> None:
         ("/predict/churn", {"entity_rows": "driver"}, 400, "give `entity_rows`"),
         ("/predict/ghost", {"entity_rows": [{"driver_id": 1}]}, 404, "no model named 'ghost'"),
         ("/predict/churn", {"entity_rows": [{"driver_id": 9}]}, 400, "has no value for feature"),
+        ("/outcomes", {"outcomes": [{"value": 1}]}, 400, "give `outcomes` as a list"),
+        (
+            "/outcomes",
+            {"outcomes": [{"prediction_id": "x", "value": 1, "at": "yesterday"}]},
+            400,
+            "is not an ISO time",
+        ),
     ],
 )
 def test_bad_input_gets_a_json_error(
