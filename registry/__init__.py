@@ -37,6 +37,7 @@ from registry.errors import (
 from registry.lineage import FeatureLineage, FeatureUsers, Lineage, VersionLineage
 from registry.models import AliasMove, ModelRegistry, ModelVersion
 from registry.monitoring import (
+    AlertEvent,
     CheckRecord,
     DriftRecord,
     Monitoring,
@@ -51,6 +52,7 @@ from registry.training_sets import TrainingSetFeature, TrainingSetRecord, Traini
 __all__ = [
     "KINDS",
     "SECTIONS",
+    "AlertEvent",
     "AliasMove",
     "ArtifactIntegrityError",
     "Catalog",

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -32,6 +32,8 @@ from registry.catalog import lock_project
 from registry.database import Database
 from registry.errors import RegistryError, RegistryNotFoundError
 from registry.tables import (
+    AlertEventRow,
+    AlertRuleRow,
     DriftResultRow,
     FeatureStatisticsRow,
     FeatureViewRow,
@@ -45,6 +47,7 @@ from registry.tables import (
 )
 
 __all__ = [
+    "AlertEvent",
     "CheckRecord",
     "DriftRecord",
     "Monitoring",
@@ -118,6 +121,38 @@ class DriftRecord:
     n_reference: int
     n_current: int
     tests: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlertEvent:
+    """An alert that fired: its rule, the window its run of breaches ended in, the value."""
+
+    rule: str
+    model: str
+    environment: str
+    metric: str
+    window_start: datetime
+    window_end: datetime
+    value: float
+    condition: str
+    description: str = ""
+    runbook: str = ""
+    fired_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as a webhook receives it."""
+        return {
+            "rule": self.rule,
+            "model": self.model,
+            "environment": self.environment,
+            "metric": self.metric,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+            "value": self.value,
+            "condition": self.condition,
+            "description": self.description,
+            "runbook": self.runbook,
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -375,6 +410,113 @@ class Monitoring:
                     n_reference=r.n_reference,
                     n_current=r.n_current,
                     tests=r.tests,
+                )
+                for r in rows
+            ]
+
+    def save_alert_rule(self, project: str, name: str, spec: Mapping[str, Any]) -> None:
+        """Add or replace an alert rule of the project."""
+        with self._db.write() as session:
+            project_row = lock_project(session, project)
+            session.execute(
+                delete(AlertRuleRow).where(
+                    AlertRuleRow.project_id == project_row.id, AlertRuleRow.name == name
+                )
+            )
+            session.add(AlertRuleRow(project_id=project_row.id, name=name, spec=dict(spec)))
+
+    def delete_alert_rule(self, project: str, name: str) -> None:
+        """Remove an alert rule added through the API.
+
+        Raises:
+            RegistryNotFoundError: no such rule.
+        """
+        with self._db.write() as session:
+            project_row = lock_project(session, project)
+            gone = session.execute(
+                delete(AlertRuleRow).where(
+                    AlertRuleRow.project_id == project_row.id, AlertRuleRow.name == name
+                )
+            )
+            if not gone.rowcount:  # type: ignore[attr-defined]
+                raise RegistryNotFoundError("alert rule", name)
+
+    def alert_rules(self, project: str) -> dict[str, dict[str, Any]]:
+        """The rules added through the API, by name."""
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(AlertRuleRow)
+                .join(ProjectRow, ProjectRow.id == AlertRuleRow.project_id)
+                .where(ProjectRow.name == project)
+                .order_by(AlertRuleRow.name)
+            ).all()
+            return {row.name: dict(row.spec) for row in rows}
+
+    def record_alerts(self, project: str, events: Sequence[AlertEvent]) -> list[AlertEvent]:
+        """Record alerts that fired; an alert already recorded for its rule and window is
+        left as it was. Returns the ones that are new, in one transaction."""
+        new: list[AlertEvent] = []
+        with self._db.write() as session:
+            project_row = lock_project(session, project)
+            for event in events:
+                exists = session.scalars(
+                    select(AlertEventRow.id).where(
+                        AlertEventRow.project_id == project_row.id,
+                        AlertEventRow.rule == event.rule,
+                        AlertEventRow.window_start == event.window_start,
+                    )
+                ).first()
+                if exists is not None:
+                    continue
+                fired = utc_now()
+                session.add(
+                    AlertEventRow(
+                        project_id=project_row.id,
+                        rule=event.rule,
+                        model=event.model,
+                        environment=event.environment,
+                        metric=event.metric,
+                        window_start=event.window_start,
+                        window_end=event.window_end,
+                        value=event.value,
+                        condition=event.condition,
+                        description=event.description,
+                        runbook=event.runbook,
+                        fired_at=fired,
+                    )
+                )
+                session.flush()
+                new.append(replace(event, fired_at=fired))
+        return new
+
+    def alerts(
+        self, project: str, *, rule: str | None = None, limit: int = 100
+    ) -> list[AlertEvent]:
+        """Recorded alerts, newest window first."""
+        with self._db.read() as session:
+            query = (
+                select(AlertEventRow)
+                .join(ProjectRow, ProjectRow.id == AlertEventRow.project_id)
+                .where(ProjectRow.name == project)
+            )
+            if rule is not None:
+                query = query.where(AlertEventRow.rule == rule)
+            rows = session.scalars(
+                query.order_by(AlertEventRow.window_start.desc(), AlertEventRow.rule).limit(limit)
+            ).all()
+            return [
+                AlertEvent(
+                    rule=r.rule,
+                    model=r.model,
+                    environment=r.environment,
+                    metric=r.metric,
+                    window_start=r.window_start,
+                    window_end=r.window_end,
+                    value=r.value,
+                    condition=r.condition,
+                    description=r.description,
+                    runbook=r.runbook,
+                    fired_at=r.fired_at,
                 )
                 for r in rows
             ]

@@ -48,6 +48,8 @@ Monitoring:
   predictions log) profiled once per feature: quantiles, bins and counts, frequencies.
 - ``drift_results``: per model, environment, reference, feature and window, the drift tests'
   statistics, effects, p-values (raw and adjusted across the run) and the verdict.
+- ``alert_rules``: rules added through the API (rules declared in a repository are read from
+  it); ``alert_events``: each rule that fired, with the window, the value and the condition.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AlertEventRow",
+    "AlertRuleRow",
     "Base",
     "CatalogObjectColumns",
     "DataSourceRow",
@@ -554,3 +558,42 @@ class DriftResultRow(Base):
     n_current: Mapped[int] = mapped_column(Integer)
     tests: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- alerts (revision 0006) ------------------------------------------------------------------
+
+
+class AlertRuleRow(Base):
+    """An alert rule added through the API."""
+
+    __tablename__ = "alert_rules"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class AlertEventRow(Base):
+    """An alert that fired: a rule breached for its windows in a row, ending at a window."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        UniqueConstraint("project_id", "rule", "window_start", name="uq_alert_events_window"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(400))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    value: Mapped[float]
+    condition: Mapped[str] = mapped_column(String(400))
+    description: Mapped[str] = mapped_column(String(4000), default="")
+    runbook: Mapped[str] = mapped_column(String(1000), default="")
+    fired_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from store import types
+from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.expectations import (
     AllowedValues,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from store.monitoring.drift_runs import DriftReference
 
 __all__ = [
+    "AlertRule",
     "AllowedValues",
     "Compare",
     "ConfigError",

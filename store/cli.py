@@ -289,7 +289,7 @@ def _number(value: Any) -> str:
 
 @cli.group()
 def monitor() -> None:
-    """Monitoring of served models: drift, training-serving skew, live quality."""
+    """Monitoring of served models: drift, skew, live quality, alerts."""
 
 
 @monitor.command(name="drift")
@@ -373,6 +373,49 @@ def monitor_quality(
         end_date=None if end is None else _when(end, "--end"),
     )
     click.echo(report.render(), nl=False)
+
+
+@monitor.command(name="run")
+@click.option("--lookback", default=1, show_default=True, help="Completed windows to evaluate.")
+@click.option("--webhook", help="POST new alerts as JSON to this URL.")
+@click.pass_context
+def monitor_run(ctx: click.Context, lookback: int, webhook: str | None) -> None:
+    """Evaluate every alert rule on the windows completed by now. Safe to run from cron:
+    an alert is reported once per rule and window. Exit status 1 when an alert fires."""
+    store = _store(ctx)
+    rules = store.alert_rules()
+    if not rules:
+        click.echo("No alert rules: declare AlertRule(...) in the repository.")
+        return
+    events = store.run_monitoring(lookback=lookback, webhook=webhook)
+    for event in events:
+        click.echo(
+            f"ALERT {event.rule}: {event.condition}: {event.value:.4g} in "
+            f"{event.window_start:%Y-%m-%d %H:%M} to {event.window_end:%Y-%m-%d %H:%M}"
+            + (f" ({event.runbook})" if event.runbook else "")
+        )
+    click.echo(f"{len(rules)} rule(s) evaluated, {len(events)} new alert(s).")
+    if events:
+        sys.exit(1)
+
+
+@monitor.command(name="alerts")
+@click.option("--rule", help="Only this rule's alerts.")
+@click.pass_context
+def monitor_alerts(ctx: click.Context, rule: str | None) -> None:
+    """Recorded alerts, newest first."""
+    rows: list[tuple[str, ...]] = [("RULE", "WINDOW START", "VALUE", "CONDITION", "FIRED")]
+    for event in _store(ctx).alerts(rule):
+        rows.append(
+            (
+                event.rule,
+                f"{event.window_start:%Y-%m-%d %H:%M}",
+                f"{event.value:.4g}",
+                event.condition,
+                f"{event.fired_at:%Y-%m-%d %H:%M}" if event.fired_at else "-",
+            )
+        )
+    _table(rows, "No alerts recorded.")
 
 
 def _table(rows: list[tuple[str, ...]], empty: str) -> None:

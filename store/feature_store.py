@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from registry import (
+    AlertEvent,
     CatalogObject,
     Kind,
     ProjectRegistry,
@@ -25,6 +26,7 @@ from registry import (
     ValidationRun,
     WindowStatistics,
 )
+from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
@@ -577,6 +579,35 @@ class FeatureStore:
             start=None if start_date is None else as_utc(start_date, "start_date"),
             end=None if end_date is None else as_utc(end_date, "end_date"),
         )
+
+    def add_alert_rule(self, rule: AlertRule) -> None:
+        """Add (or replace) an alert rule in the registry; rules declared in the repository
+        need no adding."""
+        if not isinstance(rule, AlertRule):
+            raise RequestError(f"add_alert_rule takes an AlertRule, got {rule!r}")
+        self.registry.monitoring.save_alert_rule(self.project, rule.name, rule.to_spec())
+
+    def alert_rules(self) -> list[AlertRule]:
+        """Every rule ``run_monitoring`` evaluates: declared in the repository or added."""
+        return self.monitor.rules(load_repo(self.repo_path).alert_rules)
+
+    def run_monitoring(
+        self,
+        now: datetime | None = None,
+        *,
+        lookback: int = 1,
+        webhook: str | None = None,
+    ) -> list[AlertEvent]:
+        """Evaluate every alert rule on the windows completed by ``now`` (default: now): the
+        newest one, or the last ``lookback``. Computes what the rules need (live quality,
+        drift, recorded too), records each alert once per rule and window, posts the new
+        ones as JSON to ``webhook``, and returns them. Safe to run from cron."""
+        when = datetime.now(UTC) if now is None else as_utc(now, "now")
+        return self.monitor.run(self.alert_rules(), now=when, lookback=lookback, webhook=webhook)
+
+    def alerts(self, rule: str | None = None) -> list[AlertEvent]:
+        """Recorded alerts, newest window first."""
+        return self.registry.monitoring.alerts(self.project, rule=rule)
 
     # --- read the catalog ------------------------------------------------------------------
 

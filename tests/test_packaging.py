@@ -27,6 +27,7 @@ def test_no_other_distribution_provides_our_import_names() -> None:
 
 def test_public_api_is_pinned() -> None:
     assert sorted(store.__all__) == [
+        "AlertRule",
         "AllowedValues",
         "Compare",
         "ConfigError",
@@ -58,6 +59,7 @@ def test_public_api_is_pinned() -> None:
         "types",
     ]
     assert sorted(registry.__all__) == [
+        "AlertEvent",
         "AliasMove",
         "ArtifactIntegrityError",
         "Catalog",

@@ -12,6 +12,7 @@ what training would have seen, and whether the model is still right.
 - :mod:`.skew`: training-serving skew: served features against a point-in-time join at
   each prediction's time.
 - :mod:`.quality`: live model quality on the outcomes that arrive, per target and window.
+- :mod:`.alerts`: alert rules evaluated on completed windows, recorded once, a webhook.
 - :mod:`.monitor`: all of it bound to one repository (``FeatureStore.monitor``).
 
 May import: the foundation modules, :mod:`store.definitions`, the offline store (compilers,

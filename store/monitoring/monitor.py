@@ -15,15 +15,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import (
+    AlertEvent,
     NewValidationRun,
     ProjectRegistry,
     Registry,
     ValidationRun,
     WindowStatistics,
 )
+from store.definitions.alerts import AlertRule
 from store.definitions.feature_view import FeatureView
 from store.epoch import from_micros
 from store.errors import RequestError
+from store.monitoring.alerts import evaluate_rules, post_webhook
 from store.monitoring.drift_runs import DriftReference, DriftReport, Sources, run_drift
 from store.monitoring.quality import QualityReport, live_quality
 from store.monitoring.skew import SkewReport, check_skew
@@ -315,6 +318,33 @@ class Monitor:
             start=start,
             end=end,
         )
+
+    # --- alerts ----------------------------------------------------------------------------
+
+    def rules(self, declared: Sequence[AlertRule] = ()) -> list[AlertRule]:
+        """The rules to evaluate: those added through the API, and those ``declared`` in
+        the repository (a declared rule wins over an added one of the same name)."""
+        found = {
+            name: AlertRule.from_spec(spec)
+            for name, spec in self.registry.monitoring.alert_rules(self.project).items()
+        }
+        found |= {rule.name: rule for rule in declared}
+        return [found[name] for name in sorted(found)]
+
+    def run(
+        self,
+        rules: Sequence[AlertRule],
+        *,
+        now: datetime,
+        lookback: int = 1,
+        webhook: str | None = None,
+    ) -> list[AlertEvent]:
+        """Evaluate ``rules`` on the windows completed by ``now``; record, post and return
+        the alerts that are new (see :mod:`store.monitoring.alerts`)."""
+        events = evaluate_rules(self, rules, now=now, lookback=lookback)
+        if events and webhook:
+            post_webhook(webhook, self.project, events)
+        return events
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
@@ -55,6 +56,8 @@ class RepoContents:
     feature_views: tuple[FeatureView, ...] = ()
     feature_services: tuple[FeatureService, ...] = ()
     origins: dict[tuple[str, str], Path] = field(default_factory=dict)
+    # Alert rules are evaluated by `silage monitor run`; they are not catalog objects.
+    alert_rules: tuple[AlertRule, ...] = ()
 
     def all(self) -> Iterator[Definition]:
         """Every definition: entities, sources, views, then services."""
@@ -108,11 +111,19 @@ def load_repo(repo_path: Path) -> RepoContents:
     repo_path = repo_path.resolve()
     found: dict[tuple[str, str], tuple[Definition, Path]] = {}
     problems: list[str] = []
+    rules: dict[str, tuple[AlertRule, Path]] = {}
     for path, module in _import_all(repo_path):
         for obj in _definitions_of(module):
             _collect(found, obj, path, problems)
             if isinstance(obj, FeatureView):
                 _collect(found, obj.source, path, problems)
+        for rule in (v for v in vars(module).values() if isinstance(v, AlertRule)):
+            earlier = rules.setdefault(rule.name, (rule, path))
+            if earlier[0] != rule:
+                problems.append(
+                    f"alert rule {rule.name!r} is declared twice, differently, in "
+                    f"{earlier[1].name} and {path.name}; rename one or delete the other"
+                )
     if problems:
         raise RepoValidationError(problems)
     contents = RepoContents(
@@ -121,6 +132,7 @@ def load_repo(repo_path: Path) -> RepoContents:
         feature_views=_of_kind(found, FeatureView),
         feature_services=_of_kind(found, FeatureService),
         origins={key: path.relative_to(repo_path) for key, (_, path) in found.items()},
+        alert_rules=tuple(rule for rule, _ in rules.values()),
     )
     validate_references(contents)
     return contents
