@@ -1,14 +1,25 @@
 """Feature views and services of the ride-hailing example.
 
 Three views: hourly driver statistics (a one-day ttl), customer profiles (refreshed
-daily, a week's ttl) and driver-customer history, keyed by both entities.
+daily, a week's ttl) and driver-customer history, keyed by both entities. The first two
+declare expectations: checked when they are materialized, pushed or read into a training
+set (a failure rejects the load) and on demand (`silage validate driver_hourly_stats`).
 """
 
 from datetime import timedelta
 
 from entities import customer, driver
 
-from store import FeatureService, FeatureView, Field, FileSource
+from store import (
+    AllowedValues,
+    FeatureService,
+    FeatureView,
+    Field,
+    FileSource,
+    NullShare,
+    QuantileRange,
+    ValueRange,
+)
 from store.types import Float32, Float64, Int64, String
 
 driver_stats_source = FileSource(
@@ -44,6 +55,12 @@ driver_hourly_stats = FeatureView(
     source=driver_stats_source,
     owner="marketplace@example.com",
     tags={"team": "marketplace"},
+    expectations=[
+        ValueRange("conv_rate", min=0, max=1),
+        ValueRange("acc_rate", min=0, max=1),
+        NullShare("conv_rate"),
+        QuantileRange("avg_daily_trips", min=1, max=40),
+    ],
 )
 
 customer_profile = FeatureView(
@@ -57,6 +74,10 @@ customer_profile = FeatureView(
     ],
     source=customer_profile_source,
     owner="growth@example.com",
+    expectations=[
+        ValueRange("avg_rating_given", min=1, max=5),
+        AllowedValues("tier", ["basic", "plus", "premium"]),
+    ],
 )
 
 driver_customer_stats = FeatureView(

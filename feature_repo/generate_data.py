@@ -5,6 +5,10 @@
 Writes into ./data: driver_stats, customer_profile, driver_customer_stats and trips
 (the labels: one row per trip request with whether it was completed). Some driver rows
 arrive late: a correction with the same event time and a later created time.
+
+The worked example also serves traffic (``requests``), learns how those trips ended
+(``outcomes``), then breaks something upstream (``conv_rate_bug``) to show monitoring
+catching it, and repairs it.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 SEED = 7
-DRIVERS = np.arange(1001, 1051)
-CUSTOMERS = np.arange(5001, 5201)
+DRIVERS = np.arange(1001, 2001)
+CUSTOMERS = np.arange(5001, 7001)
 
 
 def generate(out: Path, end: datetime, days: int) -> dict[str, int]:
@@ -32,7 +36,7 @@ def generate(out: Path, end: datetime, days: int) -> dict[str, int]:
     drivers = grid.to_frame(index=False)
     # One skill per driver drives both its statistics and its trips' completion, so the
     # features carry signal about the label.
-    driver_skill = rng.uniform(0.3, 0.95, len(DRIVERS))
+    driver_skill = skills(rng)
     skill = driver_skill[drivers["driver_id"].to_numpy() - DRIVERS[0]]
     drivers["conv_rate"] = np.clip(skill + rng.normal(0, 0.05, len(drivers)), 0, 1).astype(
         "float32"
@@ -60,7 +64,7 @@ def generate(out: Path, end: datetime, days: int) -> dict[str, int]:
     profile.to_parquet(out / "customer_profile.parquet", index=False)
     counts["customer_profile"] = len(profile)
 
-    n_pairs = 2000
+    n_pairs = 20_000
     pairs = pd.DataFrame(
         {
             "driver_id": rng.choice(DRIVERS, n_pairs),
@@ -73,7 +77,7 @@ def generate(out: Path, end: datetime, days: int) -> dict[str, int]:
     pairs.to_parquet(out / "driver_customer_stats.parquet", index=False)
     counts["driver_customer_stats"] = len(pairs)
 
-    n_trips = 5000
+    n_trips = 20_000
     trips = pd.DataFrame(
         {
             "trip_id": np.arange(n_trips, dtype="int64"),
@@ -89,6 +93,41 @@ def generate(out: Path, end: datetime, days: int) -> dict[str, int]:
     trips.to_parquet(out / "trips.parquet", index=False)
     counts["trips"] = n_trips
     return counts
+
+
+def skills(rng: np.random.Generator) -> np.ndarray:
+    """Each driver's skill: the chance they complete a trip (the first draw of the seed)."""
+    return rng.uniform(0.3, 0.95, len(DRIVERS))
+
+
+def requests(data: Path, n: int, seed: int) -> list[dict[str, int]]:
+    """``n`` trip requests as the serving side sees them: pairs drawn like the trips'."""
+    trips = pd.read_parquet(data / "trips.parquet", columns=["driver_id", "customer_id"])
+    picked = trips.sample(n, replace=True, random_state=seed)
+    return [{"driver_id": int(d), "customer_id": int(c)} for d, c in picked.to_numpy()]
+
+
+def outcomes(rows: list[dict[str, int]], seed: int) -> list[int]:
+    """Whether each requested trip was completed (1) or not (0), by its driver's skill."""
+    skill = skills(np.random.default_rng(SEED))
+    chance = skill[np.array([r["driver_id"] for r in rows]) - DRIVERS[0]]
+    return [int(x) for x in np.random.default_rng(seed).uniform(0, 1, len(rows)) < chance]
+
+
+def newest_driver_stats(data: Path, created: datetime) -> pd.DataFrame:
+    """Each driver's newest statistics written again at ``created``: how a job restates
+    the last hour (same event time, later created time, so it replaces the stored row)."""
+    stats = pd.read_parquet(data / "driver_stats.parquet")
+    newest = stats.sort_values(["event_timestamp", "created"]).groupby("driver_id").tail(1)
+    return newest.assign(created=created).reset_index(drop=True)
+
+
+def conv_rate_bug(rows: pd.DataFrame) -> pd.DataFrame:
+    """A broken upstream release: the conversion rate counted over offers seen instead of
+    offers sent, 0.25 lower."""
+    broken = rows.copy()
+    broken["conv_rate"] = np.clip(broken["conv_rate"] - 0.25, 0, 1).astype("float32")
+    return broken
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """The worked example, end to end: data -> features -> training set -> model -> deployment
--> online store -> predictions.
+-> online store -> predictions -> monitoring (an upstream bug injected, and caught).
 
     python main_job.py
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
-from generate_data import generate
+from generate_data import conv_rate_bug, generate, newest_driver_stats, outcomes, requests
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -56,14 +56,81 @@ def main() -> None:
     trips = pd.read_parquet(HERE / "data" / "trips.parquet")
     job = store.get_historical_features(trips, store.get_feature_service("trip_completion"))
     saved = job.save(f"trips_{end:%Y%m%d%H}")
-    data = saved.to_df()
     done(t, f"{saved.record.row_count:,} rows, fingerprint {saved.fingerprint[:12]}")
 
     t = step("4. Train two candidate models (time-based split)")
+    registry = store.model_registry
+    versions = train_candidates(store, saved)
+    done(t)
+
+    t = step("5. Deploy to production: the first as primary, the second as a 20% canary")
+    revision = registry.deployments.deploy(
+        MODEL,
+        "production",
+        [Target(versions[0]), Target(versions[1], "canary", 20)],
+        reason="example job",
+    )
+    print(
+        f"   revision {revision.revision}: "
+        + ", ".join(f"v{t.version} {t.role} {t.share:g}%" for t in revision.targets)
+    )
+    done(t)
+
+    t = step("6. Materialize the newest feature values into the online store")
+
+    def progress(view: str, rows: int, seconds: float) -> None:
+        if rows:
+            print(f"   {view}: {rows:,} rows ({rows / max(seconds, 1e-9):,.0f} rows/s)")
+
+    store.materialize_incremental(end, on_progress=progress)
+    done(t)
+
+    t = step("7. Serve predictions for a handful of entities")
+    rows = [
+        {"driver_id": int(d), "customer_id": int(c)}
+        for d, c in trips[["driver_id", "customer_id"]].drop_duplicates().head(8).to_numpy()
+    ]
+    for result in store.predict(MODEL, rows, "production", missing="model"):
+        print(
+            f"   driver {result['driver_id']} customer {result['customer_id']}: "
+            f"p(completed)={result['probability']:.2f} from v{result['model_version']} "
+            f"({result['role']})"
+        )
+    done(t, f"{len(store.prediction_log()):,} predictions in the log")
+
+    t = step("8. Serve traffic and learn how the trips ended; check drift and skew")
+    calm = serve(store, HERE / "data", 600, seed=1)
+    check(store, calm)
+    done(t)
+
+    t = step("9. Break something upstream: a release restates conv_rate 0.25 too low, online")
+    bug = conv_rate_bug(newest_driver_stats(HERE / "data", datetime.now(UTC)))
+    store.push("driver_hourly_stats", bug)
+    broken = serve(store, HERE / "data", 600, seed=2)
+    check(store, broken)
+    report = HERE / "data" / "monitoring_report.html"
+    report.write_text(
+        store.monitoring_report(MODEL, window="1h", start_date=broken), encoding="utf-8"
+    )
+    done(t, f"the report: {report.relative_to(HERE)}")
+
+    t = step("10. Roll the release back: restate the right values, serve, check again")
+    store.push("driver_hourly_stats", newest_driver_stats(HERE / "data", datetime.now(UTC)))
+    check(store, serve(store, HERE / "data", 600, seed=3))
+    done(t)
+
+    print(f"\nThe whole path took {time.perf_counter() - began:.1f}s.")
+    print(registry.cards.get(MODEL, versions[1]).to_markdown().split("## Intended use")[0])
+
+
+def train_candidates(store: FeatureStore, saved: Any) -> list[int]:
+    """Two logistic regressions on the training set's first 80% (by time), registered with
+    their lineage, test metrics and an approved model card. Returns their versions."""
+    data = saved.to_df()
     cut = data["event_timestamp"].quantile(0.8)
     train, test = data[data["event_timestamp"] <= cut], data[data["event_timestamp"] > cut]
     registry = store.model_registry
-    versions = []
+    versions: list[int] = []
     for c in (0.1, 1.0):
         model = make_pipeline(
             SimpleImputer(strategy="median", add_indicator=True),
@@ -103,46 +170,36 @@ def main() -> None:
         registry.cards.approve(MODEL, version.version, by="example-reviewer")
         versions.append(version.version)
         print(f"   {MODEL} v{version.version}: auc {auc:.3f} (C={c})")
-    done(t)
+    return versions
 
-    t = step("5. Deploy to production: the first as primary, the second as a 20% canary")
-    revision = registry.deployments.deploy(
-        MODEL,
-        "production",
-        [Target(versions[0]), Target(versions[1], "canary", 20)],
-        reason="example job",
+
+def serve(store: FeatureStore, data: Path, n: int, seed: int) -> datetime:
+    """Serve ``n`` requests, then record their outcomes; returns when serving began."""
+    began = datetime.now(UTC)
+    rows = requests(data, n, seed)
+    served = store.predict(MODEL, rows, "production", missing="model")
+    receipt = store.record_outcomes([r["prediction_id"] for r in served], outcomes(rows, seed))
+    quality = store.live_quality(MODEL, window="1h", start_date=began)
+    accuracy = ", ".join(
+        f"v{q.version} {q.role} {q.metrics['accuracy']:.2f}"
+        for q in quality.targets
+        if q.metrics.get("accuracy") is not None
     )
-    print(
-        f"   revision {revision.revision}: "
-        + ", ".join(f"v{t.version} {t.role} {t.share:g}%" for t in revision.targets)
+    print(f"   served {n} requests, {receipt.recorded} outcomes; accuracy {accuracy}")
+    return began
+
+
+def check(store: FeatureStore, since: datetime) -> None:
+    """Drift of the served features against the training set, and training-serving skew,
+    of the predictions served since ``since``."""
+    drift = store.drift(MODEL, window="1h", start_date=since)
+    drifting = ", ".join(f"{name} ({effect:.1f}x)" for name, _, effect in drift.drifted())
+    print(f"   drift against {drift.reference}: {drifting or 'nothing drifts'}")
+    skew = store.skew(MODEL, start_date=since)
+    different = ", ".join(
+        f"{f.feature} {f.mismatches}/{f.compared}" for f in skew.features if f.mismatches
     )
-    done(t)
-
-    t = step("6. Materialize the newest feature values into the online store")
-
-    def progress(view: str, rows: int, seconds: float) -> None:
-        if rows:
-            print(f"   {view}: {rows:,} rows ({rows / max(seconds, 1e-9):,.0f} rows/s)")
-
-    store.materialize_incremental(end, on_progress=progress)
-    done(t)
-
-    t = step("7. Serve predictions for a handful of entities")
-    rows = [
-        {"driver_id": int(d), "customer_id": int(c)}
-        for d, c in trips[["driver_id", "customer_id"]].drop_duplicates().head(8).to_numpy()
-    ]
-    for result in store.predict(MODEL, rows, "production", missing="model"):
-        print(
-            f"   driver {result['driver_id']} customer {result['customer_id']}: "
-            f"p(completed)={result['probability']:.2f} from v{result['model_version']} "
-            f"({result['role']})"
-        )
-    logged = store.prediction_log()
-    done(t, f"{len(logged):,} predictions in the log")
-    print(f"\nThe whole path took {time.perf_counter() - began:.1f}s.")
-    print(registry.cards.get(MODEL, versions[1]).to_markdown().split("## Intended use")[0])
-    np.random.seed(0)
+    print(f"   training-serving skew: {different or 'none'}")
 
 
 if __name__ == "__main__":

@@ -11,13 +11,18 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from store.feature_store import FeatureStore
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = ["cli", "main"]
 
@@ -256,8 +261,7 @@ def statistics(
         training_set=training_set,
         model=model,
         window=window,
-        start_date=None if start is None else _when(start, "--start"),
-        end_date=None if end is None else _when(end, "--end"),
+        **_span(start, end),
         environment=environment,
     )
     rows: list[tuple[str, ...]] = [
@@ -287,17 +291,42 @@ def _number(value: Any) -> str:
     return "-" if value is None else f"{value:.4g}"
 
 
+def _logged_predictions(*, window: bool) -> Callable[[_F], _F]:
+    """MODEL, and the options choosing its logged predictions: ``--environment``,
+    ``--window`` (when the command works per window), ``--start`` and ``--end``."""
+
+    def decorate(command: _F) -> _F:
+        command = click.option(
+            "--end", help="An ISO time (excluded); default: after the last one."
+        )(command)
+        command = click.option(
+            "--start", help="An ISO time; default: the first logged prediction."
+        )(command)
+        if window:
+            command = click.option(
+                "--window", default="1d", show_default=True, help="15m, 1h, 1d, 2w..."
+            )(command)
+        command = click.option("--environment", default="production", show_default=True)(command)
+        return click.argument("model")(command)
+
+    return decorate
+
+
+def _span(start: str | None, end: str | None) -> dict[str, datetime | None]:
+    """``--start`` and ``--end`` as the ``start_date`` and ``end_date`` arguments."""
+    return {
+        "start_date": None if start is None else _when(start, "--start"),
+        "end_date": None if end is None else _when(end, "--end"),
+    }
+
+
 @cli.group()
 def monitor() -> None:
     """Monitoring of served models: drift, skew, live quality, alerts."""
 
 
 @monitor.command(name="drift")
-@click.argument("model")
-@click.option("--environment", default="production", show_default=True)
-@click.option("--window", default="1d", show_default=True, help="15m, 1h, 1d, 2w...")
-@click.option("--start", help="An ISO time; default: the first logged prediction.")
-@click.option("--end", help="An ISO time (excluded); default: after the last one.")
+@_logged_predictions(window=True)
 @click.option("--training-set", help="Compare with this training set instead of the serving one's.")
 @click.option("--features", help="Comma-separated features; default: every feature served.")
 @click.pass_context
@@ -319,8 +348,7 @@ def monitor_drift(
         model,
         environment,
         window=window,
-        start_date=None if start is None else _when(start, "--start"),
-        end_date=None if end is None else _when(end, "--end"),
+        **_span(start, end),
         reference=None if training_set is None else DriftReference.training_set(training_set),
         features=_views(features),
     )
@@ -328,10 +356,7 @@ def monitor_drift(
 
 
 @monitor.command(name="skew")
-@click.argument("model")
-@click.option("--environment", default="production", show_default=True)
-@click.option("--start", help="An ISO time; default: the first logged prediction.")
-@click.option("--end", help="An ISO time (excluded); default: after the last one.")
+@_logged_predictions(window=False)
 @click.pass_context
 def monitor_skew(
     ctx: click.Context, model: str, environment: str, start: str | None, end: str | None
@@ -341,8 +366,7 @@ def monitor_skew(
     report = _store(ctx).skew(
         model,
         environment,
-        start_date=None if start is None else _when(start, "--start"),
-        end_date=None if end is None else _when(end, "--end"),
+        **_span(start, end),
     )
     click.echo(report.render(), nl=False)
     if not report.consistent:
@@ -350,11 +374,7 @@ def monitor_skew(
 
 
 @monitor.command(name="quality")
-@click.argument("model")
-@click.option("--environment", default="production", show_default=True)
-@click.option("--window", default="1d", show_default=True, help="15m, 1h, 1d, 2w...")
-@click.option("--start", help="An ISO time; default: the first logged prediction.")
-@click.option("--end", help="An ISO time (excluded); default: after the last one.")
+@_logged_predictions(window=True)
 @click.pass_context
 def monitor_quality(
     ctx: click.Context,
@@ -369,10 +389,46 @@ def monitor_quality(
         model,
         environment,
         window=window,
-        start_date=None if start is None else _when(start, "--start"),
-        end_date=None if end is None else _when(end, "--end"),
+        **_span(start, end),
     )
     click.echo(report.render(), nl=False)
+
+
+@monitor.command(name="report")
+@_logged_predictions(window=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "markdown", "json"]),
+    default="html",
+    show_default=True,
+)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write here; default: stdout.")
+@click.pass_context
+def monitor_report(
+    ctx: click.Context,
+    model: str,
+    environment: str,
+    window: str,
+    start: str | None,
+    end: str | None,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """A report on MODEL: reference and current histograms side by side per feature, drift
+    tests and verdicts per window, validation results, alerts and live quality."""
+    text = _store(ctx).monitoring_report(
+        model,
+        environment,
+        window=window,
+        **_span(start, end),
+        format=fmt,
+    )
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"Wrote the {fmt} report on {model} to {output}.")
 
 
 @monitor.command(name="run")

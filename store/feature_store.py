@@ -36,6 +36,7 @@ from store.errors import ObjectNotFoundError, RequestError
 from store.monitoring.drift_runs import DriftReference, DriftReport
 from store.monitoring.monitor import Monitor, OutcomeReceipt
 from store.monitoring.quality import QualityReport
+from store.monitoring.report import FORMATS, render
 from store.monitoring.skew import SkewReport
 from store.monitoring.validation import ValidationReport
 from store.offline.engine import OfflineEngine
@@ -579,6 +580,32 @@ class FeatureStore:
             start=None if start_date is None else as_utc(start_date, "start_date"),
             end=None if end_date is None else as_utc(end_date, "end_date"),
         )
+
+    def monitoring_report(
+        self,
+        model: str,
+        environment: str = "production",
+        *,
+        window: str | timedelta = "1d",
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+        format: str = "html",
+    ) -> str:
+        """One page on a served model: per feature and prediction column the reference's and
+        the current window's histograms side by side, the drift tests and verdicts of every
+        window, the validation runs of the views it was trained on, its alerts and its live
+        quality; as ``"html"`` (self-contained, inline SVG), ``"markdown"`` or ``"json"``.
+        The drift run is recorded like :meth:`drift`'s."""
+        if format not in FORMATS:
+            raise RequestError(f"report format {format!r}; choose one of {', '.join(FORMATS)}")
+        context = self.monitor.report(
+            model,
+            environment=environment,
+            window=parse_duration(window),
+            start=None if start_date is None else as_utc(start_date, "start_date"),
+            end=None if end_date is None else as_utc(end_date, "end_date"),
+        )
+        return render(context, format)
 
     def add_alert_rule(self, rule: AlertRule) -> None:
         """Add (or replace) an alert rule in the registry; rules declared in the repository

@@ -22,12 +22,21 @@ def test_main_job_runs_the_whole_path(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for step in range(1, 8):
+    for step in range(1, 11):
         assert f"== {step}." in out
     served = [line for line in out.splitlines() if "p(completed)=" in line]
     assert len(served) == 8
     assert all(("(primary)" in line) or ("(canary)" in line) for line in served)
     assert "8 predictions in the log" in out
+    # monitoring: quiet before the injected bug, catches it, quiet again after the rollback
+    calm, broken, repaired = (out.split(f"== {n}.")[1].split("==")[0] for n in (8, 9, 10))
+    for part in (calm, repaired):
+        assert "nothing drifts" in part
+        assert "training-serving skew: none" in part
+    assert "conv_rate (" in broken.split("drift against")[1].splitlines()[0]
+    assert "training-serving skew: conv_rate 600/600" in broken
+    page = (repo / "data" / "monitoring_report.html").read_text()
+    assert "<li class='drift'>conv_rate since" in page
     # a second run reuses the same training set and adds versions and a revision
     again = subprocess.run(
         [sys.executable, "main_job.py"], cwd=repo, capture_output=True, text=True, check=False

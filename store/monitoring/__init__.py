@@ -13,6 +13,8 @@ what training would have seen, and whether the model is still right.
   each prediction's time.
 - :mod:`.quality`: live model quality on the outcomes that arrive, per target and window.
 - :mod:`.alerts`: alert rules evaluated on completed windows, recorded once, a webhook.
+- :mod:`.report`: one model's drift (histograms side by side), validation, alerts and
+  quality as HTML, Markdown or JSON.
 - :mod:`.monitor`: all of it bound to one repository (``FeatureStore.monitor``).
 
 May import: the foundation modules, :mod:`store.definitions`, the offline store (compilers,

@@ -14,6 +14,8 @@ Every result of a run (features x windows) is decided together with Holm's corre
 data raises an alarm at most one time in twenty, however many features and windows it
 covers. The joint test of all numeric features (MMD, on a fixed-seed sample of rows) is a
 family of its own, one result per window: its permutation p-values cannot go below 1/1001.
+It compares whole rows, so it leaves out the features null in more than a fifth of the
+reference (a sparse feature would leave it few complete rows), and says so in the notes.
 
 The comparison itself runs in NumPy against the stored profiles (a million rows by twenty
 features in well under a second here); the offline engine reads a view's source for a
@@ -23,7 +25,7 @@ window reference.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -44,9 +46,10 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-__all__ = ["DriftReference", "DriftReport", "WindowDrift", "run_drift"]
+__all__ = ["DriftReference", "DriftReport", "WindowDrift", "feature_values", "run_drift"]
 
 JOINT = "(all numeric features)"
+JOINT_MAX_NULLS = 0.2  # a numeric feature nulls more often is left out of the joint test
 _ROWS = "__rows__"  # the profile entry holding a sample of reference rows, for MMD
 _OUTPUTS = ("prediction", "probability")
 _SKIP = ("predicted_at", "version", "role")
@@ -114,6 +117,10 @@ class DriftReport:
     reference: str
     windows: tuple[WindowDrift, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
+    profiles: Mapping[str, drift.NumericProfile | drift.CategoricalProfile] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """The reference's profile of each feature compared (and of the predictions)."""
 
     def drifted(self) -> list[tuple[str, datetime, float]]:
         """Features drifting in the last window: the name, since when (the first window of
@@ -216,8 +223,11 @@ def run_drift(
     end: datetime | None,
     reference: DriftReference | None = None,
     features: Sequence[str] | None = None,
+    served: pa.Table | None = None,
 ) -> DriftReport:
     """Compare the model's served data, window by window, with the reference.
+
+    ``served`` is the predictions log's table of that time when the caller has read it.
 
     Raises:
         RequestError: nothing was served in that time, or a named feature is unknown.
@@ -236,7 +246,8 @@ def run_drift(
                 f"reference=DriftReference.predictions(...) or DriftReference.feature_view(...)"
             )
         reference = DriftReference.training_set(version.training_set)
-    served = sources.log.features_table(model, environment=environment, start=start, end=end)
+    if served is None:
+        served = sources.log.features_table(model, environment=environment, start=start, end=end)
     if served.num_rows == 0:
         raise RequestError(
             f"the predictions log holds no prediction of {model!r} in {environment!r} in "
@@ -253,28 +264,24 @@ def run_drift(
         names = [n for n in names if n in features or n in _OUTPUTS]
     profiles = _profiles(sources, reference, (model, version.version), names, notes)
     names = [n for n in names if n in profiles]
-    numeric = [
-        n for n in names if isinstance(profiles[n], drift.NumericProfile) and n not in _OUTPUTS
-    ]
+    together, ref_rows = _joint_reference(sources, reference, profiles, notes)
     times = served.column("predicted_at").cast("int64").to_numpy()
     width = window // timedelta(microseconds=1)
     first = int(times.min()) - int(times.min()) % width
     last = int(times.max()) if end is None else to_micros(end) - 1
     windows: list[tuple[int, int, list[drift.FeatureDrift]]] = []
     joint: list[drift.FeatureDrift] = []
-    ref_rows = sources.registry.monitoring.profiles(sources.project, reference.key).get(_ROWS)
     for low in range(first, last + 1, width):
         inside = (times >= low) & (times < low + width)
         if not inside.any():
             continue
-        results = [drift.compare(profiles[n], _values(served, n, inside), feature=n) for n in names]
+        results = [
+            drift.compare(profiles[n], feature_values(served, n, inside), feature=n) for n in names
+        ]
         windows.append((low, low + width, results))
-        if ref_rows and len(numeric) > 1:
-            columns = [ref_rows["columns"].index(n) for n in numeric if n in ref_rows["columns"]]
-            if len(columns) == len(numeric):
-                current = np.column_stack([_values(served, n, inside) for n in numeric])
-                ref = np.asarray(ref_rows["rows"], dtype=float)[:, columns]
-                joint.append(drift.multivariate(ref, current, feature=JOINT))
+        if together:
+            current = np.column_stack([feature_values(served, n, inside) for n in together])
+            joint.append(drift.multivariate(ref_rows, current, feature=JOINT))
     decided = iter(drift.adjust_family([r for _, _, rs in windows for r in rs]))
     joint_decided = iter(drift.adjust_family(joint)) if joint else iter(())
     out = []
@@ -290,7 +297,37 @@ def run_drift(
         reference=reference.key,
         windows=tuple(out),
         notes=tuple(notes),
+        profiles=profiles,
     )
+
+
+def _joint_reference(
+    sources: Sources,
+    reference: DriftReference,
+    profiles: Mapping[str, drift.NumericProfile | drift.CategoricalProfile],
+    notes: list[str],
+) -> tuple[list[str], np.ndarray]:
+    """The numeric features the joint test compares (none when fewer than two), and the
+    reference's sample of rows of them."""
+    import numpy as np
+
+    numeric = [
+        n for n, p in profiles.items() if isinstance(p, drift.NumericProfile) and n not in _OUTPUTS
+    ]
+    stored = sources.registry.monitoring.profiles(sources.project, reference.key).get(_ROWS)
+    if stored is None:
+        return [], np.empty((0, 0))
+    together = [n for n in numeric if n in stored["columns"]]
+    apart = [n for n in numeric if n not in together]
+    if len(together) < 2:
+        return [], np.empty((0, 0))
+    if apart:
+        notes.append(
+            f"the joint test leaves out {', '.join(apart)}: more than "
+            f"{JOINT_MAX_NULLS:.0%} of the reference's values are null"
+        )
+    columns = [stored["columns"].index(n) for n in together]
+    return together, np.asarray(stored["rows"], dtype=float)[:, columns]
 
 
 def _profiles(
@@ -374,7 +411,13 @@ def _reference_values(
             for n in wanted
             if n in table.column_names
         }
-    numeric = [n for n, v in found.items() if n not in _OUTPUTS and v.dtype.kind in "iuf"]
+    numeric = [
+        n
+        for n, v in found.items()
+        if n not in _OUTPUTS
+        and v.dtype.kind in "iuf"
+        and np.isnan(v.astype(float)).mean() <= JOINT_MAX_NULLS
+    ]
     if len(numeric) > 1:
         rng = np.random.default_rng(0)
         picked = rng.choice(
@@ -423,7 +466,9 @@ def _reference_outputs(
     }
 
 
-def _values(table: pa.Table, name: str, inside: np.ndarray) -> np.ndarray:
+def feature_values(table: pa.Table, name: str, inside: np.ndarray) -> np.ndarray:
+    """A served column's values in the rows ``inside`` selects: floats (NaN for nulls) when
+    they are all numbers, objects otherwise."""
     import numpy as np
 
     column: np.ndarray = table.column(name).to_numpy(zero_copy_only=False)[inside]

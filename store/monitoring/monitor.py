@@ -29,6 +29,7 @@ from store.errors import RequestError
 from store.monitoring.alerts import evaluate_rules, post_webhook
 from store.monitoring.drift_runs import DriftReference, DriftReport, Sources, run_drift
 from store.monitoring.quality import QualityReport, live_quality
+from store.monitoring.report import build_report
 from store.monitoring.skew import SkewReport, check_skew
 from store.monitoring.statistics import (
     model_statistics,
@@ -239,6 +240,7 @@ class Monitor:
         end: datetime | None,
         reference: DriftReference | None = None,
         features: Sequence[str] | None = None,
+        served: pa.Table | None = None,
     ) -> DriftReport:
         """Compare a model's served data with a reference, window by window, and record the
         results (see :mod:`store.monitoring.drift_runs`)."""
@@ -251,9 +253,49 @@ class Monitor:
             end=end,
             reference=reference,
             features=features,
+            served=served,
         )
         self.registry.monitoring.record_drift(self.project, report.to_records())
         return report
+
+    def report(
+        self,
+        model: str,
+        *,
+        environment: str,
+        window: timedelta,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> dict[str, Any]:
+        """A drift run with what surrounds it, as a report's context (see
+        :mod:`store.monitoring.report`): the validation runs of the views the serving
+        version was trained on, the model's alerts, and the live quality."""
+        served = self.log.features_table(model, environment=environment, start=start, end=end)
+        found = self.drift(
+            model, environment=environment, window=window, start=start, end=end, served=served
+        )
+        version = self._models.models.get_version(model, version=found.version)
+        views: list[str] = []
+        if version.training_set is not None:
+            record = self._models.training_sets.get(self.project, version.training_set)
+            views = sorted({f.feature_view for f in record.features})
+        validations = [
+            run
+            for view in views
+            for run in self.registry.monitoring.validation_runs(
+                self.project, feature_view=view, limit=10
+            )
+        ]
+        alerts = [e for e in self.registry.monitoring.alerts(self.project) if e.model == model]
+        quality = self.quality(model, environment=environment, window=window, start=start, end=end)
+        return build_report(
+            found,
+            served,
+            window=window,
+            validations=validations,
+            alerts=alerts,
+            quality=quality,
+        )
 
     # --- training-serving skew -----------------------------------------------------------
 

@@ -20,18 +20,22 @@ in the milliseconds between fetching features and logging can show as a differen
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from registry import ProjectRegistry
 from store.definitions.feature_view import FeatureView
 from store.errors import RequestError
 from store.offline.engine import OfflineEngine
 from store.offline.retrieval import build_retrieval_job
-from store.serving.prediction_log import PredictionLog, ServedRow
+from store.serving.prediction_log import PredictionLog
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
 
 __all__ = ["FeatureSkew", "SkewReport", "check_skew"]
 
@@ -118,18 +122,17 @@ def check_skew(
     Raises:
         RequestError: nothing was logged for the model in that time.
     """
+    import numpy as np
     import pyarrow as pa
 
     served = log.served(model, environment=environment, start=start, end=end)
-    if not served:
+    if served.table.num_rows == 0:
         raise RequestError(
             f"the predictions log holds no prediction of {model!r} in that time; nothing to compare"
         )
-    by_version: dict[int, list[ServedRow]] = {}
-    for row in served:
-        by_version.setdefault(row.version, []).append(row)
+    versions = served.table.column("version").to_numpy()
     features: dict[str, FeatureSkew] = {}
-    for version, rows in sorted(by_version.items()):
+    for version in sorted(set(versions.tolist())):
         found = models.models.get_version(model, version=version)
         if found.training_set is None:
             continue
@@ -139,12 +142,12 @@ def check_skew(
         refs = [f"{f.feature_view}:{f.feature}" for f in record.features if f.column in columns]
         views = {f.feature_view for f in record.features}
         keys = list(dict.fromkeys(k for v in sorted(views) for k in lookup_view(v).join_keys))
+        picked = np.flatnonzero(versions == version)
+        rows = served.table.take(pa.array(picked))
         entity = pa.table(
             {
-                **{k: [r.entity.get(k) for r in rows] for k in keys},
-                "event_timestamp": pa.array(
-                    [r.predicted_at for r in rows], pa.timestamp("us", tz="UTC")
-                ),
+                **{k: _column(rows, k) for k in keys},
+                "event_timestamp": rows.column("predicted_at"),
             }
         )
         job = build_retrieval_job(
@@ -158,56 +161,102 @@ def check_skew(
         offline = job.to_arrow()
         for column in columns:
             skew = features.setdefault(column, FeatureSkew(column))
-            _compare(skew, rows, offline.column(column).to_pylist(), column, keys)
+            values = [served.features[i].get(column) for i in picked]
+            _compare(skew, values, offline.column(column), entity)
     return SkewReport(
         model=model,
         environment=environment,
-        predictions=len(served),
+        predictions=served.table.num_rows,
         features=tuple(features[c] for c in sorted(features)),
     )
 
 
 def _compare(
-    skew: FeatureSkew,
-    rows: Sequence[ServedRow],
-    offline: Sequence[Any],
-    column: str,
-    keys: Sequence[str],
+    skew: FeatureSkew, served: list[Any], offline: pa.ChunkedArray, where: pa.Table
 ) -> None:
-    for row, expected in zip(rows, offline, strict=True):
-        value = row.features.get(column)
-        skew.compared += 1
-        kind = _kind(value, expected)
-        if kind is None:
-            continue
-        setattr(skew, kind, getattr(skew, kind) + 1)
-        if kind == "different" and isinstance(value, int | float) and _is_number(expected):
-            gap = abs(float(value) - float(expected))
-            skew.total_difference += gap
-            skew.max_difference = max(skew.max_difference, gap)
-        if len(skew.examples) < EXAMPLES:
-            skew.examples.append(
-                {
-                    "kind": kind,
-                    "entity": {k: row.entity.get(k) for k in keys},
-                    "at": row.predicted_at.isoformat(),
-                    "served": value,
-                    "offline": expected,
-                }
-            )
+    """Count one feature's mismatches between the values served and the sources' values;
+    keep the first few as examples (``where``: the entity rows, keys and event time)."""
+    import numpy as np
+
+    served_missing, offline_missing, different, gaps = _differences(served, offline)
+    kinds = {
+        "missing_online": served_missing & ~offline_missing,
+        "missing_offline": offline_missing & ~served_missing,
+        "different": different,
+    }
+    skew.compared += len(served)
+    skew.missing_online += int(kinds["missing_online"].sum())
+    skew.missing_offline += int(kinds["missing_offline"].sum())
+    skew.different += int(different.sum())
+    if gaps is not None and different.any():
+        skew.total_difference += float(gaps[different].sum())
+        skew.max_difference = max(skew.max_difference, float(gaps[different].max()))
+    mismatched = np.flatnonzero(kinds["missing_online"] | kinds["missing_offline"] | different)
+    keys = [n for n in where.column_names if n != "event_timestamp"]
+    for i in mismatched[: max(0, EXAMPLES - len(skew.examples))].tolist():
+        row = where.slice(i, 1).to_pylist()[0]
+        skew.examples.append(
+            {
+                "kind": next(kind for kind, found in kinds.items() if found[i]),
+                "entity": {k: row[k] for k in keys},
+                "at": row["event_timestamp"].isoformat(),
+                "served": served[i],
+                "offline": offline[i].as_py(),
+            }
+        )
 
 
-def _kind(served: Any, offline: Any) -> Kind | None:
-    if _missing(served) and _missing(offline):
-        return None
-    if _missing(served):
-        return "missing_online"
-    if _missing(offline):
-        return "missing_offline"
+def _differences(
+    served: list[Any], offline: pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Per row: served missing, offline missing, both set and different; and for numbers the
+    absolute differences. Numbers and strings are compared by NumPy and Arrow; other values
+    (and columns whose served values mix types) one by one in Python."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        left = pa.array(served)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        left = None
+    right = offline.combine_chunks() if offline.num_chunks else pa.nulls(0)
+    if left is not None and _numeric(left.type) and _numeric(right.type):
+        a, b = (x.cast(pa.float64()).to_numpy(zero_copy_only=False) for x in (left, right))
+        a_missing, b_missing = np.isnan(a), np.isnan(b)
+        gaps = np.abs(a - b)
+        scale = np.maximum(np.abs(a), np.abs(b)) * _RELATIVE
+        different = ~a_missing & ~b_missing & (gaps > np.maximum(scale, 1e-12))
+        return a_missing, b_missing, different, gaps
+    if left is not None and pa.types.is_string(left.type) and pa.types.is_string(right.type):
+        a_missing = left.is_null().to_numpy(zero_copy_only=False)
+        b_missing = right.is_null().to_numpy(zero_copy_only=False)
+        unequal = pc.fill_null(pc.not_equal(left, right), False)
+        return a_missing, b_missing, unequal.to_numpy(zero_copy_only=False), None
+    expected = right.to_pylist()
+    a_missing = np.fromiter((_missing(v) for v in served), bool, len(served))
+    b_missing = np.fromiter((_missing(v) for v in expected), bool, len(expected))
+    unequal = np.fromiter((_unequal(s, o) for s, o in zip(served, expected, strict=True)), bool)
+    return a_missing, b_missing, ~a_missing & ~b_missing & unequal, None
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind))
+
+
+def _unequal(served: Any, offline: Any) -> bool:
     if _is_number(served) and _is_number(offline):
-        same = math.isclose(float(served), float(offline), rel_tol=_RELATIVE, abs_tol=1e-12)
-        return None if same else "different"
-    return None if served == offline else "different"
+        return not math.isclose(float(served), float(offline), rel_tol=_RELATIVE, abs_tol=1e-12)
+    return bool(served != offline)
+
+
+def _column(table: pa.Table, name: str) -> pa.ChunkedArray | pa.Array:
+    """A column, or nulls when no logged entity row had that key."""
+    import pyarrow as pa
+
+    return table.column(name) if name in table.column_names else pa.nulls(table.num_rows)
 
 
 def _missing(value: Any) -> bool:

@@ -24,7 +24,7 @@ DAY = timedelta(days=1)
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DEFINITIONS = """
 from datetime import timedelta
-from store import Entity, FeatureView, Field, FileSource
+from store import AllowedValues, Entity, FeatureView, Field, FileSource, NullShare
 from store.types import Float64, String
 
 rider = Entity(name="rider", join_keys=["rider_id"])
@@ -35,6 +35,7 @@ profile = FeatureView(
     schema=[Field(name="spend", dtype=Float64), Field(name="score", dtype=Float64),
             Field(name="tier", dtype=String)],
     source=FileSource(path="data/riders.parquet", timestamp_field="ts"),
+    expectations=[NullShare("spend"), AllowedValues("tier", ["gold", "silver", "bronze"])],
 )
 """
 REFS = ["rider_profile:spend", "rider_profile:score", "rider_profile:tier"]

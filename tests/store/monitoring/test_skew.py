@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -137,3 +140,85 @@ def test_a_push_of_a_new_entity_is_missing_offline(store: FeatureStore) -> None:
 def test_nothing_logged(store: FeatureStore) -> None:
     with pytest.raises(RequestError, match="holds no prediction of 'ranker'"):
         store.skew("ranker")
+
+
+def _reference_kind(served: object, offline: object) -> str | None:
+    """One row's kind, decided the obvious way."""
+    missing = [v is None or (isinstance(v, float) and math.isnan(v)) for v in (served, offline)]
+    if all(missing):
+        return None
+    if missing[0]:
+        return "missing_online"
+    if missing[1]:
+        return "missing_offline"
+    numbers = [isinstance(v, int | float) and not isinstance(v, bool) for v in (served, offline)]
+    if all(numbers):
+        a, b = float(served), float(offline)  # type: ignore[arg-type]
+        return None if math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-12) else "different"
+    return None if served == offline else "different"
+
+
+_numbers = st.one_of(
+    st.none(),
+    st.just(math.nan),
+    st.integers(-5, 5),
+    st.floats(-5, 5, allow_nan=False),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.data(),
+    st.sampled_from(["float", "int", "string", "mixed"]),
+)
+def test_the_column_comparison_matches_one_row_at_a_time(data: st.DataObject, kind: str) -> None:
+    from store.monitoring.skew import _differences
+
+    n = data.draw(st.integers(0, 30))
+    if kind == "string":
+        values = st.one_of(st.none(), st.sampled_from(["a", "b", "ä", ""]))
+        offline_type = pa.string()
+    elif kind == "int":
+        values = st.one_of(st.none(), st.integers(-5, 5))
+        offline_type = pa.int64()
+    elif kind == "float":
+        values = _numbers
+        offline_type = pa.float64()
+    else:
+        values = st.one_of(_numbers, st.booleans(), st.sampled_from(["1", "a"]))
+        offline_type = pa.float64()
+    served = data.draw(st.lists(values, min_size=n, max_size=n))
+    # the sources: often the served value (maybe nudged within or beyond the tolerance)
+    expected = []
+    for value in served:
+        choice = data.draw(st.sampled_from(["same", "near", "other", "null"]))
+        if choice == "null" or not isinstance(value, int | float) or isinstance(value, bool):
+            candidate = None if choice == "null" else data.draw(_numbers)
+        elif choice == "same":
+            candidate = value
+        elif choice == "near":
+            candidate = float(value) * (1 + 1e-9)
+        else:
+            candidate = float(value) + data.draw(st.sampled_from([1e-3, 1.0]))
+        if offline_type == pa.string():
+            candidate = value if choice == "same" else data.draw(values)
+        elif offline_type == pa.int64() and candidate is not None:
+            candidate = (
+                None if isinstance(candidate, float) and math.isnan(candidate) else int(candidate)
+            )
+        expected.append(candidate)
+    offline = pa.chunked_array([pa.array(expected, offline_type)])
+    served_missing, offline_missing, different, _ = _differences(served, offline)
+    found = [
+        "missing_online"
+        if served_missing[i] and not offline_missing[i]
+        else "missing_offline"
+        if offline_missing[i] and not served_missing[i]
+        else "different"
+        if different[i]
+        else None
+        for i in range(n)
+    ]
+    assert found == [
+        _reference_kind(s, o) for s, o in zip(served, offline.to_pylist(), strict=True)
+    ]
