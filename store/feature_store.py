@@ -419,7 +419,7 @@ class FeatureStore:
 
         def training_set(name: str) -> tuple[TrainingSetRecord, Path]:
             saved = self.get_training_set(name)
-            return saved.record, saved.path
+            return saved.record, saved.check()
 
         return Monitor(
             project=self.project,

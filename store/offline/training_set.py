@@ -59,9 +59,21 @@ class TrainingSet:
 
         return pd.read_parquet(io.BytesIO(self._verified()))
 
+    def check(self) -> Path:
+        """The data file, once its bytes are found to be the ones recorded.
+
+        Raises:
+            StoreError: the file is missing or changed since it was saved.
+        """
+        self._verified()
+        return self.path
+
     def _verified(self) -> bytes:
         if not self.path.is_file():
-            raise StoreError(f"training set {self.name!r}: its data file {self.path} is missing")
+            raise StoreError(
+                f"training set {self.name!r}: its data file {self.path} is missing; restore "
+                f"it, or build and save the training set again"
+            )
         data = self.path.read_bytes()
         if hashlib.sha256(data).hexdigest() != self.record.data_sha256:
             raise StoreError(

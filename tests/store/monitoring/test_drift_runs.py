@@ -17,7 +17,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from registry import RegistryNotFoundError, Target
-from store import DriftReference, FeatureStore, RequestError
+from store import DriftReference, FeatureStore, RequestError, StoreError
 from store.cli import main
 
 DAY = timedelta(days=1)
@@ -177,6 +177,24 @@ def test_bad_requests(store: FeatureStore) -> None:
         store.drift("upsell", features=["speed"])
     with pytest.raises(RegistryNotFoundError):
         store.drift("upsell", "staging")
+
+
+def test_a_reference_training_set_that_is_gone(store: FeatureStore) -> None:
+    log_window(store, 0, 300, shift=0.0, seed=1)
+    with pytest.raises(RegistryNotFoundError, match="no training set named 'nope'"):
+        store.drift("upsell", reference=DriftReference.training_set("nope"))
+    data = store.repo_path / "data" / "training_sets" / "riders_v1.parquet"
+    kept = data.read_bytes()
+    data.unlink()
+    with pytest.raises(StoreError, match=r"riders_v1.*is missing; restore it, or build"):
+        store.drift("upsell")
+    # nothing was recorded by the failed run
+    assert store.registry.monitoring.drift_results(store.project, "upsell") == []
+    data.write_bytes(kept)
+    store.drift("upsell")
+    # once profiled, the reference no longer needs its file
+    data.unlink()
+    assert store.drift("upsell").windows[0].results
 
 
 def test_monitor_drift_from_the_cli(
