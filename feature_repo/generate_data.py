@@ -49,6 +49,7 @@ def generate(out: Path, end: datetime, days: int) -> dict[str, int]:
     late = drivers.sample(frac=0.02, random_state=SEED).copy()
     late["conv_rate"] = np.clip(late["conv_rate"] + 0.1, 0, 1).astype("float32")
     late["created"] = late["created"] + pd.Timedelta(hours=1)
+    late = late[late["created"] <= end]  # the data as of `end`: nothing written after it
     drivers = pd.concat([drivers, late], ignore_index=True)
     drivers.to_parquet(out / "driver_stats.parquet", index=False)
     counts["driver_stats"] = len(drivers)
