@@ -68,6 +68,7 @@ def build(root: Path, rows: int) -> tuple[int, int]:
 
     from registry import Target
     from store import FeatureStore
+    from store.serving.prediction_log import LoggedPrediction
 
     if root.exists():
         shutil.rmtree(root)
@@ -120,18 +121,18 @@ def build(root: Path, rows: int) -> tuple[int, int]:
     spend[stale] = spend[stale] + 1.0  # an older value: materialization lag
     trips[missing] = np.nan
     records = [
-        (
-            uuid.uuid4().hex,
-            at.isoformat(),
-            "production",
-            "churn",
-            1,
-            "primary",
-            json.dumps({"rider_id": int(r)}),
-            json.dumps({"spend": float(s), "trips": None if np.isnan(t) else int(t)}),
-            json.dumps({"prediction": 0}),
-            1.0,
-            uuid.uuid4().hex,
+        LoggedPrediction(
+            request_id=uuid.uuid4().hex,
+            predicted_at=at.isoformat(),
+            environment="production",
+            model="churn",
+            version=1,
+            role="primary",
+            entity=json.dumps({"rider_id": int(r)}),
+            features=json.dumps({"spend": float(s), "trips": None if np.isnan(t) else int(t)}),
+            prediction=json.dumps({"prediction": 0}),
+            latency_ms=1.0,
+            prediction_id=uuid.uuid4().hex,
         )
         for r, at, s, t in zip(
             log["rider_id"], log["at"].dt.to_pydatetime(), spend, trips, strict=True

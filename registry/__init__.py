@@ -25,7 +25,7 @@ from registry.catalog import (
     Kind,
     MaterializationInterval,
 )
-from registry.deployments import DeploymentRevision, Deployments, Target
+from registry.deployments import MODES, DeploymentRevision, Deployments, Target
 from registry.errors import (
     ArtifactIntegrityError,
     RegistryError,
@@ -34,6 +34,7 @@ from registry.errors import (
     RegistrySchemaError,
     RegistryTooNewError,
 )
+from registry.experiments import Experiment, Experiments, RetrainingRun, RetrainingRuns
 from registry.lineage import FeatureLineage, FeatureUsers, Lineage, VersionLineage
 from registry.models import AliasMove, ModelRegistry, ModelVersion
 from registry.monitoring import (
@@ -51,6 +52,7 @@ from registry.training_sets import TrainingSetFeature, TrainingSetRecord, Traini
 
 __all__ = [
     "KINDS",
+    "MODES",
     "SECTIONS",
     "AlertEvent",
     "AliasMove",
@@ -63,6 +65,8 @@ __all__ = [
     "DeploymentRevision",
     "Deployments",
     "DriftRecord",
+    "Experiment",
+    "Experiments",
     "FeatureLineage",
     "FeatureUsers",
     "Kind",
@@ -81,6 +85,8 @@ __all__ = [
     "RegistryOutdatedError",
     "RegistrySchemaError",
     "RegistryTooNewError",
+    "RetrainingRun",
+    "RetrainingRuns",
     "SearchPage",
     "Target",
     "TrainingSetFeature",

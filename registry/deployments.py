@@ -11,7 +11,17 @@ targets are model versions with a role:
 
 Served shares (primary, canary, ab) must sum to 100; anything else is refused with nothing
 changed. An environment may require an approved model card before a version becomes
-primary there.
+primary there, and a promotion gate: evidence from an experiment that the challenger beats
+(or is not worse than) the champion, recorded on the promoting revision.
+
+A revision's ``mode`` says how its shares behave:
+
+- ``fixed``: as deployed, until the next deployment;
+- ``bandit``: A/B arms whose shares a bandit recomputes from their outcomes on an interval
+  (:meth:`Deployments.reweight`); each reweighting is a revision carrying its evidence, so
+  the history shows why traffic moved. ``policy`` holds the bandit's settings;
+- ``interleave``: two A/B arms that rank the same candidates, their rankings interleaved
+  into one list per request (shares are unused).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -39,9 +50,10 @@ from registry.tables import (
     utc_now,
 )
 
-__all__ = ["ROLES", "DeploymentRevision", "Deployments", "Target"]
+__all__ = ["MODES", "ROLES", "DeploymentRevision", "Deployments", "Target"]
 
 ROLES = ("primary", "canary", "ab", "shadow")
+MODES = ("fixed", "bandit", "interleave")
 _SERVED = ("primary", "canary", "ab")
 
 
@@ -69,6 +81,9 @@ class DeploymentRevision:
     created_at: datetime
     reason: str
     targets: tuple[Target, ...] = field(default_factory=tuple)
+    mode: str = "fixed"
+    policy: dict[str, Any] | None = None
+    evidence: dict[str, Any] | None = None
 
     def versions(self, *roles: str) -> list[int]:
         """Versions in the given roles (all roles when none are named)."""
@@ -96,38 +111,147 @@ class Deployments:
         targets: Sequence[Target] | None = None,
         *,
         version: int | None = None,
+        mode: str = "fixed",
+        policy: dict[str, Any] | None = None,
         by: str | None = None,
         reason: str = "",
     ) -> DeploymentRevision:
         """Make ``targets`` (or ``version`` alone, as primary) the live deployment.
 
+        ``mode="bandit"`` (A/B arms, with the bandit's ``policy``) lets
+        :meth:`reweight` move the arms' shares; ``mode="interleave"`` takes exactly two A/B
+        arms whose rankings are interleaved.
+
         Raises:
             RegistryError: shares that do not sum to 100, bad roles, two primaries, a canary
-                without a primary, or a primary without the approved card the environment
-                requires; nothing is changed.
+                without a primary, a mode its targets do not fit, or a primary without the
+                approved card the environment requires; nothing is changed.
             RegistryNotFoundError: an unknown model or version.
         """
         if (targets is None) == (version is None):
             raise RegistryError("pass either targets=[Target(...), ...] or version=N")
         chosen = list(targets) if targets is not None else [Target(version or 0)]
-        return self._write(model, environment, "deploy", lambda _: chosen, by=by, reason=reason)
+        _check_mode(f"deployment of {model} in {environment}", mode, chosen)
+        return self._write(
+            model,
+            environment,
+            "deploy",
+            lambda _: (chosen, mode, policy),
+            by=by,
+            reason=reason,
+        )
 
     def promote(
-        self, model: str, environment: str, *, by: str | None = None, reason: str = ""
+        self,
+        model: str,
+        environment: str,
+        *,
+        version: int | None = None,
+        evidence: dict[str, Any] | None = None,
+        by: str | None = None,
+        reason: str = "",
     ) -> DeploymentRevision:
-        """The live canary becomes the primary with all served traffic; shadows stay."""
+        """A challenger becomes the primary with all served traffic; shadows stay.
 
-        def promoted(live: DeploymentRevision | None) -> list[Target]:
-            canaries = [t for t in (live.targets if live else ()) if t.role == "canary"]
-            if live is None or len(canaries) != 1:
+        The challenger is the live canary, or ``version`` (a canary or an A/B arm). Where
+        the environment has a promotion gate, ``evidence`` from the experiment must say it
+        ``passed`` (``store.promote(..., if_better=True)`` reads the experiment and passes
+        it); it is kept on the new revision.
+
+        Raises:
+            RegistryError: nothing to promote, or a gate without passing evidence.
+        """
+
+        def promoted(live: DeploymentRevision | None) -> _Plan:
+            served = [t for t in (live.targets if live else ()) if t.role in ("canary", "ab")]
+            if version is not None:
+                served = [t for t in served if t.version == version]
+            if live is None or len(served) != 1:
+                which = f"v{version} as a canary or A/B arm" if version else "one canary"
                 raise RegistryError(
-                    f"{model} in {environment} has no canary to promote; deploy one with "
-                    f"Target(version, 'canary', share) beside the primary"
+                    f"{model} in {environment} has no challenger to promote (needs {which}); "
+                    f"deploy one with Target(version, 'canary', share) beside the primary, "
+                    f"or name an A/B arm's version"
                 )
             shadows = [t for t in live.targets if t.role == "shadow"]
-            return [Target(canaries[0].version), *shadows]
+            return [Target(served[0].version), *shadows], "fixed", None
 
-        return self._write(model, environment, "promote", promoted, by=by, reason=reason)
+        return self._write(
+            model,
+            environment,
+            "promote",
+            promoted,
+            by=by,
+            reason=reason,
+            evidence=evidence,
+            gated=True,
+        )
+
+    def reweight(
+        self,
+        model: str,
+        environment: str,
+        shares: dict[str, float],
+        *,
+        evidence: dict[str, Any],
+        by: str | None = None,
+        reason: str = "",
+    ) -> DeploymentRevision:
+        """A bandit's new shares (percent per arm name) as a revision with its evidence.
+
+        Raises:
+            RegistryError: the live deployment is not a bandit, or the arms differ from its.
+        """
+
+        def reweighted(live: DeploymentRevision | None) -> _Plan:
+            if live is None or live.mode != "bandit":
+                raise RegistryError(
+                    f"{model} in {environment} is not a bandit deployment; deploy its A/B "
+                    f"arms with mode='bandit' first"
+                )
+            arms = {t.arm for t in live.targets if t.role == "ab"}
+            if set(shares) != arms:
+                raise RegistryError(
+                    f"{model} in {environment}: new shares name arms {sorted(shares)}, the "
+                    f"live bandit has {sorted(arms)}"
+                )
+            targets = [
+                Target(t.version, t.role, shares[t.arm], t.arm) if t.role == "ab" else t
+                for t in live.targets
+            ]
+            return targets, "bandit", live.policy
+
+        return self._write(
+            model,
+            environment,
+            "reweight",
+            reweighted,
+            by=by,
+            reason=reason,
+            evidence=evidence,
+        )
+
+    def set_promotion_gate(self, environment: str, gate: dict[str, Any] | None) -> None:
+        """Require evidence before promotions in ``environment`` (None lifts the gate). The
+        gate is JSON the store interprets: the metric, the margin, the guardrails."""
+        with self._db.write() as session:
+            project = lock_project(session, self.project)
+            _environment(session, project.id, environment, create=True).promotion_gate = gate
+
+    def promotion_gate(self, environment: str) -> dict[str, Any] | None:
+        """The environment's promotion gate, None when promotions need no evidence."""
+        with self._db.read() as session:
+            project_id = session.scalar(
+                select(ProjectRow.id).where(ProjectRow.name == self.project)
+            )
+            if project_id is None:
+                return None
+            row = session.scalars(
+                select(EnvironmentRow).where(
+                    EnvironmentRow.project_id == project_id, EnvironmentRow.name == environment
+                )
+            ).one_or_none()
+            return None if row is None else row.promotion_gate
 
     def rollback(
         self, model: str, environment: str, *, by: str | None = None, reason: str = ""
@@ -136,8 +260,16 @@ class Deployments:
         history = self.history(model, environment)
         if len(history) < 2:
             raise RegistryError(f"{model} in {environment} has no earlier revision to roll back to")
-        previous = list(history[-2].targets)
-        return self._write(model, environment, "rollback", lambda _: previous, by=by, reason=reason)
+        earlier = history[-2]
+        previous = list(earlier.targets)
+        return self._write(
+            model,
+            environment,
+            "rollback",
+            lambda _: (previous, earlier.mode, earlier.policy),
+            by=by,
+            reason=reason,
+        )
 
     def history(self, model: str, environment: str) -> list[DeploymentRevision]:
         """Every revision, oldest first."""
@@ -202,10 +334,12 @@ class Deployments:
         model: str,
         environment: str,
         action: str,
-        targets_from: Callable[[DeploymentRevision | None], list[Target]],
+        plan: Callable[[DeploymentRevision | None], _Plan],
         *,
         by: str | None,
         reason: str,
+        evidence: dict[str, Any] | None = None,
+        gated: bool = False,
     ) -> DeploymentRevision:
         with self._db.write() as session:
             project = lock_project(session, self.project)
@@ -231,7 +365,14 @@ class Deployments:
                     )
                 ).one()
                 live = _revision(session, model, environment, live_row)
-            targets = _with_shares(model, environment, targets_from(live))
+            chosen, mode, policy = plan(live)
+            if gated and env.promotion_gate and not (evidence or {}).get("passed"):
+                raise RegistryError(
+                    f"{environment} promotes only on evidence that the challenger is better "
+                    f"({_describe_gate(env.promotion_gate)}); run `silage promote --if-better`"
+                    f" (store.promote(..., if_better=True)), which reads the experiment"
+                )
+            targets = _with_shares(model, environment, chosen)
             version_ids = {}
             for target in targets:
                 row = session.scalars(
@@ -253,6 +394,9 @@ class Deployments:
                 created_by=by or whoami(),
                 created_at=utc_now(),
                 reason=reason,
+                mode=mode,
+                policy=policy,
+                evidence=evidence,
             )
             session.add(revision)
             session.flush()
@@ -281,6 +425,25 @@ class Deployments:
             raise RegistryNotFoundError("model", model)
         env = _environment(session, model_row.project_id, environment, create=False)
         return model_row, env
+
+
+_Plan = tuple[list[Target], str, dict[str, Any] | None]
+
+
+def _check_mode(where: str, mode: str, targets: Sequence[Target]) -> None:
+    if mode not in MODES:
+        raise RegistryError(f"{where}: mode {mode!r} is unknown; use one of {MODES}")
+    arms = [t for t in targets if t.role == "ab"]
+    if mode == "bandit" and len(arms) < 2:
+        raise RegistryError(f"{where}: a bandit needs at least two A/B arms to move traffic")
+    if mode == "interleave" and len(arms) != 2:
+        raise RegistryError(f"{where}: interleaving compares exactly two A/B arms")
+
+
+def _describe_gate(gate: dict[str, Any]) -> str:
+    metric = gate.get("metric", "the primary metric")
+    margin = float(gate.get("margin", 0.0))
+    return f"{metric}, not worse by {margin:g}" if margin else f"better on {metric}"
 
 
 def _environment(session: Session, project_id: int, name: str, *, create: bool) -> EnvironmentRow:
@@ -392,4 +555,7 @@ def _revision(
         created_at=row.created_at,
         reason=row.reason,
         targets=tuple(Target(v, t.role, t.share, t.arm) for t, v in targets),
+        mode=row.mode,
+        policy=row.policy,
+        evidence=row.evidence,
     )

@@ -21,6 +21,7 @@ from registry.cards import ModelCards
 from registry.database import Database
 from registry.deployments import Deployments
 from registry.errors import RegistryError
+from registry.experiments import Experiments, RetrainingRuns
 from registry.lineage import Lineage
 from registry.models import ModelRegistry, ModelVersion
 from registry.search import lookup, matches, parse_filter
@@ -49,6 +50,8 @@ class ProjectRegistry:
         self.deployments = Deployments(db, project=project)
         self.cards = ModelCards(db, self.models, self.training_sets)
         self.lineage = Lineage(db, self.models, self.deployments)
+        self.experiments = Experiments(db, project=project)
+        self.retraining = RetrainingRuns(db, project=project)
 
     # The most used calls, without the attribute hop.
     def register_model(self, *args: Any, **kwargs: Any) -> ModelVersion:

@@ -389,6 +389,8 @@ class EnvironmentRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     require_approved_card: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # The evidence a challenger needs before it may be promoted here (revision 0007).
+    promotion_gate: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 class DeploymentRevisionRow(Base):
@@ -397,7 +399,10 @@ class DeploymentRevisionRow(Base):
     __tablename__ = "deployment_revisions"
     __table_args__ = (
         UniqueConstraint("environment_id", "model_id", "revision"),
-        CheckConstraint("action IN ('deploy', 'promote', 'rollback')", name="action_known"),
+        CheckConstraint(
+            "action IN ('deploy', 'promote', 'rollback', 'reweight')", name="action_known"
+        ),
+        CheckConstraint("mode IN ('fixed', 'bandit', 'interleave')", name="mode_known"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -408,6 +413,12 @@ class DeploymentRevisionRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     reason: Mapped[str] = mapped_column(String(4000), default="")
+    # How traffic is split (revision 0007): fixed shares, a bandit that reweights them, or
+    # two rankers interleaved; the bandit's policy; the evidence behind the revision (a
+    # bandit's reweighting, a gated promotion's experiment).
+    mode: Mapped[str] = mapped_column(String(20), default="fixed")
+    policy: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 class DeploymentTargetRow(Base):
@@ -597,3 +608,43 @@ class AlertEventRow(Base):
     description: Mapped[str] = mapped_column(String(4000), default="")
     runbook: Mapped[str] = mapped_column(String(1000), default="")
     fired_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- experiments and retraining (revision 0007) ----------------------------------------------
+
+
+class ExperimentRow(Base):
+    """An experiment declared on a model's deployment in an environment, with its plan."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(200))
+    environment: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RetrainingRunRow(Base):
+    """A retraining trigger that fired: why, what it did, and the version it registered."""
+
+    __tablename__ = "retraining_runs"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'succeeded', 'failed')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(200))
+    policy: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(String(4000))
+    details: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str] = mapped_column(String(4000), default="")
+    version: Mapped[int | None] = mapped_column(Integer, default=None)
+    started_at: Mapped[datetime] = mapped_column(default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from registry import DeploymentRevision, ProjectRegistry, Target
 from store.errors import RequestError
-from store.serving.prediction_log import PredictionLog
+from store.serving.prediction_log import LoggedPrediction, PredictionLog, canonical
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,7 +104,7 @@ class Predictor:
         chosen = [route(model, environment, key, live.targets) for key in keys]
         results: list[dict[str, Any]] = [{} for _ in rows]
         served_ids: list[str] = ["" for _ in rows]
-        log: list[tuple[Any, ...]] = []
+        log: list[LoggedPrediction] = []
         shadows = [t for t in live.targets if t.role == "shadow"]
         for target in [*{(t.version, t.role): t for t in chosen}.values(), *shadows]:
             indexes = (
@@ -113,10 +113,18 @@ class Predictor:
                 else [i for i, t in enumerate(chosen) if t == target]
             )
             started = time.perf_counter()
-            serving = self._serving(model, target.version)
             subset = [rows[i] for i in indexes]
-            frame = self._features(serving, subset, missing)
-            predictions = model_outputs(serving.model, frame)
+            try:
+                serving = self._serving(model, target.version)
+                frame, missing_counts = self._features(serving, subset, missing)
+                predictions = model_outputs(serving.model, frame)
+            except Exception as error:
+                # The failure is logged against the target (its error rate is a guardrail),
+                # then raised to the caller; predictions no caller receives are not logged.
+                self._log.append(
+                    self._failed(request_id, environment, model, target, keys, indexes, error)
+                )
+                raise
             latency = (time.perf_counter() - started) * 1000 / max(len(subset), 1)
             now = datetime.now(UTC).isoformat()
             features = frame.to_dict(orient="records")
@@ -134,23 +142,60 @@ class Predictor:
                         "role": target.role,
                         "prediction_id": prediction_id,
                     }
+                label, number = canonical(predictions[position]["prediction"])
                 log.append(
-                    (
-                        request_id,
-                        now,
-                        environment,
-                        model,
-                        target.version,
-                        target.role,
-                        keys[i],
-                        json.dumps(features[position], default=str),
-                        json.dumps(predictions[position], default=str),
-                        latency,
-                        prediction_id,
+                    LoggedPrediction(
+                        request_id=request_id,
+                        predicted_at=now,
+                        environment=environment,
+                        model=model,
+                        version=target.version,
+                        role=target.role,
+                        entity=keys[i],
+                        features=json.dumps(features[position], default=str),
+                        prediction=json.dumps(predictions[position], default=str),
+                        latency_ms=latency,
+                        prediction_id=prediction_id,
+                        arm=target.arm,
+                        propensity=None if target.role == "shadow" else (target.share or 0) / 100,
+                        missing=missing_counts[position],
+                        label=label,
+                        predicted=number,
                     )
                 )
         self._log.append(log)
         return results
+
+    @staticmethod
+    def _failed(  # noqa: PLR0917 (one call site, all positional)
+        request_id: str,
+        environment: str,
+        model: str,
+        target: Target,
+        keys: Sequence[str],
+        indexes: Sequence[int],
+        error: Exception,
+    ) -> list[LoggedPrediction]:
+        now = datetime.now(UTC).isoformat()
+        return [
+            LoggedPrediction(
+                request_id=request_id,
+                predicted_at=now,
+                environment=environment,
+                model=model,
+                version=target.version,
+                role=target.role,
+                entity=keys[i],
+                features="{}",
+                prediction="{}",
+                latency_ms=0.0,
+                prediction_id=uuid.uuid4().hex,
+                arm=target.arm,
+                propensity=None if target.role == "shadow" else (target.share or 0) / 100,
+                error=f"{type(error).__name__}: {error}"[:2000],
+            )
+            for i in indexes
+        ]
 
     def _serving(self, model: str, version: int) -> _Serving:
         cached = self._loaded.get((model, version))
@@ -184,12 +229,16 @@ class Predictor:
 
     def _features(
         self, serving: _Serving, rows: Sequence[Mapping[str, Any]], missing: str
-    ) -> pd.DataFrame:
+    ) -> tuple[pd.DataFrame, list[int]]:
+        """The model's input frame, and per row how many features were missing."""
         import pandas as pd
 
         response = self._online(serving.refs, rows, serving.full_names)
         values = response.to_dict()
         frame = pd.DataFrame({c: values[c] for c in serving.columns})
+        missing_counts = [
+            sum(values[c][i] is None for c in serving.columns) for i in range(len(rows))
+        ]
         if missing == "error":
             for column in serving.columns:
                 for i, value in enumerate(values[column]):
@@ -200,7 +249,7 @@ class Predictor:
                             f"({status}); materialize or push it, or pass missing='model' if "
                             f"the model handles missing values"
                         )
-        return frame.astype("float64", errors="ignore")
+        return frame.astype("float64", errors="ignore"), missing_counts
 
 
 def model_outputs(model: Any, frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -4,13 +4,18 @@ that arrive for them.
 An SQLite file in the repository's ``data`` folder (a file of its own, so that logging never
 waits for a materialization holding the online store's write lock). Each prediction row:
 its id, request id, time, environment, model, version, role, entity key, features,
-prediction and latency. Outcomes (the ground truth, when it arrives) are kept by prediction
-id. Monitoring reads both back: statistics, drift, skew and live model quality.
+prediction and latency; the A/B arm and the probability with which routing chose it (its
+share, which a bandit moves); how many features were missing; and the error, when the
+model failed for the row. Outcomes (the ground truth, when it arrives) are kept by
+prediction id, and copied onto the prediction row (and its shadows' rows) so that an
+experiment's per-arm sums are one scan of one table (:meth:`PredictionLog.arm_sums`).
+Monitoring reads both back: statistics, drift, skew and live model quality.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +27,16 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-__all__ = ["PredictionLog", "ScoredRow", "Served"]
+__all__ = [
+    "METRICS",
+    "ArmSums",
+    "LoggedPrediction",
+    "Moments",
+    "PredictionLog",
+    "ScoredRow",
+    "Served",
+    "canonical",
+]
 
 _LOG_SQL = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -36,11 +50,34 @@ CREATE TABLE IF NOT EXISTS predictions (
     features TEXT NOT NULL,
     prediction TEXT NOT NULL,
     latency_ms REAL NOT NULL,
-    prediction_id TEXT
+    prediction_id TEXT,
+    arm TEXT NOT NULL DEFAULT '',
+    propensity REAL,
+    missing INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    label TEXT,
+    predicted REAL,
+    outcome TEXT,
+    outcome_value REAL
 )
 """
-# Logs written before predictions had ids lack the column; it is added on first write.
-_ID_COLUMN_SQL = "ALTER TABLE predictions ADD COLUMN prediction_id TEXT"
+# Columns later versions added; a log written before them gains them on first open.
+_ADDED_COLUMNS = {
+    "prediction_id": "TEXT",
+    "arm": "TEXT NOT NULL DEFAULT ''",
+    "propensity": "REAL",
+    "missing": "INTEGER NOT NULL DEFAULT 0",
+    "error": "TEXT NOT NULL DEFAULT ''",
+    "label": "TEXT",
+    "predicted": "REAL",
+    "outcome": "TEXT",
+    "outcome_value": "REAL",
+}
+_COLUMNS = (
+    "request_id, predicted_at, environment, model, version, role, entity, features, "
+    "prediction, latency_ms, prediction_id, arm, propensity, missing, error, label, predicted"
+)
+_MARKS = ", ".join("?" for _ in _COLUMNS.split(","))
 _ID_INDEX_SQL = "CREATE UNIQUE INDEX IF NOT EXISTS predictions_by_id ON predictions (prediction_id)"
 _OUTCOMES_SQL = """
 CREATE TABLE IF NOT EXISTS outcomes (
@@ -50,6 +87,122 @@ CREATE TABLE IF NOT EXISTS outcomes (
     recorded_at TEXT NOT NULL
 )
 """
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoggedPrediction:
+    """One row of the log as ``predict`` writes it. ``entity``, ``features`` and
+    ``prediction`` are JSON text; ``label`` and ``predicted`` are the prediction as
+    :func:`canonical` reads it; ``propensity`` the probability routing chose this target."""
+
+    request_id: str
+    predicted_at: str
+    environment: str
+    model: str
+    version: int
+    role: str
+    entity: str
+    features: str
+    prediction: str
+    latency_ms: float
+    prediction_id: str
+    arm: str = ""
+    propensity: float | None = None
+    missing: int = 0
+    error: str = ""
+    label: str | None = None
+    predicted: float | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.request_id,
+            self.predicted_at,
+            self.environment,
+            self.model,
+            self.version,
+            self.role,
+            self.entity,
+            self.features,
+            self.prediction,
+            self.latency_ms,
+            self.prediction_id,
+            self.arm,
+            self.propensity,
+            self.missing,
+            self.error,
+            self.label,
+            self.predicted,
+        )
+
+
+def canonical(value: Any) -> tuple[str | None, float | None]:
+    """A prediction or an outcome as a comparable key and, when it is one, a number.
+
+    Booleans, numbers and text that reads as either become numbers (``True``, ``1``,
+    ``"1"`` and ``"true"`` are all 1.0), so a label matches its outcome however each
+    arrived; other text compares case-blind. None and NaN are (None, None).
+
+        >>> canonical(True), canonical("TRUE"), canonical(2), canonical("Gold")
+        (('1.0', 1.0), ('1.0', 1.0), ('2.0', 2.0), ('gold', None))
+    """
+    if value is None:
+        return None, None
+    if isinstance(value, bool | int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "false"):
+            number = 1.0 if text == "true" else 0.0
+        else:
+            try:
+                number = float(text)
+            except ValueError:
+                return text, None
+    elif hasattr(value, "item"):  # a NumPy scalar
+        return canonical(value.item())
+    else:
+        return json.dumps(value, sort_keys=True, default=str), None
+    if math.isnan(number):
+        return None, None
+    return repr(number), number
+
+
+# Per-row metrics an experiment can compare, as SQL over the log's columns: the outcome
+# itself (a conversion, a revenue), or how right the prediction was.
+METRICS = {
+    "outcome": "p.outcome_value",
+    "accuracy": "CASE WHEN p.outcome IS NULL THEN NULL WHEN p.label = p.outcome THEN 1.0 "
+    "ELSE 0.0 END",
+    "absolute_error": "abs(p.predicted - p.outcome_value)",
+    "squared_error": "(p.predicted - p.outcome_value) * (p.predicted - p.outcome_value)",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Moments:
+    """Count, sum and sum of squares: all a mean and its variance need."""
+
+    n: int
+    total: float
+    total_squares: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArmSums:
+    """One deployment target's predictions summed for an experiment: how many, how many
+    failed or lacked a feature, their latency, the outcomes received (and how many of those
+    the metric could not read as a number), and the metric's moments."""
+
+    version: int
+    role: str
+    arm: str
+    predictions: int
+    errors: int
+    missing: int
+    latency: Moments
+    outcomes: int
+    unreadable: int
+    metric: Moments
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +235,14 @@ class PredictionLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def append(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Append prediction rows (the columns in table order, the prediction id last), in one
-        transaction."""
+    def append(self, rows: Sequence[LoggedPrediction]) -> None:
+        """Append predictions in one transaction."""
         conn = self._open()
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany(
-                "INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+                f"INSERT INTO predictions ({_COLUMNS}) VALUES ({_MARKS})",
+                [r.row() for r in rows],
             )
             conn.execute("COMMIT")
         finally:
@@ -123,6 +276,14 @@ class PredictionLog:
                 if i in known
             ]
             conn.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)", kept)
+            # The prediction's row and its shadows' rows ("<id>.shadow.v<n>") carry the
+            # outcome too, so experiments sum one table.
+            copied = [(*canonical(value), i, i + ".", i + "/") for i, value, _ in outcomes]
+            conn.executemany(
+                "UPDATE predictions SET outcome = ?, outcome_value = ? WHERE prediction_id = ?"
+                " OR (prediction_id >= ? AND prediction_id < ?)",
+                [c for c in copied if c[2] in known],
+            )
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -168,14 +329,65 @@ class PredictionLog:
             for at, version, role, prediction, latency, features, outcome in rows
         ]
 
-    def _select(self, columns: str, where: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """Rows of the log (``p``) in logging order; none when nothing was logged yet."""
+    def arm_sums(
+        self,
+        model: str,
+        metric: str,
+        *,
+        environment: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[ArmSums]:
+        """Per version, role and arm, the sums an experiment report needs, in one pass of
+        SQL over the log (nothing is decoded in Python). ``metric`` names one of
+        :data:`METRICS`; it is summed over the rows whose outcome arrived."""
+        if metric not in METRICS:
+            raise KeyError(metric)
+        value = METRICS[metric]
+        where, params = _where(model, environment, start, end, failed=True)
+        rows = self._select(
+            "p.version, p.role, p.arm, count(*), sum(p.error != ''), sum(p.missing > 0), "
+            "sum(CASE WHEN p.error = '' THEN 1 END), "
+            "sum(CASE WHEN p.error = '' THEN p.latency_ms END), "
+            "sum(CASE WHEN p.error = '' THEN p.latency_ms * p.latency_ms END), "
+            "count(p.outcome), "
+            f"sum(p.outcome IS NOT NULL AND ({value}) IS NULL), "
+            f"count({value}), sum({value}), sum(({value}) * ({value}))",
+            f"{where} GROUP BY p.version, p.role, p.arm",
+            params,
+            ordered=False,
+        )
+        return [
+            ArmSums(
+                version=r[0],
+                role=r[1],
+                arm=r[2],
+                predictions=r[3],
+                errors=r[4],
+                missing=r[5],
+                latency=Moments(n=r[6] or 0, total=r[7] or 0.0, total_squares=r[8] or 0.0),
+                outcomes=r[9],
+                unreadable=r[10] or 0,
+                metric=Moments(n=r[11], total=r[12] or 0.0, total_squares=r[13] or 0.0),
+            )
+            for r in rows
+        ]
+
+    def _select(
+        self, columns: str, where: str, params: Sequence[Any], *, ordered: bool = True
+    ) -> list[tuple[Any, ...]]:
+        """Rows of the log (``p``), in logging order unless ``ordered=False``; none when
+        nothing was logged yet."""
         if not self.path.exists():
             return []
-        with sqlite3.connect(self.path) as conn:
+        order = " ORDER BY p.rowid" if ordered else ""
+        conn = self._open()
+        try:
             return conn.execute(
-                f"SELECT {columns} FROM predictions AS p WHERE {where} ORDER BY p.rowid", params
+                f"SELECT {columns} FROM predictions AS p WHERE {where}{order}", params
             ).fetchall()
+        finally:
+            conn.close()
 
     def _open(self) -> sqlite3.Connection:
         """A connection with the tables in place (an older log gains the id column)."""
@@ -183,9 +395,14 @@ class PredictionLog:
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(_LOG_SQL)
-        columns = [r[1] for r in conn.execute("PRAGMA table_info(predictions)")]
-        if "prediction_id" not in columns:
-            conn.execute(_ID_COLUMN_SQL)
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
+        for name, declared in _ADDED_COLUMNS.items():
+            if name not in columns:
+                try:
+                    conn.execute(f"ALTER TABLE predictions ADD COLUMN {name} {declared}")
+                except sqlite3.OperationalError as error:  # another process added it first
+                    if "duplicate column" not in str(error):
+                        raise
         conn.execute(_ID_INDEX_SQL)
         conn.execute(_OUTCOMES_SQL)
         return conn
@@ -281,11 +498,17 @@ class PredictionLog:
 
 
 def _where(
-    model: str, environment: str | None, start: datetime | None, end: datetime | None
+    model: str,
+    environment: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    *,
+    failed: bool = False,
 ) -> tuple[str, list[Any]]:
     """The condition (on the log as ``p``) for a model's predictions in an environment (None:
-    all) with ``start <= predicted_at < end``, and its parameters."""
-    where, params = ["p.model = ?"], [model]
+    all) with ``start <= predicted_at < end``, and its parameters. Rows the model failed
+    on (an ``error``) are left out unless ``failed``: they have no prediction."""
+    where, params = ["p.model = ?"] + ([] if failed else ["p.error = ''"]), [model]
     if environment is not None:
         where.append("p.environment = ?")
         params.append(environment)

@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from registry import RegistryNotFoundError, Target
 from store import DriftReference, FeatureStore, RequestError, StoreError
 from store.cli import main
+from store.serving.prediction_log import LoggedPrediction
 
 DAY = timedelta(days=1)
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -84,20 +85,22 @@ def log_window(fs: FeatureStore, day: int, rows: int, shift: float, seed: int) -
     for i, row in served.iterrows():
         at = T0 + day * DAY + timedelta(seconds=30 * int(i))
         records.append(
-            (
-                uuid.uuid4().hex,
-                at.isoformat(),
-                "production",
-                "upsell",
-                1,
-                "primary",
-                json.dumps({"rider_id": int(row["rider_id"])}),
-                json.dumps({"spend": row["spend"], "score": row["score"], "tier": row["tier"]}),
-                json.dumps(
+            LoggedPrediction(
+                request_id=uuid.uuid4().hex,
+                predicted_at=at.isoformat(),
+                environment="production",
+                model="upsell",
+                version=1,
+                role="primary",
+                entity=json.dumps({"rider_id": int(row["rider_id"])}),
+                features=json.dumps(
+                    {"spend": row["spend"], "score": row["score"], "tier": row["tier"]}
+                ),
+                prediction=json.dumps(
                     {"prediction": int(probability[i] > 0.5), "probability": probability[i]}
                 ),
-                1.0,
-                uuid.uuid4().hex,
+                latency_ms=1.0,
+                prediction_id=uuid.uuid4().hex,
             )
         )
     fs._prediction_log.append(records)

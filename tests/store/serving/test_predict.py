@@ -79,7 +79,11 @@ def test_missing_features_are_an_error_naming_entity_and_feature(store: FeatureS
     store.model_registry.deployments.deploy("churn", "production", version=1)
     with pytest.raises(PredictionError, match=r"entity \{'driver_id': 9\} has no value for"):
         store.predict("churn", [{"driver_id": 9}])
-    assert store.prediction_log().empty
+    # Nothing was predicted; the failure is logged against the version (a guardrail).
+    log = store.prediction_log()
+    assert len(log) == 1
+    assert log.iloc[0]["prediction"] == {}
+    assert "has no value for feature" in log.iloc[0]["error"]
 
 
 def test_predicting_for_an_undeployed_model_or_environment(store: FeatureStore) -> None:

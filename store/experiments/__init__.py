@@ -1,0 +1,18 @@
+"""Test in production: experiment analysis, bandits, interleaving and promotion on evidence.
+
+Chapter 9's loop back from production. A deployment already routes traffic to A/B arms,
+a canary beside the primary, or shadows; this package says which is better and acts on it:
+
+- :mod:`~store.experiments.statistics`: the tests (two-proportion z, Welch's t, sample-ratio
+  mismatch, delta-method lift, Holm's correction, anytime-valid confidence sequences and
+  sample sizes), pure functions of per-arm sufficient statistics;
+- :mod:`~store.experiments.bandit`: Thompson sampling shares for bandit deployments;
+- :mod:`~store.experiments.interleaving`: team-draft interleaving of two rankers and the
+  credit of clicks;
+- :mod:`~store.experiments.analysis`: the experiment report, from per-arm aggregates the
+  predictions log computes in SQL;
+- :mod:`~store.experiments.promotion`: the champion and challenger gate.
+
+May import ``registry``, :mod:`store.serving` (the predictions log) and the shared leaf
+modules (errors, epoch); never the offline or online stores directly.
+"""
