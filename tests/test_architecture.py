@@ -78,6 +78,18 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
             "store.serving.predict",
         ),
     ),
+    # Experiments read the predictions log and monitoring's findings; they route through
+    # serving's hash and act on deployments through the registry.
+    (
+        "store.experiments",
+        (
+            *FOUNDATION,
+            "store.definitions",
+            "store.serving.prediction_log",
+            "store.serving.predict",
+            "store.monitoring",
+        ),
+    ),
     # The server adapts the facade to HTTP; nothing else in serving looks up.
     ("store.serving.server", (*FOUNDATION, "store.feature_store")),
     ("store.serving", (*FOUNDATION, "store.definitions", "store.online.read")),
