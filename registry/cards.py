@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from registry.database import Database
 from registry.errors import RegistryError
@@ -251,6 +252,34 @@ class ModelCards:
                     for run in reversed(runs)
                 ]
         return known
+
+
+def record_online_evidence(
+    session: Session, version_id: int, evidence: Mapping[str, Any], by: str
+) -> None:
+    """Append an online experiment's evidence to a card's quantitative analyses, in the
+    caller's transaction (a promotion records it with its revision). The card keeps its
+    status: the evidence is measured, not a claim anyone approved or has to."""
+    latest = session.scalars(
+        select(ModelCardRow)
+        .where(ModelCardRow.model_version_id == version_id)
+        .order_by(ModelCardRow.revision.desc())
+        .limit(1)
+    ).one_or_none()
+    content = dict(latest.content) if latest is not None else {}
+    analyses = dict(content.get("quantitative_analyses") or {})
+    analyses["online_experiments"] = [*analyses.get("online_experiments", []), dict(evidence)]
+    content["quantitative_analyses"] = analyses
+    session.add(
+        ModelCardRow(
+            model_version_id=version_id,
+            revision=(latest.revision if latest is not None else 0) + 1,
+            status=latest.status if latest is not None else "draft",
+            content=json.loads(json.dumps(content, default=str)),
+            created_by=by,
+            created_at=utc_now(),
+        )
+    )
 
 
 def _check_sliced(value: Any) -> None:

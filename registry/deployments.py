@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.cards import record_online_evidence
 from registry.catalog import lock_project
 from registry.database import Database
 from registry.errors import RegistryError, RegistryNotFoundError
@@ -400,6 +401,11 @@ class Deployments:
             )
             session.add(revision)
             session.flush()
+            if gated and evidence is not None:
+                promoted = targets[0].version  # the new primary
+                record_online_evidence(
+                    session, version_ids[promoted], evidence, revision.created_by
+                )
             session.add_all(
                 DeploymentTargetRow(
                     revision_id=revision.id,

@@ -676,6 +676,15 @@ def _targets(
 @click.option("--canary", help="VERSION:SHARE of traffic, beside the primary.")
 @click.option("--shadow", "shadows", type=int, multiple=True, help="A version getting a copy.")
 @click.option("--arm", "arms", multiple=True, help="An A/B arm: NAME:VERSION:SHARE.")
+@click.option(
+    "--mode",
+    type=click.Choice(["fixed", "bandit", "interleave"]),
+    default="fixed",
+    help="bandit: the arms' shares follow their outcomes; interleave: two arms rank together.",
+)
+@click.option("--bandit-interval", default="1h", help="Bandit: how often shares move.")
+@click.option("--bandit-floor", type=float, default=0.05, help="Bandit: least share per arm.")
+@click.option("--bandit-min-outcomes", type=int, default=100, help="Bandit: per arm first.")
 @click.option("--reason", default="", help="Why, for the deployment history.")
 @click.pass_context
 def deploy(
@@ -686,11 +695,30 @@ def deploy(
     canary: str | None,
     shadows: tuple[int, ...],
     arms: tuple[str, ...],
+    mode: str,
+    bandit_interval: str,
+    bandit_floor: float,
+    bandit_min_outcomes: int,
     reason: str,
 ) -> None:
     """Deploy MODEL to ENVIRONMENT: a primary, optionally a canary, A/B arms and shadows."""
+    policy = None
+    if mode == "bandit":
+        from store.epoch import parse_duration
+        from store.experiments.bandit import BanditPolicy
+
+        policy = BanditPolicy(
+            interval=parse_duration(bandit_interval),
+            floor=bandit_floor,
+            min_outcomes=bandit_min_outcomes,
+        ).to_dict()
     revision = _store(ctx).model_registry.deployments.deploy(
-        model, environment, _targets(version, canary, shadows, arms), reason=reason
+        model,
+        environment,
+        _targets(version, canary, shadows, arms),
+        mode=mode,
+        policy=policy,
+        reason=reason,
     )
     _show_revision(revision)
 
@@ -698,13 +726,136 @@ def deploy(
 @cli.command()
 @click.argument("model")
 @click.argument("environment")
+@click.option("--version", type=int, help="The challenger to promote (default: the canary).")
+@click.option(
+    "--if-better",
+    is_flag=True,
+    help="Only if the experiment shows it better (or within the gate's margin); the "
+    "evidence is recorded on the revision and the model card.",
+)
 @click.option("--reason", default="")
 @click.pass_context
-def promote(ctx: click.Context, model: str, environment: str, reason: str) -> None:
-    """Make the canary of MODEL in ENVIRONMENT its primary."""
-    _show_revision(
-        _store(ctx).model_registry.deployments.promote(model, environment, reason=reason)
+def promote(
+    ctx: click.Context,
+    model: str,
+    environment: str,
+    version: int | None,
+    if_better: bool,
+    reason: str,
+) -> None:
+    """Make the challenger of MODEL in ENVIRONMENT (its canary, or --version) its primary."""
+    revision = _store(ctx).promote(
+        model, environment, version=version, if_better=if_better, reason=reason
     )
+    _show_revision(revision)
+    if revision.evidence:
+        click.echo(f"  evidence: {revision.evidence.get('decision', '')}")
+
+
+@cli.group()
+def experiments() -> None:
+    """Experiments on deployments: plan, report, promotion gates, bandits."""
+
+
+@experiments.command(name="plan")
+@click.argument("model")
+@click.argument("name")
+@click.option("--environment", "-e", default="production", show_default=True)
+@click.option("--metric", default="outcome", show_default=True)
+@click.option("--baseline", type=float, required=True, help="The control's rate (or mean).")
+@click.option("--effect", type=float, required=True, help="Absolute difference to detect.")
+@click.option("--sd", type=float, help="Standard deviation, for a metric that is not 0/1.")
+@click.option("--alpha", type=float, default=0.05, show_default=True)
+@click.option("--power", type=float, default=0.8, show_default=True)
+@click.option("--lower-is-better", is_flag=True, help="Less of the metric is better.")
+@click.pass_context
+def experiments_plan(
+    ctx: click.Context,
+    model: str,
+    name: str,
+    environment: str,
+    metric: str,
+    baseline: float,
+    effect: float,
+    sd: float | None,
+    alpha: float,
+    power: float,
+    lower_is_better: bool,
+) -> None:
+    """Declare experiment NAME on MODEL's deployment, with the sample size it needs."""
+    found = _store(ctx).plan_experiment(
+        model,
+        environment,
+        name,
+        metric=metric,
+        baseline=baseline,
+        effect=effect,
+        sd=sd,
+        alpha=alpha,
+        power=power,
+        higher_is_better=not lower_is_better,
+    )
+    spec = found.spec
+    click.echo(
+        f"{name}: {spec['horizon']:,} outcomes per arm, read as often as you like "
+        f"({spec['fixed_horizon']:,} if read once at the end)"
+    )
+
+
+@experiments.command(name="report")
+@click.argument("model")
+@click.option("--environment", "-e", default="production", show_default=True)
+@click.option("--metric", help="Compare on this metric instead of the planned one.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def experiments_report(
+    ctx: click.Context, model: str, environment: str, metric: str | None, fmt: str
+) -> None:
+    """Read the experiment on MODEL's live deployment in ENVIRONMENT."""
+    report = _store(ctx).experiment(model, environment, metric=metric)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(report.evidence(), indent=2, default=str))
+    else:
+        click.echo(report.render(), nl=False)
+
+
+@experiments.command(name="gate")
+@click.argument("environment")
+@click.option("--metric", help="Judge on this metric (default: the experiment's).")
+@click.option("--margin", type=float, default=0.0, help="How much worse is still acceptable.")
+@click.option("--no-guardrails", is_flag=True, help="Ignore breached guardrails.")
+@click.option("--off", is_flag=True, help="Lift the gate.")
+@click.pass_context
+def experiments_gate(
+    ctx: click.Context,
+    environment: str,
+    metric: str | None,
+    margin: float,
+    no_guardrails: bool,
+    off: bool,
+) -> None:
+    """Require evidence before promotions in ENVIRONMENT."""
+    _store(ctx).set_promotion_gate(
+        environment, metric=metric, margin=margin, guardrails=not no_guardrails, enabled=not off
+    )
+    click.echo(f"promotion gate in {environment}: {'off' if off else 'on'}")
+
+
+@experiments.command(name="reweight")
+@click.argument("model")
+@click.option("--environment", "-e", default="production", show_default=True)
+@click.option("--force", is_flag=True, help="Even before the bandit's interval has passed.")
+@click.pass_context
+def experiments_reweight(ctx: click.Context, model: str, environment: str, force: bool) -> None:
+    """Move a bandit deployment's shares by Thompson sampling on its outcomes."""
+    revision = _store(ctx).reweight(model, environment, force=force)
+    if revision is None:
+        click.echo("shares unchanged (not due, or too few outcomes per arm)")
+    else:
+        _show_revision(revision)
+        click.echo(f"  {revision.reason}")
 
 
 @cli.command()

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 from registry import (
     AlertEvent,
     CatalogObject,
+    DeploymentRevision,
+    Experiment,
     Kind,
     ProjectRegistry,
     Registry,
@@ -33,6 +35,8 @@ from store.definitions.feature_view import FeatureView
 from store.definitions.source import FileSource
 from store.epoch import as_utc, parse_duration
 from store.errors import ObjectNotFoundError, RequestError
+from store.experiments.analysis import ExperimentReport
+from store.experiments.runner import ExperimentRunner, PromotionGate
 from store.monitoring.drift_runs import DriftReference, DriftReport
 from store.monitoring.monitor import Monitor, OutcomeReceipt
 from store.monitoring.quality import QualityReport
@@ -635,6 +639,73 @@ class FeatureStore:
     def alerts(self, rule: str | None = None) -> list[AlertEvent]:
         """Recorded alerts, newest window first."""
         return self.registry.monitoring.alerts(self.project, rule=rule)
+
+    # --- test in production ----------------------------------------------------------------
+
+    @cached_property
+    def experiments(self) -> ExperimentRunner:
+        """Plan and read experiments, promote on evidence, reweight bandits (see
+        :mod:`store.experiments`)."""
+        return ExperimentRunner(self.model_registry, self._prediction_log)
+
+    def plan_experiment(
+        self, model: str, environment: str, name: str, **settings: Any
+    ) -> Experiment:
+        """Declare an experiment on the model's deployment with its plan: ``metric``,
+        ``baseline``, ``effect`` (absolute), ``sd`` (continuous metrics), ``alpha``,
+        ``power``, ``higher_is_better``, ``secondary``; its horizon is the sample size per
+        arm that finds ``effect`` with that power however often the report is read."""
+        return self.experiments.plan(model, environment, name, **settings)
+
+    def experiment(
+        self,
+        model: str,
+        environment: str = "production",
+        *,
+        metric: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> ExperimentReport:
+        """Read the experiment on the model's live deployment: per arm traffic, outcomes and
+        the metric; the sample-ratio check; each challenger against the control with
+        fixed-horizon and anytime-valid intervals; guardrails; the verdict."""
+        return self.experiments.report(model, environment, metric=metric, start=start, end=end)
+
+    def set_promotion_gate(
+        self,
+        environment: str,
+        *,
+        metric: str | None = None,
+        margin: float = 0.0,
+        guardrails: bool = True,
+        enabled: bool = True,
+    ) -> None:
+        """Require evidence before a challenger becomes primary in ``environment``: better
+        on ``metric`` (or not worse by ``margin``), guardrails intact. ``enabled=False``
+        lifts the gate."""
+        gate = PromotionGate(metric, margin, guardrails).to_dict() if enabled else None
+        self.model_registry.deployments.set_promotion_gate(environment, gate)
+
+    def promote(
+        self,
+        model: str,
+        environment: str = "production",
+        *,
+        version: int | None = None,
+        if_better: bool = False,
+        reason: str = "",
+    ) -> DeploymentRevision:
+        """Make the challenger (the canary, or ``version``) primary; with ``if_better`` or a
+        promotion gate, only on the experiment's evidence, which is recorded."""
+        return self.experiments.promote(
+            model, environment, version=version, if_better=if_better, reason=reason
+        )
+
+    def reweight(
+        self, model: str, environment: str = "production", *, force: bool = False
+    ) -> DeploymentRevision | None:
+        """Recompute a bandit deployment's shares from its outcomes, when due (or ``force``)."""
+        return self.experiments.reweight(model, environment, force=force)
 
     # --- read the catalog ------------------------------------------------------------------
 

@@ -1,0 +1,363 @@
+"""Experiment reports end to end: the predictions log's per-arm sums in SQL against the same
+numbers computed by SciPy on the raw rows, sample-ratio mismatch, guardrails, shadows, the
+experiment's window, plans, promotion on evidence and bad input."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.linear_model import LogisticRegression
+
+from registry import RegistryError, Target
+from store import FeatureStore, RequestError
+from store.cli import main
+from store.serving.prediction_log import LoggedPrediction, canonical
+from tests.conftest import T0, serve_stale_values
+
+H = timedelta(hours=1)
+REFS = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:avg_daily_trips"]
+
+
+@pytest.fixture
+def store(make_repo: Callable[..., Path]) -> FeatureStore:
+    repo = make_repo("basic")
+    serve_stale_values(repo)
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    rows = pd.DataFrame(
+        {
+            "driver_id": [1001, 1002, 1003, 1001, 1002, 1003],
+            "event_timestamp": [T0 + H] * 3 + [T0 + 3 * H] * 3,
+            "label": [0, 1, 1, 0, 1, 1],
+        }
+    )
+    saved = fs.get_historical_features(rows, REFS).save("drivers")
+    data = saved.to_df()
+    for c in (0.1, 10.0, 1.0):
+        model = LogisticRegression(C=c).fit(data[["conv_rate", "avg_daily_trips"]], data["label"])
+        fs.model_registry.register_model("churn", model, training_set=saved.record)
+    fs.materialize(T0, T0 + 10 * H)
+    return fs
+
+
+def log_arm(
+    fs: FeatureStore,
+    version: int,
+    role: str,
+    outcomes: Sequence[object | None],
+    *,
+    arm: str = "",
+    share: float | None = None,
+    errors: int = 0,
+    missing: int = 0,
+    latency: float = 2.0,
+    predictions: Sequence[object] | None = None,
+    at: datetime | None = None,
+) -> list[str]:
+    """Log one prediction per outcome (None: no outcome arrives) for a target, plus failed
+    ones; record the outcomes; return the ids."""
+    when = (at or datetime.now(UTC)).isoformat()
+    ids = [uuid.uuid4().hex for _ in outcomes]
+    rows = []
+    for i, pid in enumerate(ids):
+        predicted = predictions[i] if predictions is not None else 1
+        label, number = canonical(predicted)
+        rows.append(
+            LoggedPrediction(
+                request_id=pid,
+                predicted_at=when,
+                environment="production",
+                model="churn",
+                version=version,
+                role=role,
+                entity=json.dumps({"driver_id": 1000 + i}),
+                features="{}",
+                prediction=json.dumps({"prediction": predicted}),
+                latency_ms=latency,
+                prediction_id=pid,
+                arm=arm,
+                propensity=None if share is None else share / 100,
+                missing=int(i < missing),
+                label=label,
+                predicted=number,
+            )
+        )
+    rows += [
+        LoggedPrediction(
+            request_id="failed",
+            predicted_at=when,
+            environment="production",
+            model="churn",
+            version=version,
+            role=role,
+            entity="{}",
+            features="{}",
+            prediction="{}",
+            latency_ms=0.0,
+            prediction_id=uuid.uuid4().hex,
+            arm=arm,
+            error="ValueError: broken",
+        )
+        for _ in range(errors)
+    ]
+    fs._prediction_log.append(rows)
+    arrived = [(pid, o) for pid, o in zip(ids, outcomes, strict=True) if o is not None]
+    if arrived:
+        fs.record_outcomes([p for p, _ in arrived], [o for _, o in arrived])
+    return ids
+
+
+def bernoulli(rng: np.random.Generator, n: int, rate: float) -> list[object | None]:
+    return [bool(x) for x in rng.random(n) < rate]
+
+
+def deploy_ab(fs: FeatureStore, shares: tuple[float, float] = (50, 50)) -> None:
+    fs.model_registry.deployments.deploy(
+        "churn",
+        "production",
+        [Target(1, "ab", shares[0], "control"), Target(2, "ab", shares[1], "treatment")],
+    )
+
+
+def test_ab_report_matches_scipy_on_the_raw_rows(store: FeatureStore) -> None:
+    deploy_ab(store)
+    rng = np.random.default_rng(7)
+    control = bernoulli(rng, 3000, 0.10) + [None] * 200
+    treatment = bernoulli(rng, 3000, 0.14) + [None] * 150
+    log_arm(store, 1, "ab", control, arm="control", share=50)
+    log_arm(store, 2, "ab", treatment, arm="treatment", share=50)
+
+    report = store.experiment("churn")
+    control_arm, treatment_arm = report.arms
+    assert (control_arm.predictions, control_arm.outcomes) == (3200, 3000)
+    assert (treatment_arm.predictions, treatment_arm.outcomes) == (3150, 3000)
+    (result,) = report.metrics
+    c = np.array([x for x in control if x is not None], dtype=float)
+    t = np.array([x for x in treatment if x is not None], dtype=float)
+    table = [[c.sum(), len(c) - c.sum()], [t.sum(), len(t) - t.sum()]]
+    _chi2, p, _, _ = stats.chi2_contingency(table, correction=False)
+    assert result.comparison.test == "two-proportion z-test"
+    assert result.comparison.p_value == pytest.approx(p)
+    assert result.comparison.difference == pytest.approx(t.mean() - c.mean())
+    assert control_arm.metrics["outcome"] == pytest.approx(c.mean())
+    # the sample-ratio check on all traffic, against 50/50
+    assert report.sample_ratio is not None
+    expected_p = stats.chisquare([3200, 3150], [3175, 3175]).pvalue
+    assert report.sample_ratio.p_value == pytest.approx(expected_p)
+    assert not report.sample_ratio.mismatch
+    assert report.verdict == "better"
+    assert report.winner == "v2 treatment"
+    assert "beats v1 control" in report.render()
+
+
+def test_welch_for_a_continuous_outcome(store: FeatureStore) -> None:
+    deploy_ab(store)
+    rng = np.random.default_rng(3)
+    control = [float(x) for x in rng.exponential(10.0, 800)]
+    treatment = [float(x) for x in rng.exponential(10.5, 900)]
+    log_arm(store, 1, "ab", control, arm="control", share=50)
+    log_arm(store, 2, "ab", treatment, arm="treatment", share=50)
+    (result,) = store.experiment("churn").metrics
+    expected = stats.ttest_ind(treatment, control, equal_var=False)
+    assert result.comparison.test == "Welch's t-test"
+    assert result.comparison.p_value == pytest.approx(expected.pvalue)
+
+
+def test_sample_ratio_mismatch_blocks_the_verdict(store: FeatureStore) -> None:
+    deploy_ab(store)
+    rng = np.random.default_rng(1)
+    log_arm(store, 1, "ab", bernoulli(rng, 5200, 0.10), arm="control", share=50)
+    log_arm(store, 2, "ab", bernoulli(rng, 4800, 0.30), arm="treatment", share=50)
+    report = store.experiment("churn")
+    assert report.sample_ratio is not None
+    assert report.sample_ratio.mismatch
+    assert report.verdict == "blocked"
+    assert "sample ratio mismatch" in report.reason
+    assert report.winner is None
+
+
+def test_guardrails_and_the_window_of_the_live_arms(store: FeatureStore) -> None:
+    rng = np.random.default_rng(5)
+    store.model_registry.deployments.deploy("churn", "production", version=1)
+    # before the canary: not part of the experiment
+    log_arm(store, 1, "primary", bernoulli(rng, 500, 0.5), at=datetime.now(UTC) - H)
+    store.model_registry.deployments.deploy(
+        "churn", "production", [Target(1, share=50), Target(2, "canary", 50)]
+    )
+    log_arm(store, 1, "primary", bernoulli(rng, 2000, 0.10), share=50, latency=2.0)
+    log_arm(
+        store,
+        2,
+        "canary",
+        bernoulli(rng, 2000, 0.20),
+        share=50,
+        errors=60,
+        missing=300,
+        latency=2.0,
+    )
+    report = store.experiment("churn")
+    assert report.kind == "canary"
+    assert report.arms[0].predictions == 2000  # the hour-old rows are left out
+    breached = {g.guardrail for g in report.guardrails if g.breached}
+    assert breached == {"error_rate", "missing_feature_rate"}
+    canary = report.arms[1]
+    assert canary.error_rate == pytest.approx(60 / 2060)
+    assert report.verdict == "worse"
+    assert "breaks its guardrails" in report.reason
+
+
+def test_shadows_are_compared_on_how_right_they_were(store: FeatureStore) -> None:
+    store.model_registry.deployments.deploy("churn", "production", [Target(1), Target(2, "shadow")])
+    rng = np.random.default_rng(2)
+    truth = [int(bool(y)) for y in bernoulli(rng, 400, 0.5)]
+    primary_right = rng.random(400) < 0.9
+    shadow_right = rng.random(400) < 0.4
+    primary_ids = log_arm(
+        store,
+        1,
+        "primary",
+        [None] * 400,
+        predictions=[y if r else 1 - y for y, r in zip(truth, primary_right, strict=True)],
+    )
+    # the shadow is right less often; its rows carry the primary's ids
+    store._prediction_log.append(
+        [
+            LoggedPrediction(
+                request_id=pid,
+                predicted_at=datetime.now(UTC).isoformat(),
+                environment="production",
+                model="churn",
+                version=2,
+                role="shadow",
+                entity="{}",
+                features="{}",
+                prediction=json.dumps({"prediction": y if r else 1 - y}),
+                latency_ms=1.0,
+                prediction_id=f"{pid}.shadow.v2",
+                label=canonical(y if r else 1 - y)[0],
+                predicted=float(y if r else 1 - y),
+            )
+            for pid, y, r in zip(primary_ids, truth, shadow_right, strict=True)
+        ]
+    )
+    store.record_outcomes(primary_ids, truth)
+    report = store.experiment("churn")
+    assert report.kind == "shadow"
+    assert report.sample_ratio is None
+    (result,) = report.metrics
+    assert result.metric == "accuracy"
+    assert result.comparison.control_mean == pytest.approx(primary_right.mean())
+    assert result.comparison.treatment_mean == pytest.approx(shadow_right.mean())
+    assert report.verdict == "worse"
+    with pytest.raises(RequestError, match="never change the outcome"):
+        store.experiment("churn", metric="outcome")
+
+
+def test_plans_and_the_verdict_over_time(store: FeatureStore) -> None:
+    deploy_ab(store)
+    experiment = store.plan_experiment(
+        "churn", "production", "calmer", metric="outcome", baseline=0.10, effect=0.05
+    )
+    horizon = experiment.spec["horizon"]
+    assert horizon > experiment.spec["fixed_horizon"] > 0
+    rng = np.random.default_rng(11)
+    log_arm(store, 1, "ab", bernoulli(rng, 100, 0.10), arm="control", share=50)
+    log_arm(store, 2, "ab", bernoulli(rng, 100, 0.10), arm="treatment", share=50)
+    early = store.experiment("churn")
+    assert early.verdict == "keep running"
+    assert f"100 of {horizon:,} planned" in early.reason
+    assert early.experiment == "calmer"
+    log_arm(store, 1, "ab", bernoulli(rng, horizon, 0.10), arm="control", share=50)
+    log_arm(store, 2, "ab", bernoulli(rng, horizon, 0.10), arm="treatment", share=50)
+    late = store.experiment("churn")
+    assert late.verdict == "no difference"
+
+
+def test_bad_input_is_a_clear_error(store: FeatureStore) -> None:
+    store.model_registry.deployments.deploy("churn", "production", version=1)
+    with pytest.raises(RequestError, match="serves one version only"):
+        store.experiment("churn")
+    deploy_ab(store)
+    log_arm(store, 1, "ab", ["gold", "silver"], arm="control", share=50)
+    with pytest.raises(RequestError, match="2 outcomes of churn are not numbers or booleans"):
+        store.experiment("churn")
+    with pytest.raises(RequestError, match="metric 'revenue' is unknown"):
+        store.experiment("churn", metric="revenue")
+    with pytest.raises(RequestError, match="metric 'revenue' is unknown"):
+        store.set_promotion_gate("production", metric="revenue")
+    with pytest.raises(RequestError, match="cannot plan"):
+        store.plan_experiment("churn", "production", "x", baseline=0.1, effect=0.0)
+
+
+def test_promotion_on_evidence(store: FeatureStore, capsys: pytest.CaptureFixture[str]) -> None:
+    deployments = store.model_registry.deployments
+    deployments.deploy("churn", "production", [Target(1, share=50), Target(2, "canary", 50)])
+    store.set_promotion_gate("production", metric="outcome")
+    with pytest.raises(RegistryError, match="promotes only on evidence"):
+        deployments.promote("churn", "production")
+    rng = np.random.default_rng(4)
+    log_arm(store, 1, "primary", bernoulli(rng, 1500, 0.10), share=50)
+    log_arm(store, 2, "canary", bernoulli(rng, 1500, 0.11), share=50)
+    before = len(deployments.history("churn", "production"))
+    card_before = store.model_registry.cards.get("churn", 2).revision
+    with pytest.raises(RequestError, match="v2 is not promoted in production: not shown better"):
+        store.promote("churn", if_better=True)
+    assert len(deployments.history("churn", "production")) == before  # nothing recorded
+    assert store.model_registry.cards.get("churn", 2).revision == card_before
+
+    log_arm(store, 1, "primary", bernoulli(rng, 3000, 0.10), share=50)
+    log_arm(store, 2, "canary", bernoulli(rng, 3000, 0.16), share=50)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--repo", str(store.repo_path), "promote", "churn", "production", "--if-better"])
+    assert exit_info.value.code == 0
+    assert "shown better on outcome" in capsys.readouterr().out
+    live = deployments.live("churn", "production")
+    assert live.versions("primary") == [2]
+    assert live.evidence is not None
+    assert live.evidence["passed"]
+    assert live.evidence["comparisons"][0]["test"] == "two-proportion z-test"
+    card = store.model_registry.cards.get("churn", 2)
+    (recorded,) = card.sections["quantitative_analyses"]["online_experiments"]
+    assert recorded["challenger"] == 2
+    assert recorded["arms"][1]["outcomes"] == 4500
+
+
+def test_non_inferiority_margin(store: FeatureStore) -> None:
+    store.model_registry.deployments.deploy(
+        "churn", "production", [Target(1, share=50), Target(2, "canary", 50)]
+    )
+    store.set_promotion_gate("production", metric="outcome", margin=0.05)
+    rng = np.random.default_rng(8)
+    log_arm(store, 1, "primary", bernoulli(rng, 4000, 0.10), share=50)
+    log_arm(store, 2, "canary", bernoulli(rng, 4000, 0.10), share=50)
+    revision = store.promote("churn")
+    assert revision.evidence is not None
+    assert "not worse by more than 0.05" in revision.evidence["decision"]
+
+
+def test_cli_plan_and_report(store: FeatureStore, capsys: pytest.CaptureFixture[str]) -> None:
+    deploy_ab(store)
+    rng = np.random.default_rng(9)
+    log_arm(store, 1, "ab", bernoulli(rng, 300, 0.10), arm="control", share=50)
+    log_arm(store, 2, "ab", bernoulli(rng, 300, 0.12), arm="treatment", share=50)
+    repo = str(store.repo_path)
+    for args in (
+        ["experiments", "plan", "churn", "lift", "--baseline", "0.1", "--effect", "0.02"],
+        ["experiments", "report", "churn"],
+        ["experiments", "report", "churn", "--format", "json"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--repo", repo, *args])
+        assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "7,350 outcomes per arm" in out
+    assert "Verdict: KEEP RUNNING" in out
+    assert '"verdict": "keep running"' in out
