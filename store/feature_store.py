@@ -36,6 +36,7 @@ from store.definitions.source import FileSource
 from store.epoch import as_utc, parse_duration
 from store.errors import ObjectNotFoundError, RequestError
 from store.experiments.analysis import ExperimentReport
+from store.experiments.ranking import InterleavingReport, Ranking
 from store.experiments.runner import ExperimentRunner, PromotionGate
 from store.monitoring.drift_runs import DriftReference, DriftReport
 from store.monitoring.monitor import Monitor, OutcomeReceipt
@@ -700,6 +701,28 @@ class FeatureStore:
         return self.experiments.promote(
             model, environment, version=version, if_better=if_better, reason=reason
         )
+
+    def rank(
+        self,
+        model: str,
+        environment: str,
+        context: Mapping[str, Any],
+        candidates: Sequence[Mapping[str, Any]],
+        *,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rank ``candidates`` (entity keys) for ``context`` by the model's live deployment,
+        best first; interleaved by team draft when two versions are deployed with
+        ``mode="interleave"``. Record clicks as outcomes on the items' ``prediction_id``."""
+        return self._ranking.rank(model, environment, context, candidates, limit=limit)
+
+    def interleaving(self, model: str, environment: str = "production") -> InterleavingReport:
+        """Which of two interleaved versions users prefer, by the clicks credited to each."""
+        return self._ranking.report(model, environment)
+
+    @cached_property
+    def _ranking(self) -> Ranking:
+        return Ranking(self.model_registry, self._predictor, self._prediction_log)
 
     def reweight(
         self, model: str, environment: str = "production", *, force: bool = False

@@ -207,9 +207,11 @@ class Reweighting:
     """New shares for a bandit deployment, with the evidence behind them.
 
     Attributes:
-        shares: arm -> percent of traffic, in the order of the arms given; rounded to
-            0.01 percentage points and summing to exactly 100.0 (the largest share absorbs
-            the rounding).
+        shares: arm -> percent of traffic, in the order of the arms given: hundredths of a
+            percent summing to exactly 100.0 (added in order, as routing adds them), each
+            within 0.03 of the formula (the largest arms absorb the rounding) and at least
+            the floor. With six arms or more, about 1 time in 30 one share is a hundredth
+            give or take 1e-14 instead (see ``_round_to_100``).
         best_probability: arm -> posterior probability of being the best arm, before the
             floor. Empty when held back.
         posterior_mean: arm -> posterior mean reward. Empty when held back.
@@ -416,7 +418,8 @@ def _check_current(current: Mapping[str, float], names: list[str]) -> dict[str, 
     extra = sorted(set(current) - set(names))
     if missing or extra:
         raise RequestError(
-            f"current shares must name exactly the arms {names}; missing {missing}, unknown {extra}"
+            f"current shares must name exactly the arms {names}; missing {missing}, unknown "
+            f"{extra} (pass ArmRewards(arm, 0, 0.0, 0.0) for a live arm without outcomes)"
         )
     shares = {n: float(current[n]) for n in names}
     bad = {n: s for n, s in shares.items() if not 0.0 <= s <= 100.0}  # NaN fails too
@@ -479,18 +482,19 @@ def _best_probabilities(
 
 
 def _round_to_100(raw: npt.NDArray[np.float64], floor: float) -> list[float]:
-    """Percentages that sum to exactly 100.0 when added in order, as routing adds them.
+    """Percentages that sum to exactly 100.0, each a hundredth within 0.03 of ``raw``.
 
     1. Largest remainders in units of 0.01%: the hundredths sum to 10,000, and no share is
        rounded down by more than the rounding, so a floor that is a whole number of
        hundredths of a percent holds exactly.
     2. The floats of hundredths can still miss 100.0 by a rounding step (12.54 + 76.66 +
        10.8 is 99.99999999999999; about one time in six). Then one hundredth (or two) moves
-       between two arms, the largest first, never below the floor; the first such move whose
-       sum is exactly 100.0 wins. Shares stay plain hundredths, within 0.03 of ``raw``.
-    3. Should no move do (seen only with 6 arms or more), the last arm with a share takes
-       ``100 - (sum of the ones before)``: a hundredth give or take 1e-14, and exactly 100.0
-       in total (Sterbenz's lemma, or a difference rounded within half a step of 100).
+       between two arms, the largest first, never below the floor; the first such move after
+       which the shares sum to exactly 100.0 wins (see :func:`_sums_to_100`).
+    3. Should no move do (seen only with 6 arms or more, about 1 time in 30), the last arm
+       with a share takes ``100 - (the ones before, added in order)``: its hundredth give or
+       take 1e-14, and the sum in order (as routing adds) is then exactly 100.0 by Sterbenz's
+       lemma, or because the difference is rounded within half a step of 100.
     """
     # Rounded before the floor so that 56.99999999999 (57 in float error) is not cut to 56.99.
     units = np.round(raw * (_UNITS / 100.0), 6)
@@ -500,7 +504,7 @@ def _round_to_100(raw: npt.NDArray[np.float64], floor: float) -> list[float]:
     for arm in np.argsort(-(units - np.floor(units)), kind="stable")[:left]:
         whole[arm] += 1
     shares = [u / 100.0 for u in whole]
-    if sum(shares) == 100.0:
+    if _sums_to_100(shares):
         return shares
     least = math.ceil(round(floor * _UNITS, 6))
     by_size = sorted(range(len(whole)), key=lambda i: -whole[i])
@@ -512,9 +516,22 @@ def _round_to_100(raw: npt.NDArray[np.float64], floor: float) -> list[float]:
             moved[taker] += step
             moved[giver] -= step
             candidate = [u / 100.0 for u in moved]
-            if sum(candidate) == 100.0:
+            if _sums_to_100(candidate):
                 return candidate
     # Zero shares after it add nothing, so the last arm with a share closes the sum.
     last = max(i for i, u in enumerate(whole) if u > 0)
-    shares[last] = 100.0 - sum(shares[:last])
+    shares[last] = 100.0 - _in_order(shares[:last])
     return shares
+
+
+def _sums_to_100(shares: list[float]) -> bool:
+    """Exactly 100.0 both added in order (as routing adds them, and ``sum`` before Python
+    3.12) and correctly rounded (as ``math.fsum``, and nearly always ``sum`` since 3.12)."""
+    return _in_order(shares) == 100.0 and math.fsum(shares) == 100.0
+
+
+def _in_order(values: list[float]) -> float:
+    total = 0.0
+    for value in values:
+        total += value
+    return total

@@ -166,6 +166,21 @@ class Predictor:
         self._log.append(log)
         return results
 
+    def score(
+        self,
+        model: str,
+        version: int,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        missing: str = "error",
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+        """One version's outputs for entity rows, without routing or logging (rankings use
+        it): the outputs, the features as served and how many each row lacked."""
+        serving = self._serving(model, version)
+        frame, missing_counts = self._features(serving, rows, missing)
+        features = [{str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")]
+        return model_outputs(serving.model, frame), features, missing_counts
+
     @staticmethod
     def _failed(  # noqa: PLR0917 (one call site, all positional)
         request_id: str,

@@ -373,6 +373,22 @@ class PredictionLog:
             for r in rows
         ]
 
+    def clicks(
+        self, model: str, *, environment: str, start: datetime | None = None
+    ) -> list[tuple[str, int, str, int]]:
+        """Per request, version and arm, how many of the items shown got a positive outcome
+        (a click): what interleaving credits."""
+        where, params = _where(model, environment, start, None)
+        return [
+            (r[0], r[1], r[2], int(r[3] or 0))
+            for r in self._select(
+                "p.request_id, p.version, p.arm, sum(p.outcome_value > 0)",
+                f"{where} GROUP BY p.request_id, p.version, p.arm",
+                params,
+                ordered=False,
+            )
+        ]
+
     def _select(
         self, columns: str, where: str, params: Sequence[Any], *, ordered: bool = True
     ) -> list[tuple[Any, ...]]:

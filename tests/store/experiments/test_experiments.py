@@ -361,3 +361,83 @@ def test_cli_plan_and_report(store: FeatureStore, capsys: pytest.CaptureFixture[
     assert "7,350 outcomes per arm" in out
     assert "Verdict: KEEP RUNNING" in out
     assert '"verdict": "keep running"' in out
+
+
+def test_rankings_interleave_two_versions_and_credit_clicks(
+    store: FeatureStore,
+) -> None:
+    deployments = store.model_registry.deployments
+    candidates = [{"driver_id": d} for d in (1001, 1002, 1003)]
+    deployments.deploy("churn", "production", version=1)
+    ranked = store.rank("churn", "production", {}, candidates)
+    assert [r["rank"] for r in ranked] == [0, 1, 2]
+    assert {r["model_version"] for r in ranked} == {1}
+    scores = [r["score"] for r in ranked]
+    assert scores == sorted(scores, reverse=True)
+    with pytest.raises(RequestError, match="not interleaving"):
+        store.interleaving("churn")
+
+    with pytest.raises(RegistryError, match="exactly two A/B arms"):
+        deployments.deploy("churn", "production", [Target(1)], mode="interleave")
+    deployments.deploy(
+        "churn",
+        "production",
+        [Target(1, "ab", 50, "old"), Target(2, "ab", 50, "new")],
+        mode="interleave",
+    )
+    for _ in range(12):
+        shown = store.rank("churn", "production", {}, candidates)
+        assert sorted(r["driver_id"] for r in shown) == [1001, 1002, 1003]
+        assert {r["model_version"] for r in shown} <= {1, 2}
+        # users click what version 2 placed
+        clicked = [r["prediction_id"] for r in shown if r["model_version"] == 2]
+        store.record_outcomes(clicked, [True] * len(clicked))
+    report = store.interleaving("churn")
+    assert report.preference.wins_b == 12
+    assert report.preference.wins_a == 0
+    assert report.winner == 2
+    assert "b preferred" in report.render()
+    log = store.prediction_log()
+    assert (log["request_id"].value_counts() == 3).all()
+
+
+def test_bandit_shares_follow_outcomes_with_evidence(store: FeatureStore) -> None:
+    from store.experiments.bandit import BanditPolicy
+
+    deployments = store.model_registry.deployments
+    policy = BanditPolicy(min_outcomes=50, floor=0.05, interval=timedelta(hours=1))
+    deployments.deploy(
+        "churn",
+        "production",
+        [Target(1, "ab", 50, "a"), Target(2, "ab", 50, "b")],
+        mode="bandit",
+        policy=policy.to_dict(),
+    )
+    # each prediction logs the probability its arm was chosen with
+    served = store.predict("churn", [{"driver_id": d} for d in (1001, 1002, 1003)])
+    log = store.prediction_log()
+    assert set(log["propensity"]) == {0.5}
+    assert set(log["arm"]) <= {"a", "b"}
+    assert store.reweight("churn") is None  # its interval has not passed
+    rng = np.random.default_rng(6)
+    log_arm(store, 1, "ab", bernoulli(rng, 20, 0.1), arm="a", share=50)
+    log_arm(store, 2, "ab", bernoulli(rng, 20, 0.3), arm="b", share=50)
+    assert store.reweight("churn", force=True) is None  # too few outcomes to move
+    log_arm(store, 1, "ab", bernoulli(rng, 400, 0.1), arm="a", share=50)
+    log_arm(store, 2, "ab", bernoulli(rng, 400, 0.3), arm="b", share=50)
+    revision = store.reweight("churn", force=True)
+    assert revision is not None
+    assert revision.action == "reweight"
+    assert revision.mode == "bandit"
+    shares = {t.arm: t.share for t in revision.targets}
+    assert shares["b"] == pytest.approx(95.0)  # the floor keeps 5% on a
+    assert revision.evidence is not None
+    assert revision.evidence["arms"]["b"]["n"] == 420
+    assert "b best" in revision.reason
+    # the bandit's arms are one experiment across reweightings; no sample-ratio check
+    report = store.experiment("churn")
+    assert report.kind == "bandit"
+    assert report.sample_ratio is None
+    assert report.arms[0].predictions + report.arms[1].predictions == 840 + len(served)
+    with pytest.raises(RegistryError, match="at least two A/B arms"):
+        deployments.deploy("churn", "staging", [Target(1)], mode="bandit")
