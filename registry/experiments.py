@@ -125,10 +125,17 @@ class RetrainingRuns:
         self._db = db
         self.project = project
 
-    def start(
-        self, model: str, policy: str, kind: str, reason: str, details: dict[str, Any]
+    def start(  # noqa: PLR0917 (a run's facts, in the order they are told)
+        self,
+        model: str,
+        policy: str,
+        kind: str,
+        reason: str,
+        details: dict[str, Any],
+        at: datetime | None = None,
     ) -> RetrainingRun:
-        """Record that a trigger fired and its training is under way."""
+        """Record that a trigger fired at ``at`` (default now) and its training is under
+        way."""
         with self._db.write() as session:
             project = lock_project(session, self.project)
             row = RetrainingRunRow(
@@ -140,7 +147,7 @@ class RetrainingRuns:
                 details=details,
                 status="running",
                 error="",
-                started_at=utc_now(),
+                started_at=at or utc_now(),
             )
             session.add(row)
             session.flush()

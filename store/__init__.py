@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from store import types
 from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
+from store.definitions.retraining import RetrainingPolicy
 from store.definitions.expectations import (
     AllowedValues,
     Compare,
@@ -86,6 +87,7 @@ __all__ = [
     "RepoImportError",
     "RepoValidationError",
     "RequestError",
+    "RetrainingPolicy",
     "RowCount",
     "SourceDataError",
     "StoreError",

@@ -436,14 +436,13 @@ def monitor_report(
 @click.option("--webhook", help="POST new alerts as JSON to this URL.")
 @click.pass_context
 def monitor_run(ctx: click.Context, lookback: int, webhook: str | None) -> None:
-    """Evaluate every alert rule on the windows completed by now. Safe to run from cron:
-    an alert is reported once per rule and window. Exit status 1 when an alert fires."""
+    """Evaluate every alert rule on the windows completed by now, then the retraining
+    policies (an alert may fire one) and the bandits due a reweighting. Safe to run from
+    cron: an alert is reported once per rule and window. Exit status 1 when an alert fires
+    or a retraining run fails."""
     store = _store(ctx)
     rules = store.alert_rules()
-    if not rules:
-        click.echo("No alert rules: declare AlertRule(...) in the repository.")
-        return
-    events = store.run_monitoring(lookback=lookback, webhook=webhook)
+    events = store.run_monitoring(lookback=lookback, webhook=webhook) if rules else []
     for event in events:
         click.echo(
             f"ALERT {event.rule}: {event.condition}: {event.value:.4g} in "
@@ -451,7 +450,13 @@ def monitor_run(ctx: click.Context, lookback: int, webhook: str | None) -> None:
             + (f" ({event.runbook})" if event.runbook else "")
         )
     click.echo(f"{len(rules)} rule(s) evaluated, {len(events)} new alert(s).")
-    if events:
+    done = store.run_continual_learning()
+    for run in done.retraining:
+        outcome = f"registered v{run.version}" if run.status == "succeeded" else run.error
+        click.echo(f"RETRAINED {run.model} ({run.policy}, {run.kind}: {run.reason}): {outcome}")
+    for revision in done.reweighted:
+        click.echo(f"REWEIGHTED {revision.model} in {revision.environment}: {revision.reason}")
+    if events or any(r.status == "failed" for r in done.retraining):
         sys.exit(1)
 
 
@@ -750,6 +755,17 @@ def promote(
     _show_revision(revision)
     if revision.evidence:
         click.echo(f"  evidence: {revision.evidence.get('decision', '')}")
+
+
+@cli.command()
+@click.argument("policy")
+@click.pass_context
+def retrain(ctx: click.Context, policy: str) -> None:
+    """Run retraining POLICY now, whatever its triggers say."""
+    run = _store(ctx).retrain(policy)
+    if run.status == "failed":
+        raise click.ClickException(f"retraining run {run.id} failed: {run.error}")
+    click.echo(f"retraining run {run.id}: registered {run.model} v{run.version}")
 
 
 @cli.group()

@@ -24,6 +24,7 @@ from registry import (
     Kind,
     ProjectRegistry,
     Registry,
+    RetrainingRun,
     TrainingSetRecord,
     ValidationRun,
     WindowStatistics,
@@ -32,12 +33,14 @@ from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
+from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
 from store.epoch import as_utc, parse_duration
 from store.errors import ObjectNotFoundError, RequestError
 from store.experiments.analysis import ExperimentReport
 from store.experiments.ranking import InterleavingReport, Ranking
-from store.experiments.runner import ExperimentRunner, PromotionGate
+from store.experiments.retraining import Retrainer
+from store.experiments.runner import ContinualLearning, ExperimentRunner, PromotionGate
 from store.monitoring.drift_runs import DriftReference, DriftReport
 from store.monitoring.monitor import Monitor, OutcomeReceipt
 from store.monitoring.quality import QualityReport
@@ -723,6 +726,55 @@ class FeatureStore:
     @cached_property
     def _ranking(self) -> Ranking:
         return Ranking(self.model_registry, self._predictor, self._prediction_log)
+
+    def retraining_policies(self) -> list[RetrainingPolicy]:
+        """The retraining policies declared in the repository."""
+        return list(load_repo(self.repo_path).retraining_policies)
+
+    def retrain(self, policy: str | RetrainingPolicy, now: datetime | None = None) -> RetrainingRun:
+        """Run a retraining policy now, whatever its triggers say; the run, succeeded or
+        failed (with the error), is returned and recorded."""
+        if isinstance(policy, str):
+            found = {p.name: p for p in self.retraining_policies()}
+            if policy not in found:
+                raise ObjectNotFoundError("retraining policy", policy, sorted(found))
+            policy = found[policy]
+        when = datetime.now(UTC) if now is None else as_utc(now, "now")
+        return self._retrainer.run(policy, when)
+
+    def run_continual_learning(self, now: datetime | None = None) -> ContinualLearning:
+        """What ``silage monitor run`` does after the alert rules: run the retraining
+        policies that fire and reweight the bandits that are due."""
+        when = datetime.now(UTC) if now is None else as_utc(now, "now")
+        runs = self._retrainer.run_due(self.retraining_policies(), when)
+        return ContinualLearning(runs, self.experiments.reweight_due(when))
+
+    @cached_property
+    def _retrainer(self) -> Retrainer:
+        def build(
+            policy: RetrainingPolicy,
+            features: Sequence[str],
+            start: datetime | None,
+            end: datetime,
+            name: str,
+        ) -> TrainingSet:
+            import pandas as pd
+
+            path = policy.labels.resolve_path(self.repo_path)
+            rows = pd.read_parquet(path)
+            field = policy.labels.timestamp_field
+            times = pd.to_datetime(rows[field], utc=True)
+            keep = (times <= end) & (times >= start) if start is not None else times <= end
+            rows = rows[keep.to_numpy()].rename(columns={field: "event_timestamp"})
+            if rows.empty:
+                raise RequestError(
+                    f"retraining policy {policy.name!r}: {path} holds no labelled rows up to "
+                    f"{end:%Y-%m-%d %H:%M}; append the new labels first"
+                )
+            saved: TrainingSet = self.get_historical_features(rows, list(features)).save(name)
+            return saved
+
+        return Retrainer(self.model_registry, self._prediction_log, self.alerts, build)
 
     def reweight(
         self, model: str, environment: str = "production", *, force: bool = False

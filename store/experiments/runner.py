@@ -19,10 +19,11 @@ nothing and says why.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from registry import DeploymentRevision, Experiment, ProjectRegistry
+from registry import DeploymentRevision, Experiment, ProjectRegistry, RetrainingRun
 from store.errors import RequestError
 from store.experiments.analysis import (
     HIGHER_IS_BETTER,
@@ -34,7 +35,15 @@ from store.experiments.analysis import (
 from store.experiments.bandit import ArmRewards, BanditPolicy, due, thompson_shares
 from store.serving.prediction_log import METRICS, PredictionLog
 
-__all__ = ["ExperimentRunner", "PromotionGate"]
+__all__ = ["ContinualLearning", "ExperimentRunner", "PromotionGate"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContinualLearning:
+    """What one monitoring run did beyond alerts: retraining runs and bandit reweightings."""
+
+    retraining: list[RetrainingRun]
+    reweighted: list[DeploymentRevision]
 
 
 class PromotionGate:

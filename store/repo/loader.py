@@ -28,6 +28,7 @@ from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
+from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
 from store.definitions.spec import KIND_LABEL
 from store.errors import RepoImportError, RepoValidationError
@@ -56,8 +57,10 @@ class RepoContents:
     feature_views: tuple[FeatureView, ...] = ()
     feature_services: tuple[FeatureService, ...] = ()
     origins: dict[tuple[str, str], Path] = field(default_factory=dict)
-    # Alert rules are evaluated by `silage monitor run`; they are not catalog objects.
+    # Alert rules and retraining policies are evaluated by `silage monitor run`; they are
+    # not catalog objects.
     alert_rules: tuple[AlertRule, ...] = ()
+    retraining_policies: tuple[RetrainingPolicy, ...] = ()
 
     def all(self) -> Iterator[Definition]:
         """Every definition: entities, sources, views, then services."""
@@ -112,6 +115,7 @@ def load_repo(repo_path: Path) -> RepoContents:
     found: dict[tuple[str, str], tuple[Definition, Path]] = {}
     problems: list[str] = []
     rules: dict[str, tuple[AlertRule, Path]] = {}
+    policies: dict[str, tuple[RetrainingPolicy, Path]] = {}
     for path, module in _import_all(repo_path):
         for obj in _definitions_of(module):
             _collect(found, obj, path, problems)
@@ -124,6 +128,13 @@ def load_repo(repo_path: Path) -> RepoContents:
                     f"alert rule {rule.name!r} is declared twice, differently, in "
                     f"{earlier[1].name} and {path.name}; rename one or delete the other"
                 )
+        for policy in (v for v in vars(module).values() if isinstance(v, RetrainingPolicy)):
+            known = policies.setdefault(policy.name, (policy, path))
+            if known[0] is not policy:
+                problems.append(
+                    f"retraining policy {policy.name!r} is declared twice, in "
+                    f"{known[1].name} and {path.name}; rename one or delete the other"
+                )
     if problems:
         raise RepoValidationError(problems)
     contents = RepoContents(
@@ -133,6 +144,7 @@ def load_repo(repo_path: Path) -> RepoContents:
         feature_services=_of_kind(found, FeatureService),
         origins={key: path.relative_to(repo_path) for key, (_, path) in found.items()},
         alert_rules=tuple(rule for rule, _ in rules.values()),
+        retraining_policies=tuple(policy for policy, _ in policies.values()),
     )
     validate_references(contents)
     return contents

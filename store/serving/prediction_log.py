@@ -373,6 +373,26 @@ class PredictionLog:
             for r in rows
         ]
 
+    def outcomes_since(self, model: str, *, environment: str, since: datetime | None) -> int:
+        """How many outcomes were recorded for the model's served predictions since
+        ``since`` (all when None)."""
+        if not self.path.exists():
+            return 0
+        where, params = _where(model, environment, None, None)
+        if since is not None:
+            where += " AND o.recorded_at >= ?"
+            params.append(since.astimezone(UTC).isoformat())
+        conn = self._open()
+        try:
+            row = conn.execute(
+                "SELECT count(*) FROM outcomes AS o JOIN predictions AS p "
+                f"ON p.prediction_id = o.prediction_id WHERE {where}",
+                params,
+            ).fetchone()
+        finally:
+            conn.close()
+        return int(row[0])
+
     def clicks(
         self, model: str, *, environment: str, start: datetime | None = None
     ) -> list[tuple[str, int, str, int]]:
