@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from store import types
 from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
-from store.definitions.retraining import RetrainingPolicy
 from store.definitions.expectations import (
     AllowedValues,
     Compare,
@@ -43,6 +42,7 @@ from store.definitions.expectations import (
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView, FeatureViewProjection
 from store.definitions.field import Field
+from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
 from store.errors import (
     ConfigError,
