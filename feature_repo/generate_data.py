@@ -108,11 +108,40 @@ def requests(data: Path, n: int, seed: int) -> list[dict[str, int]]:
     return [{"driver_id": int(d), "customer_id": int(c)} for d, c in picked.to_numpy()]
 
 
-def outcomes(rows: list[dict[str, int]], seed: int) -> list[int]:
-    """Whether each requested trip was completed (1) or not (0), by its driver's skill."""
+def outcomes(rows: list[dict[str, int]], seed: int, *, shifted: bool = False) -> list[int]:
+    """Whether each requested trip was completed (1) or not (0), by its driver's skill; in
+    the ``shifted`` world (see :func:`shifted_skills`) by the skill after the change."""
     skill = skills(np.random.default_rng(SEED))
+    if shifted:
+        skill = shifted_skills(skill)
     chance = skill[np.array([r["driver_id"] for r in rows]) - DRIVERS[0]]
     return [int(x) for x in np.random.default_rng(seed).uniform(0, 1, len(rows)) < chance]
+
+
+def shifted_skills(skill: np.ndarray) -> np.ndarray:
+    """A change in the world the features do not show: a new dispatch rule sends the long
+    trips to the drivers who used to complete the most, and they now complete the least
+    (completion flips around its middle while the drivers' statistics stay as they were)."""
+    return 1.25 - skill
+
+
+def recent_trips(data: Path, end: datetime, n: int, seed: int) -> Path:
+    """``n`` labelled trips of the last day, completed by the shifted skills: the label feed
+    a retraining reads after the change. Written to ``recent_trips.parquet``."""
+    rng = np.random.default_rng(seed)
+    skill = shifted_skills(skills(np.random.default_rng(SEED)))
+    trips = pd.DataFrame(
+        {
+            "driver_id": rng.choice(DRIVERS, n),
+            "customer_id": rng.choice(CUSTOMERS, n),
+            "event_timestamp": end - pd.to_timedelta(rng.uniform(0, 86400, n), "s"),
+        }
+    )
+    chance = skill[trips["driver_id"].to_numpy() - DRIVERS[0]]
+    trips["completed"] = (rng.uniform(0, 1, n) < chance).astype("int64")
+    path = data / "recent_trips.parquet"
+    trips.to_parquet(path, index=False)
+    return path
 
 
 def newest_driver_stats(data: Path, created: datetime) -> pd.DataFrame:

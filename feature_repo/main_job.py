@@ -1,5 +1,7 @@
 """The worked example, end to end: data -> features -> training set -> model -> deployment
--> online store -> predictions -> monitoring (an upstream bug injected, and caught).
+-> online store -> predictions -> monitoring (an upstream bug injected, and caught) ->
+continual learning (the world shifts, a retraining fires, its canary is tested and promoted
+on evidence).
 
     python main_job.py
 
@@ -15,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from generate_data import conv_rate_bug, generate, newest_driver_stats, outcomes, requests
+from generate_data import (
+    conv_rate_bug,
+    generate,
+    newest_driver_stats,
+    outcomes,
+    recent_trips,
+    requests,
+)
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -119,8 +128,47 @@ def main() -> None:
     check(store, serve(store, HERE / "data", 600, seed=3))
     done(t)
 
-    print(f"\nThe whole path took {time.perf_counter() - began:.1f}s.")
-    print(registry.cards.get(MODEL, versions[1]).to_markdown().split("## Intended use")[0])
+    close_the_loop(store)
+
+    print(
+        f"\nThe whole path took {time.perf_counter() - began:.1f}s.",
+        registry.cards.get(MODEL, versions[1]).to_markdown().split("## Intended use")[0],
+        sep="\n",
+    )
+
+
+def close_the_loop(store: FeatureStore) -> None:
+    """Continual learning: the world shifts, a retraining policy fires (feature_repo/
+    retraining.py), its canary is tested against the primary and promoted on evidence."""
+    registry = store.model_registry
+    t = step("11. The world shifts (completion flips; the features do not show it); retrain")
+    serve(store, HERE / "data", 1000, seed=4, shifted=True)
+    recent_trips(HERE / "data", datetime.now(UTC), 3000, seed=5)
+    learned = store.run_continual_learning()
+    for run in learned.retraining:
+        print(
+            f"   retraining run {run.id} ({run.kind}: {run.reason}): "
+            + (f"registered v{run.version}" if run.version else f"failed: {run.error}")
+        )
+    live = registry.deployments.live(MODEL, "production")
+    print(
+        "   now serving: " + ", ".join(f"v{x.version} {x.role} {x.share:g}%" for x in live.targets)
+    )
+    done(t)
+
+    t = step("12. Test the retrained canary against the primary; promote it on evidence")
+    store.set_promotion_gate("production", metric="accuracy")
+    plan = store.plan_experiment(
+        MODEL, "production", "refresh", metric="accuracy", baseline=0.4, effect=0.1
+    )
+    print(f"   planned: {plan.spec['horizon']:,} outcomes per arm to find +0.1 accuracy")
+    serve(store, HERE / "data", 2000, seed=6, shifted=True)
+    report = store.experiment(MODEL)
+    for line in report.render().splitlines():
+        print(f"   {line}")
+    promoted = store.promote(MODEL, if_better=True)
+    print(f"   promoted v{promoted.versions('primary')[0]}: revision {promoted.revision}")
+    done(t)
 
 
 def train_candidates(store: FeatureStore, saved: Any) -> list[int]:
@@ -173,12 +221,14 @@ def train_candidates(store: FeatureStore, saved: Any) -> list[int]:
     return versions
 
 
-def serve(store: FeatureStore, data: Path, n: int, seed: int) -> datetime:
-    """Serve ``n`` requests, then record their outcomes; returns when serving began."""
+def serve(store: FeatureStore, data: Path, n: int, seed: int, *, shifted: bool = False) -> datetime:
+    """Serve ``n`` requests, then record their outcomes (in the shifted world if asked);
+    returns when serving began."""
     began = datetime.now(UTC)
     rows = requests(data, n, seed)
     served = store.predict(MODEL, rows, "production", missing="model")
-    receipt = store.record_outcomes([r["prediction_id"] for r in served], outcomes(rows, seed))
+    truth = outcomes(rows, seed, shifted=shifted)
+    receipt = store.record_outcomes([r["prediction_id"] for r in served], truth)
     quality = store.live_quality(MODEL, window="1h", start_date=began)
     accuracy = ", ".join(
         f"v{q.version} {q.role} {q.metrics['accuracy']:.2f}"

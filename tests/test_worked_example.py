@@ -22,7 +22,7 @@ def test_main_job_runs_the_whole_path(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for step in range(1, 11):
+    for step in range(1, 13):
         assert f"== {step}." in out
     served = [line for line in out.splitlines() if "p(completed)=" in line]
     assert len(served) == 8
@@ -35,6 +35,16 @@ def test_main_job_runs_the_whole_path(tmp_path: Path) -> None:
         assert "training-serving skew: none" in part
     assert "conv_rate (" in broken.split("drift against")[1].splitlines()[0]
     assert "training-serving skew: conv_rate 600/600" in broken
+    # continual learning: the shift costs the old model its accuracy, a retraining fires,
+    # its canary wins the experiment and is promoted on that evidence
+    shifted, tested = (out.split(f"== {n}.")[1].split("==")[0] for n in (11, 12))
+    assert "retraining run 1 (volume: 2,800 new outcomes (policy: 2,500)): registered v3" in (
+        shifted
+    )
+    assert "now serving: v1 primary 50%, v3 canary 50%" in shifted
+    assert "Verdict: BETTER: v3 canary beats v1 primary on accuracy" in tested
+    assert "Guardrails: all intact" in tested
+    assert "promoted v3: revision 3" in tested
     page = (repo / "data" / "monitoring_report.html").read_text()
     assert "<li class='drift'>conv_rate since" in page
     # a second run reuses the same training set and adds versions and a revision
@@ -42,4 +52,4 @@ def test_main_job_runs_the_whole_path(tmp_path: Path) -> None:
         [sys.executable, "main_job.py"], cwd=repo, capture_output=True, text=True, check=False
     )
     assert again.returncode == 0, again.stderr
-    assert "revision 2:" in again.stdout
+    assert "revision 4:" in again.stdout  # after the first run's deploy, canary and promotion

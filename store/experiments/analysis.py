@@ -26,7 +26,9 @@ outcomes, or a bandit's arms. :func:`analyse` reads it in this order:
    read at once) are Holm-adjusted; the confidence sequences use alpha divided by their
    number (Bonferroni), so the chance of any false win stays at alpha.
 5. **Guardrails** per arm from the log: error rate, missing-feature rate and mean latency;
-   one is breached when its confidence sequence shows the challenger worse.
+   one is breached when its confidence sequence shows the challenger worse by more than a
+   tolerance (1 point of a rate; the larger of 1 ms and 10% of the control's latency). A
+   prediction's latency is its batch's mean, so latency is compared per batch-average.
 6. **The verdict** comes from the confidence sequences only, so the report may be read at
    any time, as often as wished, without inflating false positives: ``better`` or
    ``worse`` as soon as the primary metric's sequence excludes 0; ``no difference`` once
@@ -83,6 +85,11 @@ HIGHER_IS_BETTER = {
     "squared_error": False,
 }
 GUARDRAILS = ("error_rate", "missing_feature_rate", "latency_ms")
+# How much worse a guardrail may be before it counts as breached: a difference that is
+# certain but immaterial (a hundredth of a millisecond) must not block a better model.
+# Rates in absolute points; latency the larger of 1 ms and 10% of the control's.
+RATE_TOLERANCE = 0.01
+LATENCY_TOLERANCE_MS, LATENCY_TOLERANCE_SHARE = 1.0, 0.10
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -650,6 +657,11 @@ def _guardrails(
         }
         for guardrail, (control_sample, treatment_sample) in pairs.items():
             low, _ = confidence_sequence(control_sample, treatment_sample, alpha=alpha / family)
+            tolerance = (
+                max(LATENCY_TOLERANCE_MS, LATENCY_TOLERANCE_SHARE * _value(control_sample))
+                if guardrail == "latency_ms"
+                else RATE_TOLERANCE
+            )
             found.append(
                 GuardrailResult(
                     guardrail=guardrail,
@@ -657,7 +669,8 @@ def _guardrails(
                     treatment=name,
                     control_value=_value(control_sample),
                     treatment_value=_value(treatment_sample),
-                    breached=math.isfinite(low) and low > 0,  # the challenger is higher
+                    # the challenger is higher by more than the tolerance
+                    breached=math.isfinite(low) and low > tolerance,
                 )
             )
     return found

@@ -47,8 +47,9 @@ class RetrainingContext:
 
     ``training_set`` is the saved :class:`~store.offline.training_set.TrainingSet`;
     ``data`` its rows as a pandas DataFrame (features and the label); ``features`` the
-    feature columns in order; ``label`` the label column; ``previous`` the live primary's
-    version number.
+    feature columns to train on, in order (the live version's inputs when the training set
+    has them, else all of its feature columns); ``label`` the label column; ``previous``
+    the live primary's version number.
     """
 
     model: str
@@ -137,7 +138,7 @@ class Retrainer:
             name = f"{policy.model}_retraining_{run.id}"
             saved = self._build(policy, features, start, now, name)
             data = saved.to_df()
-            columns = tuple(f.column for f in saved.record.features)
+            columns = self._inputs(policy.model, primary, saved)
             context = RetrainingContext(
                 model=policy.model,
                 policy=policy.name,
@@ -174,6 +175,15 @@ class Retrainer:
         return self._registry.retraining.finish(
             run.id, version=registered.version, details={"training_set": name}
         )
+
+    def _inputs(self, model: str, version: int, saved: Any) -> tuple[str, ...]:
+        """The columns the new model should take: the ones the live version was trained on
+        when the fresh training set has them all, else every feature column."""
+        columns = tuple(f.column for f in saved.record.features)
+        previous = self._registry.models.get_version(model, version=version).input_features
+        if previous and set(previous) <= set(columns):
+            return tuple(previous)
+        return columns
 
     def _features_of(self, model: str, version: int) -> list[str]:
         found = self._registry.models.get_version(model, version=version)
