@@ -1,4 +1,5 @@
-"""Test in production: experiment analysis, bandits, interleaving and promotion on evidence.
+"""Test in production and continual learning: experiment analysis, bandits, interleaving,
+promotion on evidence and retraining.
 
 Chapter 9's loop back from production. A deployment already routes traffic to A/B arms,
 a canary beside the primary, or shadows; this package says which is better and acts on it:
@@ -11,8 +12,14 @@ a canary beside the primary, or shadows; this package says which is better and a
   credit of clicks;
 - :mod:`~store.experiments.analysis`: the experiment report, from per-arm aggregates the
   predictions log computes in SQL;
-- :mod:`~store.experiments.promotion`: the champion and challenger gate.
+- :mod:`~store.experiments.runner`: experiments acted on: plans, reports, promotion on
+  evidence (the champion and challenger gate), bandit reweighting;
+- :mod:`~store.experiments.ranking`: rankings through deployments, interleaved when two
+  versions are deployed to be compared;
+- :mod:`~store.experiments.retraining`: retraining policies evaluated and run.
 
-May import ``registry``, :mod:`store.serving` (the predictions log) and the shared leaf
-modules (errors, epoch); never the offline or online stores directly.
+May import ``registry``, :mod:`store.serving` (the predictions log and routing),
+:mod:`store.definitions` (retraining policies), :mod:`store.monitoring` and the shared leaf
+modules (errors, epoch); never the offline or online stores directly: the facade hands in
+what it needs of them (features online, training sets) as functions.
 """
