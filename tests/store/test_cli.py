@@ -107,9 +107,9 @@ def test_registry_upgrade_and_version(
 ) -> None:
     repo = str(make_repo("basic"))
     code, out, _ = run(capsys, "--repo", repo, "registry", "upgrade")
-    assert (code, out.strip()) == (0, "Registry upgraded from revision (empty) to 0006.")
+    assert (code, out.strip()) == (0, "Registry upgraded from revision (empty) to 0007.")
     code, out, _ = run(capsys, "--repo", repo, "registry", "upgrade")
-    assert out.strip() == "Registry already at revision 0006."
+    assert out.strip() == "Registry already at revision 0007."
     code, out, _ = run(capsys, "version")
     assert out.startswith("silage ")
 
