@@ -159,7 +159,14 @@ class ModelCards:
         _check_sliced(given.get("quantitative_analyses"))
         previous = self.get(model, version)
         content = {k: v for k, v in previous.sections.items() if k in HUMAN_SECTIONS}
+        measured = (content.get("quantitative_analyses") or {}).get("online_experiments")
         content.update(given)
+        if measured and isinstance(content.get("quantitative_analyses"), dict):
+            # Evidence recorded by promotions stays, whatever people rewrite around it.
+            content["quantitative_analyses"] = {
+                **content["quantitative_analyses"],
+                "online_experiments": measured,
+            }
         return self._write(model, version, "draft", content, by)
 
     def approve(self, model: str, version: int, *, by: str | None = None) -> ModelCard:

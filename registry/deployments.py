@@ -116,8 +116,14 @@ class Deployments:
         policy: dict[str, Any] | None = None,
         by: str | None = None,
         reason: str = "",
+        expected_revision: int | None = None,
     ) -> DeploymentRevision:
         """Make ``targets`` (or ``version`` alone, as primary) the live deployment.
+
+        ``expected_revision`` makes it conditional: refused when the live revision is not
+        that number any more (0: never deployed), so a deployment computed from what was
+        live cannot undo a change made meanwhile. A promotion gate governs promotions;
+        deploying a new primary directly is an explicit act, recorded with who and why.
 
         ``mode="bandit"`` (A/B arms, with the bandit's ``policy``) lets
         :meth:`reweight` move the arms' shares; ``mode="interleave"`` takes exactly two A/B
@@ -140,6 +146,7 @@ class Deployments:
             lambda _: (chosen, mode, policy),
             by=by,
             reason=reason,
+            expected_revision=expected_revision,
         )
 
     def promote(
@@ -341,6 +348,7 @@ class Deployments:
         reason: str,
         evidence: dict[str, Any] | None = None,
         gated: bool = False,
+        expected_revision: int | None = None,
     ) -> DeploymentRevision:
         with self._db.write() as session:
             project = lock_project(session, self.project)
@@ -372,6 +380,13 @@ class Deployments:
                     f"{environment} promotes only on evidence that the challenger is better "
                     f"({_describe_gate(env.promotion_gate)}); run `silage promote --if-better`"
                     f" (store.promote(..., if_better=True)), which reads the experiment"
+                )
+            if gated and evidence is not None:
+                _check_evidence(model, environment, evidence, live, chosen[0].version)
+            if expected_revision is not None and (number or 0) != expected_revision:
+                raise RegistryError(
+                    f"{model} in {environment} changed while this deployment was prepared "
+                    f"(now revision {number}, expected {expected_revision}); read it again"
                 )
             targets = _with_shares(model, environment, chosen)
             version_ids = {}
@@ -444,6 +459,27 @@ def _check_mode(where: str, mode: str, targets: Sequence[Target]) -> None:
         raise RegistryError(f"{where}: a bandit needs at least two A/B arms to move traffic")
     if mode == "interleave" and len(arms) != 2:
         raise RegistryError(f"{where}: interleaving compares exactly two A/B arms")
+
+
+def _check_evidence(
+    model: str,
+    environment: str,
+    evidence: dict[str, Any],
+    live: DeploymentRevision | None,
+    promoted: int,
+) -> None:
+    """Evidence must be about this challenger in the live revision, not an earlier one."""
+    if live is None or evidence.get("revision") != live.revision:
+        raise RegistryError(
+            f"the evidence for {model} in {environment} was read at revision "
+            f"{evidence.get('revision')}, but revision {live.revision if live else 0} is live; "
+            f"read the experiment again"
+        )
+    if evidence.get("challenger") != promoted:
+        raise RegistryError(
+            f"the evidence for {model} in {environment} is about "
+            f"v{evidence.get('challenger')}, not v{promoted}"
+        )
 
 
 def _describe_gate(gate: dict[str, Any]) -> str:

@@ -456,7 +456,9 @@ def monitor_run(ctx: click.Context, lookback: int, webhook: str | None) -> None:
         click.echo(f"RETRAINED {run.model} ({run.policy}, {run.kind}: {run.reason}): {outcome}")
     for revision in done.reweighted:
         click.echo(f"REWEIGHTED {revision.model} in {revision.environment}: {revision.reason}")
-    if events or any(r.status == "failed" for r in done.retraining):
+    for problem in done.problems:
+        click.echo(f"SKIPPED {problem}")
+    if events or done.problems or any(r.status == "failed" for r in done.retraining):
         sys.exit(1)
 
 
@@ -690,6 +692,12 @@ def _targets(
 @click.option("--bandit-interval", default="1h", help="Bandit: how often shares move.")
 @click.option("--bandit-floor", type=float, default=0.05, help="Bandit: least share per arm.")
 @click.option("--bandit-min-outcomes", type=int, default=100, help="Bandit: per arm first.")
+@click.option(
+    "--bandit-reward",
+    type=click.Choice(["binary", "continuous"]),
+    default="binary",
+    help="Bandit: 0/1 outcomes, or numbers.",
+)
 @click.option("--reason", default="", help="Why, for the deployment history.")
 @click.pass_context
 def deploy(
@@ -704,6 +712,7 @@ def deploy(
     bandit_interval: str,
     bandit_floor: float,
     bandit_min_outcomes: int,
+    bandit_reward: str,
     reason: str,
 ) -> None:
     """Deploy MODEL to ENVIRONMENT: a primary, optionally a canary, A/B arms and shadows."""
@@ -713,6 +722,7 @@ def deploy(
         from store.experiments.bandit import BanditPolicy
 
         policy = BanditPolicy(
+            reward="continuous" if bandit_reward == "continuous" else "binary",
             interval=parse_duration(bandit_interval),
             floor=bandit_floor,
             min_outcomes=bandit_min_outcomes,
@@ -783,7 +793,11 @@ def experiments() -> None:
 @click.option("--sd", type=float, help="Standard deviation, for a metric that is not 0/1.")
 @click.option("--alpha", type=float, default=0.05, show_default=True)
 @click.option("--power", type=float, default=0.8, show_default=True)
-@click.option("--lower-is-better", is_flag=True, help="Less of the metric is better.")
+@click.option(
+    "--higher-is-better/--lower-is-better",
+    default=None,
+    help="Override the metric's direction (default: more outcome and accuracy, less error).",
+)
 @click.pass_context
 def experiments_plan(
     ctx: click.Context,
@@ -796,7 +810,7 @@ def experiments_plan(
     sd: float | None,
     alpha: float,
     power: float,
-    lower_is_better: bool,
+    higher_is_better: bool | None,
 ) -> None:
     """Declare experiment NAME on MODEL's deployment, with the sample size it needs."""
     found = _store(ctx).plan_experiment(
@@ -809,7 +823,7 @@ def experiments_plan(
         sd=sd,
         alpha=alpha,
         power=power,
-        higher_is_better=not lower_is_better,
+        higher_is_better=higher_is_better,
     )
     spec = found.spec
     click.echo(

@@ -746,8 +746,9 @@ class FeatureStore:
         """What ``silage monitor run`` does after the alert rules: run the retraining
         policies that fire and reweight the bandits that are due."""
         when = datetime.now(UTC) if now is None else as_utc(now, "now")
-        runs = self._retrainer.run_due(self.retraining_policies(), when)
-        return ContinualLearning(runs, self.experiments.reweight_due(when))
+        runs, problems = self._retrainer.run_due(self.retraining_policies(), when)
+        reweighted, stuck = self.experiments.reweight_due(when)
+        return ContinualLearning(runs, reweighted, problems + stuck)
 
     @cached_property
     def _retrainer(self) -> Retrainer:

@@ -84,6 +84,12 @@ def downgrade() -> None:
     op.drop_table("experiments")
     with op.batch_alter_table("environments") as batch:
         batch.drop_column("promotion_gate")
+    # A bandit's reweightings cannot be told by an older schema: drop them with their
+    # targets (foreign keys are off while migrating, so the targets go first).
+    op.execute(
+        "DELETE FROM deployment_targets WHERE revision_id IN "
+        "(SELECT id FROM deployment_revisions WHERE action = 'reweight')"
+    )
     op.execute("DELETE FROM deployment_revisions WHERE action = 'reweight'")
     with op.batch_alter_table("deployment_revisions") as batch:
         batch.drop_constraint(op.f("ck_deployment_revisions_mode_known"), type_="check")

@@ -153,20 +153,31 @@ def plan(
     power: float = 0.8,
     higher_is_better: bool | None = None,
     secondary: Sequence[str] = (),
+    comparisons: int = 1,
 ) -> ExperimentPlan:
     """Plan an experiment: the horizon (units per arm) that finds an absolute difference
     ``effect`` on ``metric`` (a rate ``baseline`` when ``sd`` is None, else a metric of
     standard deviation ``sd``) with probability ``power``, reading as often as wished.
+    The report divides alpha among its comparisons (challengers times metrics), so the
+    plan does too: ``comparisons`` is the number of challengers.
 
     Raises:
         RequestError: an unknown metric, or numbers no experiment can plan for.
     """
     for name in (metric, *secondary):
         _check_metric(name)
+    family = max(comparisons, 1) * (1 + len(set(secondary) - {metric}))
     try:
-        horizon = sample_size(baseline=baseline, effect=effect, alpha=alpha, power=power, sd=sd)
+        horizon = sample_size(
+            baseline=baseline, effect=effect, alpha=alpha / family, power=power, sd=sd
+        )
         fixed = sample_size(
-            baseline=baseline, effect=effect, alpha=alpha, power=power, sd=sd, sequential=False
+            baseline=baseline,
+            effect=effect,
+            alpha=alpha / family,
+            power=power,
+            sd=sd,
+            sequential=False,
         )
     except ValueError as error:
         raise RequestError(f"cannot plan the experiment: {error}") from error
@@ -213,6 +224,7 @@ class MetricResult:
     sequential_low: float
     sequential_high: float
     finding: str  # "better", "worse" or "undecided" (from the confidence sequence)
+    higher_is_better: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,7 +242,8 @@ class GuardrailResult:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExperimentReport:
     """An experiment read now: traffic, sample-ratio check, comparisons, guardrails and the
-    verdict (``better``, ``worse``, ``no difference``, ``keep running`` or ``blocked``)."""
+    verdict: ``better`` (with the ``winner``), ``worse``, ``breached`` (better, but a
+    guardrail broken), ``no difference``, ``keep running`` or ``blocked``."""
 
     model: str
     environment: str
@@ -424,27 +437,27 @@ def analyse(
             f"{model} in {environment} serves one version only (v{live.targets[0].version}); "
             f"an experiment needs a second arm: deploy a canary, A/B arms or a shadow"
         )
+    if live.mode == "interleave":
+        raise RequestError(
+            f"{model} in {environment} interleaves two rankers; read it with "
+            f"store.interleaving({model!r}) (a preference per request, not an A/B split)"
+        )
     experiment_plan = ExperimentPlan.from_dict(experiment.spec) if experiment else None
-    kind = (
-        "bandit"
-        if live.mode == "bandit"
-        else "ab"
-        if any(t.role == "ab" for t in served)
-        else "canary"
-        if len(served) > 1
-        else "shadow"
+    kind = _kind(live)
+    quality = "accuracy" if classifier else "absolute_error"
+    primary = (
+        metric
+        or (experiment_plan.metric if experiment_plan else None)
+        or (quality if kind == "shadow" else "outcome")
     )
-    default = experiment_plan.metric if experiment_plan else None
-    if kind == "shadow" and default in (None, "outcome") and metric in (None, "outcome"):
-        default = "accuracy" if classifier else "absolute_error"
-    primary = metric or default or "outcome"
     _check_metric(primary)
     if kind == "shadow" and primary == "outcome":
         raise RequestError(
             f"shadows of {model} never change the outcome; compare them on how right they "
             f"were: metric='accuracy' (classifiers) or 'absolute_error' (regressors)"
         )
-    names = [primary, *(m for m in (experiment_plan.secondary if experiment_plan else ()))]
+    secondary = experiment_plan.secondary if experiment_plan else ()
+    names = list(dict.fromkeys([primary, *secondary]))
     higher = (
         experiment_plan.higher_is_better
         if experiment_plan and experiment_plan.metric == primary
@@ -523,6 +536,7 @@ def analyse(
             )
             comparisons.append((name, t, result, sequence))
     adjusted = holm([_p(c.p_value) for _, _, c, _ in comparisons], alpha=alpha)
+    direction = {name: higher if name == primary else HIGHER_IS_BETTER[name] for name in names}
     metric_results = tuple(
         MetricResult(
             metric=name,
@@ -532,7 +546,8 @@ def analyse(
             adjusted_p_value=p,
             sequential_low=low,
             sequential_high=high,
-            finding=_finding(low, high, higher if name == primary else HIGHER_IS_BETTER[name]),
+            finding=_finding(low, high, direction[name]),
+            higher_is_better=direction[name],
         )
         for (name, t, c, (low, high)), p in zip(comparisons, adjusted, strict=True)
     )
@@ -566,6 +581,16 @@ def analyse(
     )
 
 
+def _kind(live: DeploymentRevision) -> str:
+    """``bandit``, ``ab``, ``canary`` or ``shadow``: how the live deployment experiments."""
+    if live.mode == "bandit":
+        return "bandit"
+    served = [t for t in live.targets if t.role != "shadow"]
+    if any(t.role == "ab" for t in served):
+        return "ab"
+    return "canary" if len(served) > 1 else "shadow"
+
+
 def _verdict(
     kind: str,
     *,
@@ -590,22 +615,24 @@ def _verdict(
     better = [m for m in results if m.finding == "better"]
     worse = [m for m in results if m.finding == "worse"]
     breached = {g.treatment for g in guardrails if g.breached}
-    if better:
+    intact = [m for m in better if m.treatment not in breached]
+    if better and not intact:
+        best = better[0]
+        names = ", ".join(
+            g.guardrail for g in guardrails if g.treatment == best.treatment and g.breached
+        )
+        return (
+            "breached",
+            None,
+            f"{best.treatment} is better on {primary} but breaks its guardrails ({names})",
+        )
+    if intact:
         best = max(
-            better,
+            intact,
             key=lambda m: (
                 abs(m.comparison.difference) if math.isfinite(m.comparison.difference) else 0.0
             ),
         )
-        if best.treatment in breached:
-            names = ", ".join(
-                g.guardrail for g in guardrails if g.treatment == best.treatment and g.breached
-            )
-            return (
-                "worse",
-                None,
-                f"{best.treatment} is better on {primary} but breaks its guardrails ({names})",
-            )
         return (
             "better",
             best.treatment,
@@ -699,9 +726,10 @@ def _check_readable(model: str, metric: str, rows: Any) -> None:
     unreadable = sum(r.unreadable for r in rows)
     if unreadable:
         raise RequestError(
-            f"{unreadable:,} outcomes of {model} are not numbers or booleans, and metric "
-            f"{metric!r} needs numbers: record outcomes as 0/1, true/false or numbers, or "
-            f"compare the predictions' accuracy (metric='accuracy')"
+            f"metric {metric!r} cannot read {unreadable:,} outcomes of {model} as numbers: "
+            f"the outcome (or, for an error metric, the prediction) is not a number or a "
+            f"boolean. Record outcomes as 0/1, true/false or numbers, or compare on "
+            f"metric='accuracy'"
         )
 
 

@@ -146,7 +146,8 @@ class Ranking:
                     latency_ms=latency,
                     prediction_id=prediction_id,
                     arm=target.arm,
-                    propensity=None,
+                    # interleaved items were not routed by shares; a routed ranking was
+                    propensity=None if live.mode == "interleave" else (target.share or 0) / 100,
                     missing=missing[i],
                     label=label,
                     predicted=number,

@@ -15,11 +15,14 @@ fires, in order, each step recorded:
 5. it is deployed beside the live primary as a shadow or a canary, the revision's reason
    naming the run.
 
-If any step fails the run is recorded as failed with the error, and nothing else stays:
-no version is registered (or it is deleted again when its deployment fails). The clock of
-every trigger restarts at the last run, failed or not, so a failing training function is
-not retried on every monitoring run; a new alert, new outcomes or the next period fire it
-again.
+If any step fails the run is recorded as failed with the error, and no version stays
+registered (it is deleted again when its deployment fails); the training set built for it
+stays, named on the run, to debug the training function with. The deployment is written
+only if the live revision is still the one it was computed from. The clock of every
+trigger restarts at the last run, failed or not, so a failing training function is not
+retried on every monitoring run; a new alert, new outcomes or the next period fire it
+again. A policy does not fire while a version it shipped is still a canary or shadow: the
+experiment on it decides first.
 """
 
 from __future__ import annotations
@@ -81,15 +84,27 @@ class Retrainer:
         self._build = build
 
     def due(self, policy: RetrainingPolicy, now: datetime) -> tuple[str, str] | None:
-        """The trigger that fires now, as (kind, reason), or None."""
+        """The trigger that fires now, as (kind, reason), or None. Every trigger counts
+        from the policy's last run, or, before its first, from when the live primary was
+        registered; none fires while a version this policy shipped is still under test
+        (a canary or shadow beside the primary)."""
+        live = self._registry.deployments.live(policy.model, policy.environment)
+        models = self._registry.models
+        testing = [
+            t.version
+            for t in live.targets
+            if t.role in ("canary", "shadow")
+            and models.get_version(policy.model, version=t.version).tags.get("policy")
+            == policy.name
+        ]
+        if testing:
+            return None
         runs = self._registry.retraining.list(policy.model, policy.name)
-        since = runs[-1].started_at if runs else None
+        primary = (live.versions("primary") or live.versions())[0]
+        born = models.get_version(policy.model, version=primary).created_at
+        since = max(runs[-1].started_at, born) if runs else born
         for name in policy.on_alerts:
-            fired = [
-                a
-                for a in self._alerts()
-                if a.rule == name and (since is None or a.fired_at > since)
-            ]
+            fired = [a for a in self._alerts() if a.rule == name and a.fired_at > since]
             if fired:
                 kind = "drift" if fired[0].metric.startswith("drift") else "performance"
                 return kind, f"alert {name} fired: {fired[0].condition}"
@@ -99,23 +114,25 @@ class Retrainer:
             )
             if count >= policy.new_outcomes:
                 return "volume", f"{count:,} new outcomes (policy: {policy.new_outcomes:,})"
-        if policy.every is not None:
-            live = self._registry.deployments.live(policy.model, policy.environment)
-            primary = live.versions("primary") or live.versions()
-            born = self._registry.models.get_version(policy.model, version=primary[0]).created_at
-            last = max(since, born) if since else born
-            if now - last >= RetrainingPolicy.duration(policy.every):
-                return "time", f"{policy.every} since {last:%Y-%m-%d %H:%M} UTC"
+        if policy.every is not None and now - since >= RetrainingPolicy.duration(policy.every):
+            return "time", f"{policy.every} since {since:%Y-%m-%d %H:%M} UTC"
         return None
 
-    def run_due(self, policies: Sequence[RetrainingPolicy], now: datetime) -> list[RetrainingRun]:
-        """Run every policy that fires now; the runs, succeeded or failed."""
-        runs = []
+    def run_due(
+        self, policies: Sequence[RetrainingPolicy], now: datetime
+    ) -> tuple[list[RetrainingRun], list[str]]:
+        """Run every policy that fires now: the runs (succeeded or failed), and the
+        policies that could not be evaluated, each with why (one does not stop the rest)."""
+        runs, problems = [], []
         for policy in policies:
-            fired = self.due(policy, now)
+            try:
+                fired = self.due(policy, now)
+            except Exception as error:  # a model not deployed, say: report it, go on
+                problems.append(f"retraining policy {policy.name!r}: {error}")
+                continue
             if fired is not None:
                 runs.append(self.run(policy, now, kind=fired[0], reason=fired[1]))
-        return runs
+        return runs, problems
 
     def run(
         self, policy: RetrainingPolicy, now: datetime, *, kind: str = "manual", reason: str = ""
@@ -133,9 +150,9 @@ class Retrainer:
             at=now,
         )
         registered = None
+        name = f"{policy.model}_retraining_{run.id}"
         try:
             features = policy.features or self._features_of(policy.model, primary)
-            name = f"{policy.model}_retraining_{run.id}"
             saved = self._build(policy, features, start, now, name)
             data = saved.to_df()
             columns = self._inputs(policy.model, primary, saved)
@@ -166,12 +183,20 @@ class Retrainer:
                 tags={"retraining_run": str(run.id), "policy": policy.name, "trigger": kind},
                 description=f"retrained by {policy.name}: {run.reason}",
             )
-            self._deploy(policy, live.targets, registered.version, run.id, run.reason)
-        except Exception as error:
-            if registered is not None:
-                self._registry.delete_version(policy.model, registered.version)
+            self._deploy(policy, registered.version, run.id, run.reason)
+        except BaseException as error:
             detail = "".join(traceback.format_exception_only(error)).strip()
-            return self._registry.retraining.finish(run.id, error=detail)
+            try:
+                if registered is not None:
+                    self._registry.delete_version(policy.model, registered.version)
+            finally:
+                # The training set stays (what the function was given, to debug it with).
+                failed = self._registry.retraining.finish(
+                    run.id, error=detail, details={"training_set": name}
+                )
+            if not isinstance(error, Exception):
+                raise
+            return failed
         return self._registry.retraining.finish(
             run.id, version=registered.version, details={"training_set": name}
         )
@@ -195,14 +220,11 @@ class Retrainer:
         record = self._registry.training_sets.get(self._registry.project, found.training_set)
         return [f"{f.feature_view}:{f.feature}" for f in record.features]
 
-    def _deploy(
-        self,
-        policy: RetrainingPolicy,
-        targets: Sequence[Target],
-        version: int,
-        run_id: int,
-        reason: str,
-    ) -> None:
+    def _deploy(self, policy: RetrainingPolicy, version: int, run_id: int, reason: str) -> None:
+        """Beside the primary live now (read again: it may have changed while training),
+        conditional on it staying live until the write."""
+        live = self._registry.deployments.live(policy.model, policy.environment)
+        targets = live.targets
         primary = next((t for t in targets if t.role == "primary"), None)
         if primary is None:
             raise RequestError(
@@ -224,4 +246,5 @@ class Retrainer:
             chosen,
             by=f"retraining:{policy.name}",
             reason=f"retraining run {run_id}: {reason}",
+            expected_revision=live.revision,
         )

@@ -26,7 +26,6 @@ from typing import Any
 from registry import DeploymentRevision, Experiment, ProjectRegistry, RetrainingRun
 from store.errors import RequestError
 from store.experiments.analysis import (
-    HIGHER_IS_BETTER,
     ExperimentReport,
     analyse,
     experiment_start,
@@ -44,6 +43,7 @@ class ContinualLearning:
 
     retraining: list[RetrainingRun]
     reweighted: list[DeploymentRevision]
+    problems: list[str]
 
 
 class PromotionGate:
@@ -85,8 +85,16 @@ class ExperimentRunner:
     ) -> Experiment:
         """Declare an experiment with its plan (see :func:`~store.experiments.analysis.plan`
         for the settings); its horizon is the sample size per arm."""
-        self._registry.deployments.live(model, environment)  # raises when not deployed
-        spec = plan(**settings).to_dict()
+        live = self._registry.deployments.live(model, environment)  # raises when not deployed
+        challengers = max(len(live.targets) - 1, 1)
+        try:
+            found = plan(**settings, comparisons=challengers)
+        except TypeError as error:
+            raise RequestError(
+                f"cannot plan the experiment: {error}; the settings are metric, baseline, "
+                f"effect, sd, alpha, power, higher_is_better and secondary"
+            ) from error
+        spec = {**found.to_dict(), "revision": live.revision}
         return self._registry.experiments.declare(model, environment, name, spec, by=by)
 
     def report(
@@ -102,9 +110,12 @@ class ExperimentRunner:
         history = self._registry.deployments.history(model, environment)
         if not history:
             raise RequestError(f"{model} is not deployed in {environment}")
-        began = experiment_start(history).created_at
+        first = experiment_start(history)
+        began = first.created_at
         since = max(began, start.astimezone(UTC)) if start else began
         experiment = self._registry.experiments.current(model, environment)
+        if experiment is not None and experiment.spec.get("revision", 0) < first.revision:
+            experiment = None  # declared for an earlier deployment
         classifier = any(
             self._registry.models.get_version(model, version=v).classes
             for v in {t.version for t in history[-1].targets}
@@ -205,6 +216,12 @@ class ExperimentRunner:
                     f"booleans; a bandit's rewards must be 0/1 or numbers"
                 )
             m = found.metric if found is not None else None
+            if policy.reward == "binary" and m is not None and m.total != m.total_squares:
+                raise RequestError(
+                    f"{model}'s arm {arm} has rewards other than 0 and 1 and the bandit's "
+                    f"rewards are binary; redeploy it with a continuous reward "
+                    f"(--bandit-reward continuous)"
+                )
             rewards.append(
                 ArmRewards(
                     arm, m.n if m else 0, m.total if m else 0.0, m.total_squares if m else 0.0
@@ -218,15 +235,22 @@ class ExperimentRunner:
             model, environment, result.shares, evidence=result.evidence(), reason=result.reason
         )
 
-    def reweight_due(self, now: datetime | None = None) -> list[DeploymentRevision]:
-        """Reweight every bandit deployment of the project whose interval has passed."""
-        changed = []
+    def reweight_due(
+        self, now: datetime | None = None
+    ) -> tuple[list[DeploymentRevision], list[str]]:
+        """Reweight every bandit deployment of the project whose interval has passed: the
+        new revisions, and the bandits that could not be, each with why."""
+        changed, problems = [], []
         for live in self._registry.deployments.list_live():
             if live.mode == "bandit":
-                found = self.reweight(live.model, live.environment, now=now)
+                try:
+                    found = self.reweight(live.model, live.environment, now=now)
+                except Exception as error:
+                    problems.append(f"bandit {live.model} in {live.environment}: {error}")
+                    continue
                 if found is not None:
                     changed.append(found)
-        return changed
+        return changed, problems
 
 
 def _metrics(
@@ -277,18 +301,24 @@ def _judge(report: ExperimentReport, gate: PromotionGate, challenger: int) -> tu
         if m.metric == primary and m.treatment.startswith(f"v{challenger} ")
     ]
     if not found:
-        return False, f"v{challenger} has no comparison on {primary}"
+        control = report.metrics[0].control
+        return False, (
+            f"v{challenger} is the control of this experiment ({control}), which the "
+            f"challengers are compared with; promote a challenger"
+            if control.startswith(f"v{challenger} ")
+            else f"v{challenger} has no comparison on {primary}"
+        )
     result = found[0]
     if result.comparison.treatment_mean != result.comparison.treatment_mean:  # NaN: no data
         return False, f"no arm has outcomes for {primary} yet; the gate cannot be judged"
-    higher = report.plan.higher_is_better if report.plan else HIGHER_IS_BETTER[primary]
     # The worst difference the confidence sequence allows, oriented so that more is better.
-    worst = result.sequential_low if higher else -result.sequential_high
+    worst = result.sequential_low if result.higher_is_better else -result.sequential_high
+    outcomes = {a.name: a.outcomes for a in report.arms}
     numbers = (
         f"{primary} {result.comparison.treatment_mean:.4g} vs {result.comparison.control_mean:.4g}"
         f", sequential interval [{result.sequential_low:+.4g}, {result.sequential_high:+.4g}] "
-        f"over {report.arms[0].outcomes:,} and "
-        f"{next(a.outcomes for a in report.arms if a.version == challenger):,} outcomes"
+        f"over {outcomes[result.control]:,} ({result.control}) and "
+        f"{outcomes[result.treatment]:,} ({result.treatment}) outcomes"
     )
     if gate.margin == 0 and not worst > 0:
         return False, f"not shown better on {numbers}"

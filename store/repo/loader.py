@@ -103,6 +103,17 @@ def repo_files(repo_path: Path) -> list[Path]:
     return found
 
 
+def _same_policy(a: RetrainingPolicy, b: RetrainingPolicy) -> bool:
+    """One policy imported into a second file is loaded twice (each file is its own
+    module); the same declaration, with a training function of the same name, is the
+    same policy."""
+    return a.describe() == b.describe() and (a.name, a.labels, a.train.__qualname__) == (
+        b.name,
+        b.labels,
+        b.train.__qualname__,
+    )
+
+
 def load_repo(repo_path: Path) -> RepoContents:
     """Import a repository's files and collect its definitions, checked against each other.
 
@@ -130,7 +141,7 @@ def load_repo(repo_path: Path) -> RepoContents:
                 )
         for policy in (v for v in vars(module).values() if isinstance(v, RetrainingPolicy)):
             known = policies.setdefault(policy.name, (policy, path))
-            if known[0] is not policy:
+            if not _same_policy(known[0], policy):
                 problems.append(
                     f"retraining policy {policy.name!r} is declared twice, in "
                     f"{known[1].name} and {path.name}; rename one or delete the other"

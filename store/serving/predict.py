@@ -99,6 +99,11 @@ class Predictor:
         if not rows:
             raise RequestError("entity_rows is empty; pass at least one row")
         live: DeploymentRevision = self._registry.deployments.live(model, environment)
+        if live.mode == "interleave":
+            raise RequestError(
+                f"{model} in {environment} interleaves two rankers: rank candidates with "
+                f"store.rank(...) (POST /rank), not predict"
+            )
         request_id = uuid.uuid4().hex
         keys = [json.dumps(dict(row), sort_keys=True, default=str) for row in rows]
         chosen = [route(model, environment, key, live.targets) for key in keys]
@@ -106,12 +111,15 @@ class Predictor:
         served_ids: list[str] = ["" for _ in rows]
         log: list[LoggedPrediction] = []
         shadows = [t for t in live.targets if t.role == "shadow"]
+        failure: Exception | None = None
         for target in [*{(t.version, t.role): t for t in chosen}.values(), *shadows]:
             indexes = (
-                range(len(rows))
+                [i for i in range(len(rows)) if served_ids[i]]  # rows served without error
                 if target.role == "shadow"
                 else [i for i, t in enumerate(chosen) if t == target]
             )
+            if not indexes:
+                continue
             started = time.perf_counter()
             subset = [rows[i] for i in indexes]
             try:
@@ -119,12 +127,13 @@ class Predictor:
                 frame, missing_counts = self._features(serving, subset, missing)
                 predictions = model_outputs(serving.model, frame)
             except Exception as error:
-                # The failure is logged against the target (its error rate is a guardrail),
-                # then raised to the caller; predictions no caller receives are not logged.
-                self._log.append(
-                    self._failed(request_id, environment, model, target, keys, indexes, error)
-                )
-                raise
+                # Logged against its target (the error rate is a guardrail). Every target
+                # still runs, so the log keeps every arm's traffic; a served target's
+                # failure is then raised, a shadow's never reaches the caller.
+                log += self._failed(request_id, environment, model, target, keys, indexes, error)
+                if target.role != "shadow" and failure is None:
+                    failure = error
+                continue
             latency = (time.perf_counter() - started) * 1000 / max(len(subset), 1)
             now = datetime.now(UTC).isoformat()
             features = frame.to_dict(orient="records")
@@ -164,6 +173,8 @@ class Predictor:
                     )
                 )
         self._log.append(log)
+        if failure is not None:
+            raise failure
         return results
 
     def score(

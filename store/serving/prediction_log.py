@@ -171,8 +171,8 @@ def canonical(value: Any) -> tuple[str | None, float | None]:
 # itself (a conversion, a revenue), or how right the prediction was.
 METRICS = {
     "outcome": "p.outcome_value",
-    "accuracy": "CASE WHEN p.outcome IS NULL THEN NULL WHEN p.label = p.outcome THEN 1.0 "
-    "ELSE 0.0 END",
+    "accuracy": "CASE WHEN p.outcome IS NULL OR p.label IS NULL THEN NULL "
+    "WHEN p.label = p.outcome THEN 1.0 ELSE 0.0 END",
     "absolute_error": "abs(p.predicted - p.outcome_value)",
     "squared_error": "(p.predicted - p.outcome_value) * (p.predicted - p.outcome_value)",
 }
@@ -426,7 +426,9 @@ class PredictionLog:
             conn.close()
 
     def _open(self) -> sqlite3.Connection:
-        """A connection with the tables in place (an older log gains the id column)."""
+        """A connection with the tables in place (an older log gains the newer columns,
+        filled from what it holds). Serving processes of an older Silage write rows by
+        position and fail once the columns are added: restart them after upgrading."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
@@ -439,8 +441,10 @@ class PredictionLog:
                 except sqlite3.OperationalError as error:  # another process added it first
                     if "duplicate column" not in str(error):
                         raise
-        conn.execute(_ID_INDEX_SQL)
         conn.execute(_OUTCOMES_SQL)
+        conn.execute(_ID_INDEX_SQL)
+        if "label" not in columns:
+            _backfill(conn)
         return conn
 
     def served(
@@ -553,6 +557,36 @@ def _where(
             where.append(f"p.predicted_at {op} ?")
             params.append(bound.astimezone(UTC).isoformat())
     return " AND ".join(where), params
+
+
+def _backfill(conn: sqlite3.Connection) -> None:
+    """Fill the columns a log written before experiments lacks: each prediction as
+    :func:`canonical` reads it, and the outcomes already recorded, copied onto their
+    predictions (and shadows), so that experiments read old rows right. Once, in one
+    transaction, when the columns are added."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = conn.execute(
+            "SELECT rowid, prediction FROM predictions WHERE label IS NULL"
+        ).fetchall()
+        decoded = _decode([r[1] for r in rows])
+        conn.executemany(
+            "UPDATE predictions SET label = ?, predicted = ? WHERE rowid = ?",
+            [
+                (*canonical(p.get("prediction") if isinstance(p, dict) else None), r[0])
+                for r, p in zip(rows, decoded, strict=True)
+            ],
+        )
+        outcomes = conn.execute("SELECT prediction_id, value FROM outcomes").fetchall()
+        conn.executemany(
+            "UPDATE predictions SET outcome = ?, outcome_value = ? WHERE prediction_id = ?"
+            " OR (prediction_id >= ? AND prediction_id < ?)",
+            [(*canonical(json.loads(v)), i, i + ".", i + "/") for i, v in outcomes],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _decode(texts: Sequence[str]) -> list[Any]:

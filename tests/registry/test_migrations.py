@@ -114,3 +114,30 @@ def test_upgrading_a_foundation_database_keeps_its_data(tmp_path: Path) -> None:
         delete_missing=True,
     )
     db.dispose()
+
+
+def test_downgrade_drops_a_bandits_reweightings_with_their_targets(tmp_path: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    from registry import Target
+
+    registry = Registry(url(tmp_path))
+    project = registry.project("demo", tmp_path / "artifacts")
+    for _ in range(2):
+        project.register_model("m", LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]))
+    deployments = project.deployments
+    deployments.deploy(
+        "m", "production", [Target(1, "ab", 50, "a"), Target(2, "ab", 50, "b")], mode="bandit"
+    )
+    deployments.reweight("m", "production", {"a": 20.0, "b": 80.0}, evidence={"why": "test"})
+    registry.close()
+    db = Database(url(tmp_path))
+    before, after = migrate.downgrade(db, "0006")
+    assert (before, after) == ("0007", "0006")
+    with db.engine.connect() as conn:
+        actions = conn.execute(text("SELECT action FROM deployment_revisions")).scalars().all()
+        targets = conn.execute(text("SELECT count(*) FROM deployment_targets")).scalar()
+    assert actions == ["deploy"]
+    assert targets == 2
+    migrate.upgrade(db)
+    db.dispose()

@@ -210,7 +210,7 @@ def test_guardrails_and_the_window_of_the_live_arms(store: FeatureStore) -> None
     assert breached == {"error_rate", "missing_feature_rate"}
     canary = report.arms[1]
     assert canary.error_rate == pytest.approx(60 / 2060)
-    assert report.verdict == "worse"
+    assert report.verdict == "breached"
     assert "breaks its guardrails" in report.reason
 
 
@@ -287,7 +287,7 @@ def test_bad_input_is_a_clear_error(store: FeatureStore) -> None:
         store.experiment("churn")
     deploy_ab(store)
     log_arm(store, 1, "ab", ["gold", "silver"], arm="control", share=50)
-    with pytest.raises(RequestError, match="2 outcomes of churn are not numbers or booleans"):
+    with pytest.raises(RequestError, match="cannot read 2 outcomes of churn as numbers"):
         store.experiment("churn")
     with pytest.raises(RequestError, match="metric 'revenue' is unknown"):
         store.experiment("churn", metric="revenue")
@@ -441,3 +441,105 @@ def test_bandit_shares_follow_outcomes_with_evidence(store: FeatureStore) -> Non
     assert report.arms[0].predictions + report.arms[1].predictions == 840 + len(served)
     with pytest.raises(RegistryError, match="at least two A/B arms"):
         deployments.deploy("churn", "staging", [Target(1)], mode="bandit")
+
+
+def test_a_log_written_before_experiments_is_read_right(store: FeatureStore) -> None:
+    import sqlite3
+
+    path = store.repo_path / "data" / "predictions.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE predictions (request_id TEXT NOT NULL, predicted_at TEXT NOT NULL, "
+            "environment TEXT NOT NULL, model TEXT NOT NULL, version INTEGER NOT NULL, "
+            "role TEXT NOT NULL, entity TEXT NOT NULL, features TEXT NOT NULL, "
+            "prediction TEXT NOT NULL, latency_ms REAL NOT NULL, prediction_id TEXT)"
+        )
+        conn.execute(
+            "CREATE TABLE outcomes (prediction_id TEXT PRIMARY KEY, value TEXT NOT NULL, "
+            "observed_at TEXT NOT NULL, recorded_at TEXT NOT NULL)"
+        )
+        now = datetime.now(UTC)
+        for version, role, right in ((1, "primary", 1), (2, "canary", 0)):
+            for i in range(50):
+                pid = f"{version}-{i}"
+                conn.execute(
+                    "INSERT INTO predictions VALUES (?, ?, 'production', 'churn', ?, ?, '{}', "
+                    "'{}', ?, 1.0, ?)",
+                    (
+                        "r",
+                        (now + H).isoformat(),
+                        version,
+                        role,
+                        json.dumps({"prediction": right}),
+                        pid,
+                    ),
+                )
+                conn.execute(
+                    "INSERT INTO outcomes VALUES (?, 'true', ?, ?)",
+                    (pid, now.isoformat(), now.isoformat()),
+                )
+    store.model_registry.deployments.deploy(
+        "churn", "production", [Target(1, share=50), Target(2, "canary", 50)]
+    )
+    report = store.experiment("churn", metric="accuracy")
+    assert [a.metrics["accuracy"] for a in report.arms] == [1.0, 0.0]
+    assert [a.outcomes for a in report.arms] == [50, 50]
+
+
+def test_error_metrics_are_lower_is_better_everywhere(store: FeatureStore) -> None:
+    deployments = store.model_registry.deployments
+    deployments.deploy("churn", "production", [Target(1, share=50), Target(2, "canary", 50)])
+    store.plan_experiment("churn", "production", "lift", baseline=0.1, effect=0.05)
+    store.set_promotion_gate("production", metric="absolute_error")
+    rng = np.random.default_rng(12)
+    truth = [int(x) for x in rng.random(2000) < 0.5]
+    right = rng.random(2000) < np.r_[np.full(1000, 0.9), np.full(1000, 0.4)]
+    predicted = [y if r else 1 - y for y, r in zip(truth, right, strict=True)]
+    # the primary is right 90% of the time, the canary 40%: six times the error
+    log_arm(store, 1, "primary", truth[:1000], share=50, predictions=predicted[:1000])
+    log_arm(store, 2, "canary", truth[1000:], share=50, predictions=predicted[1000:])
+    report = store.experiment("churn", metric="absolute_error")
+    assert report.metrics[0].finding == "worse"
+    with pytest.raises(RequestError, match="not shown better on absolute_error"):
+        store.promote("churn", if_better=True)
+    assert deployments.live("churn", "production").versions("primary") == [1]
+
+
+def test_the_best_intact_challenger_wins(store: FeatureStore) -> None:
+    store.model_registry.deployments.deploy(
+        "churn",
+        "production",
+        [Target(1, "ab", 34, "a"), Target(2, "ab", 33, "b"), Target(3, "ab", 33, "c")],
+    )
+    rng = np.random.default_rng(13)
+    log_arm(store, 1, "ab", bernoulli(rng, 3000, 0.10), arm="a", share=34)
+    log_arm(store, 2, "ab", bernoulli(rng, 2900, 0.20), arm="b", share=33, errors=100)
+    log_arm(store, 3, "ab", bernoulli(rng, 3000, 0.16), arm="c", share=33)
+    report = store.experiment("churn")
+    assert report.verdict == "better"
+    assert report.winner == "v3 c"
+    assert {g.treatment for g in report.guardrails if g.breached} == {"v2 b"}
+
+
+def test_plans_and_evidence_belong_to_their_deployment(store: FeatureStore) -> None:
+    deployments = store.model_registry.deployments
+    deploy_ab(store)
+    store.plan_experiment("churn", "production", "old", baseline=0.1, effect=0.05)
+    deployments.deploy("churn", "production", [Target(1), Target(2, "shadow")])
+    log_arm(store, 1, "primary", [True, False] * 10, predictions=[1, 0] * 10)
+    report = store.experiment("churn")
+    assert report.experiment is None  # the plan was for the A/B deployment
+    assert report.metrics[0].metric == "accuracy"
+    deployments.deploy("churn", "production", [Target(1, share=50), Target(2, "canary", 50)])
+    store.set_promotion_gate("production")
+    live = deployments.live("churn", "production")
+    forged = {"passed": True, "revision": live.revision - 1, "challenger": 2}
+    with pytest.raises(RegistryError, match="read the experiment again"):
+        deployments.promote("churn", "production", evidence=forged)
+    with pytest.raises(RegistryError, match="is about v3, not v2"):
+        deployments.promote(
+            "churn",
+            "production",
+            evidence={"passed": True, "revision": live.revision, "challenger": 3},
+        )

@@ -187,3 +187,27 @@ def test_bad_policies_are_clear_errors() -> None:
         policy(deploy_as="blue")
     with pytest.raises(DefinitionError, match="labels must be a FileSource"):
         policy(labels="data/labels.parquet")
+
+
+def test_a_shipped_challenger_holds_the_policy_and_changes_meanwhile_are_kept(
+    store: FeatureStore,
+) -> None:
+    volume = policy(name="volume", every=None, new_outcomes=1)
+    served = store.predict("churn", [{"driver_id": 1001}])
+    store.record_outcomes([served[0]["prediction_id"]], [0])
+    assert store._retrainer.due(volume, datetime.now(UTC)) is not None
+    first = store.retrain(volume)
+    assert first.status == "succeeded"
+    served = store.predict("churn", [{"driver_id": 1002}] * 5)
+    store.record_outcomes([r["prediction_id"] for r in served], [1] * 5)
+    # v2 (this policy's canary) is under test: the policy waits for its experiment
+    assert store._retrainer.due(volume, datetime.now(UTC) + 1000 * H) is None
+
+    def promotes_meanwhile(context: RetrainingContext) -> Any:
+        store.model_registry.deployments.deploy("churn", "production", [Target(2)])
+        return train(context)
+
+    second = store.retrain(policy(name="other", train=promotes_meanwhile))
+    assert second.status == "succeeded", second.error
+    live = store.model_registry.deployments.live("churn", "production")
+    assert [(t.version, t.role) for t in live.targets] == [(2, "primary"), (3, "canary")]
