@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from store.serving import rollup
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
@@ -79,6 +81,10 @@ _COLUMNS = (
 )
 _MARKS = ", ".join("?" for _ in _COLUMNS.split(","))
 _ID_INDEX_SQL = "CREATE UNIQUE INDEX IF NOT EXISTS predictions_by_id ON predictions (prediction_id)"
+_TIME_INDEX_SQL = (
+    "CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions "
+    "(model, environment, predicted_at)"
+)
 _OUTCOMES_SQL = """
 CREATE TABLE IF NOT EXISTS outcomes (
     prediction_id TEXT PRIMARY KEY,
@@ -167,15 +173,8 @@ def canonical(value: Any) -> tuple[str | None, float | None]:
     return repr(number), number
 
 
-# Per-row metrics an experiment can compare, as SQL over the log's columns: the outcome
-# itself (a conversion, a revenue), or how right the prediction was.
-METRICS = {
-    "outcome": "p.outcome_value",
-    "accuracy": "CASE WHEN p.outcome IS NULL OR p.label IS NULL THEN NULL "
-    "WHEN p.label = p.outcome THEN 1.0 ELSE 0.0 END",
-    "absolute_error": "abs(p.predicted - p.outcome_value)",
-    "squared_error": "(p.predicted - p.outcome_value) * (p.predicted - p.outcome_value)",
-}
+# Per-row metrics an experiment can compare (see :mod:`store.serving.rollup`).
+METRICS = rollup.METRIC_SQL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +243,13 @@ class PredictionLog:
                 f"INSERT INTO predictions ({_COLUMNS}) VALUES ({_MARKS})",
                 [r.row() for r in rows],
             )
+            conn.executemany(
+                rollup.UPSERT_SQL,
+                rollup.upserts(
+                    (row.key, rollup.contribution(row, None, None))
+                    for row in (_rolled(r) for r in rows)
+                ),
+            )
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -276,14 +282,7 @@ class PredictionLog:
                 if i in known
             ]
             conn.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)", kept)
-            # The prediction's row and its shadows' rows ("<id>.shadow.v<n>") carry the
-            # outcome too, so experiments sum one table.
-            copied = [(*canonical(value), i, i + ".", i + "/") for i, value, _ in outcomes]
-            conn.executemany(
-                "UPDATE predictions SET outcome = ?, outcome_value = ? WHERE prediction_id = ?"
-                " OR (prediction_id >= ? AND prediction_id < ?)",
-                [c for c in copied if c[2] in known],
-            )
+            _copy_outcomes(conn, [(i, value) for i, value, _ in outcomes if i in known])
             conn.execute("COMMIT")
         finally:
             conn.close()
@@ -338,9 +337,77 @@ class PredictionLog:
         start: datetime | None = None,
         end: datetime | None = None,
     ) -> list[ArmSums]:
-        """Per version, role and arm, the sums an experiment report needs, in one pass of
-        SQL over the log (nothing is decoded in Python). ``metric`` names one of
-        :data:`METRICS`; it is summed over the rows whose outcome arrived."""
+        """Per version, role and arm, the sums an experiment report needs (``metric``, one
+        of :data:`METRICS`, over the rows whose outcome arrived): whole hours from the
+        running sums (:mod:`store.serving.rollup`), the partial hours at the window's edges
+        from the log itself; all in SQL, nothing decoded in Python."""
+        if metric not in METRICS:
+            raise KeyError(metric)
+        if not self.path.exists():
+            return []
+        first, last, edges = rollup.hour_bounds(start, end)
+        found = [
+            sums
+            for low, high in edges
+            for sums in self.raw_arm_sums(
+                model, metric, environment=environment, start=low, end=high
+            )
+        ]
+        if first != "" or last != "":
+            where, params = ["model = ?", "environment = ?"], [model, environment]
+            if first is not None:
+                where.append("hour >= ?")
+                params.append(first)
+            if last is not None:
+                where.append("hour < ?")
+                params.append(last)
+            columns = ", ".join(
+                f"sum({c})"
+                for c in (
+                    *rollup.COLUMNS[:7],
+                    f"{metric}_unreadable",
+                    f"{metric}_n",
+                    f"{metric}_sum",
+                    f"{metric}_sq",
+                )
+            )
+            conn = self._open()
+            try:
+                rows = conn.execute(
+                    f"SELECT version, role, arm, {columns} FROM arm_rollup "
+                    f"WHERE {' AND '.join(where)} GROUP BY version, role, arm",
+                    params,
+                ).fetchall()
+            finally:
+                conn.close()
+            found += [
+                ArmSums(
+                    version=int(r[0]),
+                    role=r[1],
+                    arm=r[2],
+                    predictions=round(r[3]),
+                    errors=round(r[4]),
+                    missing=round(r[5]),
+                    latency=Moments(n=round(r[6]), total=r[7], total_squares=r[8]),
+                    outcomes=round(r[9]),
+                    unreadable=round(r[10]),
+                    metric=Moments(n=round(r[11]), total=r[12], total_squares=r[13]),
+                )
+                for r in rows
+            ]
+        return _combined(found)
+
+    def raw_arm_sums(
+        self,
+        model: str,
+        metric: str,
+        *,
+        environment: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[ArmSums]:
+        """:meth:`arm_sums` read from the log's rows alone: one GROUP BY over the window (the
+        reference the running sums are tested against, and the edges' source)."""
         if metric not in METRICS:
             raise KeyError(metric)
         value = METRICS[metric]
@@ -443,8 +510,20 @@ class PredictionLog:
                         raise
         conn.execute(_OUTCOMES_SQL)
         conn.execute(_ID_INDEX_SQL)
+        conn.execute(_TIME_INDEX_SQL)
         if "label" not in columns:
             _backfill(conn)
+        if not _has_rollup(conn):
+            # Once per log, under the write lock, so two processes cannot both sum it.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not _has_rollup(conn):
+                    conn.execute(rollup.ROLLUP_SQL)
+                    conn.execute(rollup.REBUILD_SQL)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
         return conn
 
     def served(
@@ -557,6 +636,88 @@ def _where(
             where.append(f"p.predicted_at {op} ?")
             params.append(bound.astimezone(UTC).isoformat())
     return " AND ".join(where), params
+
+
+def _has_rollup(conn: sqlite3.Connection) -> bool:
+    found = conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'arm_rollup'"
+    ).fetchone()
+    return bool(found[0])
+
+
+def _rolled(row: LoggedPrediction) -> rollup.LoggedRow:
+    return rollup.LoggedRow(
+        model=row.model,
+        environment=row.environment,
+        version=row.version,
+        role=row.role,
+        arm=row.arm,
+        predicted_at=row.predicted_at,
+        error=row.error,
+        missing=row.missing,
+        latency_ms=row.latency_ms,
+        label=row.label,
+        predicted=row.predicted,
+    )
+
+
+def _copy_outcomes(conn: sqlite3.Connection, outcomes: Sequence[tuple[str, Any]]) -> None:
+    """Copy outcomes onto their predictions' rows and their shadows' rows
+    (``<id>.shadow.v<n>``), so experiments sum one table, and move the running sums by the
+    difference each makes (an outcome recorded again replaces the earlier one). In order,
+    in the caller's transaction."""
+    for prediction_id, value in outcomes:
+        outcome, number = canonical(value)
+        bounds = (prediction_id, prediction_id + ".", prediction_id + "/")
+        affected = conn.execute(
+            "SELECT model, environment, version, role, arm, predicted_at, error, missing, "
+            "latency_ms, label, predicted, outcome, outcome_value FROM predictions "
+            "WHERE prediction_id = ? OR (prediction_id >= ? AND prediction_id < ?)",
+            bounds,
+        ).fetchall()
+        changes = []
+        for r in affected:
+            row = rollup.LoggedRow(*r[:11])
+            before = rollup.contribution(row, r[11], r[12], with_outcome_only=True)
+            after = rollup.contribution(row, outcome, number, with_outcome_only=True)
+            changes += [(row.key, rollup.negated(before)), (row.key, after)]
+        conn.executemany(rollup.UPSERT_SQL, rollup.upserts(changes))
+        conn.execute(
+            "UPDATE predictions SET outcome = ?, outcome_value = ? WHERE prediction_id = ?"
+            " OR (prediction_id >= ? AND prediction_id < ?)",
+            (outcome, number, *bounds),
+        )
+
+
+def _combined(parts: Sequence[ArmSums]) -> list[ArmSums]:
+    """Sums of the same version, role and arm added together."""
+    found: dict[tuple[int, str, str], ArmSums] = {}
+    for p in parts:
+        key = (p.version, p.role, p.arm)
+        q = found.get(key)
+        found[key] = (
+            p
+            if q is None
+            else ArmSums(
+                version=p.version,
+                role=p.role,
+                arm=p.arm,
+                predictions=p.predictions + q.predictions,
+                errors=p.errors + q.errors,
+                missing=p.missing + q.missing,
+                latency=_added(p.latency, q.latency),
+                outcomes=p.outcomes + q.outcomes,
+                unreadable=p.unreadable + q.unreadable,
+                metric=_added(p.metric, q.metric),
+            )
+        )
+    return [found[k] for k in sorted(found)]
+
+
+def _added(a: Moments, b: Moments) -> Moments:
+    return Moments(
+        n=a.n + b.n, total=a.total + b.total, total_squares=a.total_squares + b.total_squares
+    )
 
 
 def _backfill(conn: sqlite3.Connection) -> None:
