@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env bench-skew clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env bench-skew bench-experiment clean
 
 venv: $(STAMP)
 
@@ -84,6 +84,10 @@ bench-drift: venv bench-drift-env
 # Training-serving skew over 1M logged predictions, beside a hand-written DuckDB ASOF join.
 bench-skew: venv
 	$(BIN)/python benchmarks/skew_benchmark.py
+
+# An experiment report over 10M logged predictions, and what a bandit adds to routing.
+bench-experiment: venv
+	$(BIN)/python benchmarks/experiment_benchmark.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache feature_repo/data

@@ -294,11 +294,23 @@ class Deployments:
             return [_revision(session, model, environment, row) for row in rows]
 
     def live(self, model: str, environment: str) -> DeploymentRevision:
-        """The live revision. Raises :class:`RegistryNotFoundError` when never deployed."""
-        history = self.history(model, environment)
-        if not history:
-            raise RegistryNotFoundError("deployment", f"{model} in {environment}")
-        return history[-1]
+        """The live revision (the newest only is read: a bandit's history grows every
+        interval, and serving asks on every request). Raises
+        :class:`RegistryNotFoundError` when never deployed."""
+        with self._db.read() as session:
+            model_row, env = self._pair(session, model, environment)
+            row = session.scalars(
+                select(DeploymentRevisionRow)
+                .where(
+                    DeploymentRevisionRow.model_id == model_row.id,
+                    DeploymentRevisionRow.environment_id == env.id,
+                )
+                .order_by(DeploymentRevisionRow.revision.desc())
+                .limit(1)
+            ).one_or_none()
+            if row is None:
+                raise RegistryNotFoundError("deployment", f"{model} in {environment}")
+            return _revision(session, model, environment, row)
 
     def served_at(self, model: str, environment: str, when: datetime) -> DeploymentRevision:
         """The revision that was live at ``when``."""
