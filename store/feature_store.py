@@ -637,7 +637,7 @@ class FeatureStore:
         newest one, or the last ``lookback``. Computes what the rules need (live quality,
         drift, recorded too), records each alert once per rule and window, posts the new
         ones as JSON to ``webhook``, and returns them. Safe to run from cron."""
-        when = datetime.now(UTC) if now is None else as_utc(now, "now")
+        when = _moment(now)
         return self.monitor.run(self.alert_rules(), now=when, lookback=lookback, webhook=webhook)
 
     def alerts(self, rule: str | None = None) -> list[AlertEvent]:
@@ -739,13 +739,13 @@ class FeatureStore:
             if policy not in found:
                 raise ObjectNotFoundError("retraining policy", policy, sorted(found))
             policy = found[policy]
-        when = datetime.now(UTC) if now is None else as_utc(now, "now")
+        when = _moment(now)
         return self._retrainer.run(policy, when)
 
     def run_continual_learning(self, now: datetime | None = None) -> ContinualLearning:
         """What ``silage monitor run`` does after the alert rules: run the retraining
         policies that fire and reweight the bandits that are due."""
-        when = datetime.now(UTC) if now is None else as_utc(now, "now")
+        when = _moment(now)
         runs, problems = self._retrainer.run_due(self.retraining_policies(), when)
         reweighted, stuck = self.experiments.reweight_due(when)
         return ContinualLearning(runs, reweighted, problems + stuck)
@@ -828,3 +828,8 @@ class FeatureStore:
 
     def __repr__(self) -> str:
         return f"FeatureStore(repo_path={str(self.repo_path)!r}, project={self.project!r})"
+
+
+def _moment(now: datetime | None) -> datetime:
+    """``now`` in UTC (naive means UTC), or the current time."""
+    return datetime.now(UTC) if now is None else as_utc(now, "now")
