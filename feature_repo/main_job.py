@@ -12,7 +12,7 @@ earlier training set, model version and deployment revision.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -141,9 +141,17 @@ def close_the_loop(store: FeatureStore) -> None:
     """Continual learning: the world shifts, a retraining policy fires (feature_repo/
     retraining.py), its canary is tested against the primary and promoted on evidence."""
     registry = store.model_registry
-    t = step("11. The world shifts (completion flips; the features do not show it); retrain")
+    t = step("11. The world shifts (completion flips; the features do not show it): alert, retrain")
     serve(store, HERE / "data", 1000, seed=4, shifted=True)
     recent_trips(HERE / "data", datetime.now(UTC), 3000, seed=5)
+    # Cron runs `silage monitor run` as each hour ends; this hour is not over yet, so its
+    # alert rules are read now as they will stand then, should no more traffic come.
+    hour_end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    for alert in store.run_monitoring(now=hour_end):
+        print(
+            f"   alert {alert.rule} at {hour_end:%H:%M} UTC: {alert.condition} "
+            f"({alert.value:.2f} in the hour from {alert.window_start:%H:%M})"
+        )
     learned = store.run_continual_learning()
     for run in learned.retraining:
         print(

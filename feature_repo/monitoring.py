@@ -17,6 +17,18 @@ conv_rate_drifts = AlertRule(
     runbook="https://wiki.example.com/runbooks/trip-completion-drift",
 )
 
+accuracy_drops = AlertRule(
+    name="accuracy_drops",
+    model="trip_completion",
+    metric="accuracy",
+    op="<",
+    threshold=0.62,
+    window="1h",
+    description="The primary model's calls in the last hour were right less often than "
+    "in any calm hour (0.67 to 0.70): the world may have changed under it",
+    runbook="https://wiki.example.com/runbooks/trip-completion-quality",
+)
+
 accuracy_low = AlertRule(
     name="accuracy_low",
     model="trip_completion",

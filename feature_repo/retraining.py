@@ -1,7 +1,8 @@
 """Continual learning: when the served model is retrained, on what, and how it ships.
 
-`silage monitor run` evaluates the policy after the alert rules. It fires on a drift alert
-on conv_rate, or once 2,500 outcomes have arrived since the last retraining; it then joins
+`silage monitor run` evaluates the policy after the alert rules. It fires when the hourly
+accuracy drops or conv_rate drifts (alerts of feature_repo/monitoring.py), or at the latest
+once 2,500 outcomes have arrived since the last retraining; it then joins
 the recent labelled trips with the same features (point in time), calls `train`, registers
 the model with lineage to that training set and ships it as a 50% canary beside the
 primary, where an experiment decides (`silage experiments report`, `silage promote
@@ -38,7 +39,7 @@ refresh = RetrainingPolicy(
     ),
     label="completed",
     lookback="2d",
-    on_alerts=["conv_rate_drifts"],
+    on_alerts=["accuracy_drops", "conv_rate_drifts"],
     new_outcomes=2500,
     deploy_as="canary",
     canary_share=50,

@@ -35,11 +35,13 @@ def test_main_job_runs_the_whole_path(tmp_path: Path) -> None:
         assert "training-serving skew: none" in part
     assert "conv_rate (" in broken.split("drift against")[1].splitlines()[0]
     assert "training-serving skew: conv_rate 600/600" in broken
-    # continual learning: the shift costs the old model its accuracy, a retraining fires,
-    # its canary wins the experiment and is promoted on that evidence
+    # continual learning: the shift costs the old model its accuracy, an alert fires and with
+    # it a retraining, whose canary wins the experiment and is promoted on that evidence
     shifted, tested = (out.split(f"== {n}.")[1].split("==")[0] for n in (11, 12))
-    assert "retraining run 1 (volume: 2,800 new outcomes (policy: 2,500)): registered v3" in (
-        shifted
+    assert "alert accuracy_drops at " in shifted
+    assert (
+        "retraining run 1 (performance: alert accuracy_drops fired: trip_completion accuracy "
+        "< 0.62 over 1h windows): registered v3" in shifted
     )
     assert "now serving: v1 primary 50%, v3 canary 50%" in shifted
     assert "Verdict: BETTER: v3 canary beats v1 primary on accuracy" in tested
