@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env bench-skew bench-experiment clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats clean
 
 venv: $(STAMP)
 
@@ -88,6 +88,17 @@ bench-skew: venv
 # An experiment report over 10M logged predictions, and what a bandit adds to routing.
 bench-experiment: venv
 	$(BIN)/python benchmarks/experiment_benchmark.py
+
+# Experiment statistics side by side with GrowthBook's gbstats (its own venv: pandas < 2).
+GBSTATS_VENV := benchmarks/.venv-gbstats
+
+$(GBSTATS_VENV)/bin/python:
+	$(PYTHON) -m venv $(GBSTATS_VENV)
+	$(GBSTATS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(GBSTATS_VENV)/bin/python -m pip install --quiet "gbstats==0.8.0"
+
+bench-gbstats: venv $(GBSTATS_VENV)/bin/python
+	$(BIN)/python benchmarks/gbstats_comparison.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache feature_repo/data
