@@ -174,12 +174,19 @@ class Deployments:
             served = [t for t in (live.targets if live else ()) if t.role in ("canary", "ab")]
             if version is not None:
                 served = [t for t in served if t.version == version]
-            if live is None or len(served) != 1:
+            if live is None:
+                raise RegistryError(
+                    f"{model} is not deployed in environment {environment!r}, so nothing "
+                    f"there can be promoted; deploy it first (`silage deploy {model} "
+                    f"{environment} VERSION`, or deployments.deploy(...) in Python)"
+                )
+            if len(served) != 1:
                 which = f"v{version} as a canary or A/B arm" if version else "one canary"
                 raise RegistryError(
                     f"{model} in {environment} has no challenger to promote (needs {which}); "
-                    f"deploy one with Target(version, 'canary', share) beside the primary, "
-                    f"or name an A/B arm's version"
+                    f"deploy one beside the primary (`silage deploy {model} {environment} "
+                    f"PRIMARY --canary VERSION:SHARE`, or Target(version, 'canary', share) "
+                    f"in Python), or name an A/B arm's version"
                 )
             shadows = [t for t in live.targets if t.role == "shadow"]
             return [Target(served[0].version), *shadows], "fixed", None

@@ -3,11 +3,15 @@
 Only this module prints or exits. Exit status: 0 on success, 1 on a user error (a message,
 no traceback), 2 on a usage error. Commands import the store lazily, so ``silage --help``
 and ``silage version`` start fast.
+
+Conventions. What a command acts on is positional, broadest first (``MODEL ENVIRONMENT
+[VERSION]``, ``NAME [VERSION]``); how is an option. Every command but ``serve`` prints for
+a person and takes ``--json`` to print its value for machines instead (see
+:mod:`store.console`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import warnings
@@ -51,6 +55,24 @@ def cli(ctx: click.Context, repo: Path) -> None:
     ctx.obj = repo
 
 
+def _emit(ctx: click.Context, value: Any, text: str | Callable[[], str]) -> None:
+    """Print ``value`` as JSON under ``--json``, else ``text`` (or what it returns)."""
+    from store.console import to_json
+
+    if ctx.meta.get(_JSON_KEY):
+        click.echo(to_json(value))
+    else:
+        shown = text() if callable(text) else text
+        click.echo(shown, nl=not shown.endswith("\n"))
+
+
+def _rows(ctx: click.Context, rows: list[tuple[str, ...]], empty: str, data: Any) -> None:
+    """A table for people (``empty`` when it has no rows), ``data`` for ``--json``."""
+    from store.console import table
+
+    _emit(ctx, data, table(rows) if len(rows) > 1 else empty)
+
+
 def _store(ctx: click.Context) -> FeatureStore:
     from store.feature_store import FeatureStore
 
@@ -60,34 +82,42 @@ def _store(ctx: click.Context) -> FeatureStore:
 
 
 @cli.command()
-def version() -> None:
+@click.pass_context
+def version(ctx: click.Context) -> None:
     """Print Silage's version."""
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as dist_version
 
     try:
-        click.echo(f"silage {dist_version('silage')}")
+        found: str | None = dist_version("silage")
     except PackageNotFoundError:
-        click.echo("silage (not installed)")
+        found = None
+    _emit(ctx, {"version": found}, f"silage {found or '(not installed)'}")
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path), default="my_feature_repo")
 @click.option("--project", help="Project name; defaults to the folder's name.")
-def init(directory: Path, project: str | None) -> None:
+@click.pass_context
+def init(ctx: click.Context, directory: Path, project: str | None) -> None:
     """Create a new feature repository in DIRECTORY, with sample data."""
     from store.repo.scaffold import create_repo
 
     created = create_repo(directory, project=project)
-    click.echo(f"Created a feature repository in {created}.")
-    click.echo(f"Next: cd {directory} && silage plan && silage apply")
+    _emit(
+        ctx,
+        {"path": str(created)},
+        f"Created a feature repository in {created}.\n"
+        f"Next: cd {directory} && silage plan && silage apply",
+    )
 
 
 @cli.command()
 @click.pass_context
 def plan(ctx: click.Context) -> None:
     """Show what `silage apply` would change."""
-    click.echo(_store(ctx).plan().render(), nl=False)
+    found = _store(ctx).plan()
+    _emit(ctx, found, found.render)
 
 
 @cli.command()
@@ -95,7 +125,7 @@ def plan(ctx: click.Context) -> None:
 def apply(ctx: click.Context) -> None:
     """Record the repository in the registry and create online tables: all or nothing."""
     done = _store(ctx).apply()
-    click.echo(done.render(applied=True), nl=False)
+    _emit(ctx, done, lambda: done.render(applied=True))
 
 
 @cli.command()
@@ -110,7 +140,11 @@ def teardown(ctx: click.Context, yes: bool) -> None:
             abort=True,
         )
     store.teardown()
-    click.echo(f"Project {store.project}: catalog and online tables removed.")
+    _emit(
+        ctx,
+        {"project": store.project, "removed": True},
+        f"Project {store.project}: catalog and online tables removed.",
+    )
 
 
 @cli.command(name="list")
@@ -121,13 +155,10 @@ def list_(ctx: click.Context, kind: str) -> None:
     from store.repo.describe import list_rows
 
     kind_name: Any = _LIST_KINDS[kind]
-    rows = list_rows(_store(ctx).catalog_objects(kind_name), kind_name)
-    if len(rows) == 1:
-        click.echo(f"No {kind.replace('-', ' ')} registered; run `silage apply`.")
-        return
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    objects = _store(ctx).catalog_objects(kind_name)
+    rows = list_rows(objects, kind_name)
+    empty = f"No {kind.replace('-', ' ')} registered; run `silage apply`."
+    _rows(ctx, rows, empty, objects)
 
 
 @cli.command()
@@ -135,18 +166,32 @@ def list_(ctx: click.Context, kind: str) -> None:
 @click.pass_context
 def describe(ctx: click.Context, name: str) -> None:
     """Show the registered spec of the object(s) called NAME."""
+    from store.console import ago, outline, tree
     from store.repo.describe import describe_objects
 
     found = describe_objects(_store(ctx).catalog_objects(), name)
-    click.echo(json.dumps(found, indent=2, default=str))
+
+    def text() -> str:
+        return "\n\n".join(
+            tree(
+                (
+                    f"{o['kind'].replace('_', ' ')} {o['name']} v{o['version']} "
+                    f"(hash {o['content_hash'][:12]}, updated {ago(o['updated_at'])})",
+                    outline(o["spec"]),
+                )
+            )
+            for o in found
+        )
+
+    _emit(ctx, found, text)
 
 
 class _Progress:
     """Per view: rows written and rows per second; a live line on a terminal, plain lines
     otherwise."""
 
-    def __init__(self) -> None:
-        self.live = sys.stdout.isatty()
+    def __init__(self, ctx: click.Context) -> None:
+        self.live = sys.stdout.isatty() and not ctx.meta.get(_JSON_KEY)
         self.view: str | None = None
 
     def __call__(self, view: str, rows: int, seconds: float) -> None:
@@ -158,18 +203,16 @@ class _Progress:
             bar = "#" * min(30, rows.bit_length())
             click.echo(f"\r{view:30} [{bar:30}] {rows:>12,} rows {rate:>12,.0f} rows/s", nl=False)
 
-    def finish(self, done: list[Any]) -> None:
+    def finish(self, ctx: click.Context, done: list[Any]) -> None:
         if self.live and self.view is not None:
             click.echo()
-        for item in done:
-            rate = item.rows / item.seconds if item.seconds > 0 else 0.0
-            click.echo(
-                f"{item.feature_view}: {item.rows:,} rows from {item.start:%Y-%m-%d %H:%M:%S} "
-                f"to {item.end:%Y-%m-%d %H:%M:%S} UTC in {item.seconds:.2f}s "
-                f"({rate:,.0f} rows/s)"
-            )
-        if not done:
-            click.echo("Nothing to materialize.")
+        lines = [
+            f"{item.feature_view}: {item.rows:,} rows from {item.start:%Y-%m-%d %H:%M:%S} "
+            f"to {item.end:%Y-%m-%d %H:%M:%S} UTC in {item.seconds:.2f}s "
+            f"({item.rows / item.seconds if item.seconds > 0 else 0.0:,.0f} rows/s)"
+            for item in done
+        ]
+        _emit(ctx, done, "\n".join(lines) or "Nothing to materialize.")
 
 
 def _when(value: str, name: str) -> Any:
@@ -196,11 +239,11 @@ def _views(views: str | None) -> list[str] | None:
 @click.pass_context
 def materialize(ctx: click.Context, start: str, end: str, views: str | None) -> None:
     """Load the newest values with event times in [START, END] into the online store."""
-    progress = _Progress()
+    progress = _Progress(ctx)
     done = _store(ctx).materialize(
         _when(start, "START"), _when(end, "END"), _views(views), on_progress=progress
     )
-    progress.finish(done)
+    progress.finish(ctx, done)
 
 
 @cli.command(name="materialize-incremental")
@@ -209,11 +252,11 @@ def materialize(ctx: click.Context, start: str, end: str, views: str | None) -> 
 @click.pass_context
 def materialize_incremental(ctx: click.Context, end: str, views: str | None) -> None:
     """Materialize each online view from where it last stopped up to END."""
-    progress = _Progress()
+    progress = _Progress(ctx)
     done = _store(ctx).materialize_incremental(
         _when(end, "END"), _views(views), on_progress=progress
     )
-    progress.finish(done)
+    progress.finish(ctx, done)
 
 
 @cli.command()
@@ -231,7 +274,7 @@ def validate(ctx: click.Context, feature_view: str, start: str | None, end: str 
         None if start is None else _when(start, "--start"),
         None if end is None else _when(end, "--end"),
     )
-    click.echo(report.render(), nl=False)
+    _emit(ctx, report, report.render)
     if not report.passed:
         sys.exit(1)
 
@@ -256,6 +299,8 @@ def statistics(
     end: str | None,
 ) -> None:
     """Statistics per feature per window, recorded in the registry as time series."""
+    from store.console import number
+
     found = _store(ctx).compute_statistics(
         feature_view=feature_view,
         training_set=training_set,
@@ -275,20 +320,16 @@ def statistics(
             (
                 item.feature,
                 f"{item.window_start:%Y-%m-%d %H:%M}",
-                str(stats["count"]),
-                str(stats["nulls"]),
-                _number(stats.get("mean")),
-                _number(median),
-                _number(stats.get("min")),
-                _number(stats.get("max")),
+                number(stats["count"]),
+                number(stats["nulls"]),
+                number(stats.get("mean")),
+                number(median),
+                number(stats.get("min")),
+                number(stats.get("max")),
                 top or "-",
             )
         )
-    _table(rows, "No rows in that time.")
-
-
-def _number(value: Any) -> str:
-    return "-" if value is None else f"{value:.4g}"
+    _rows(ctx, rows, "No rows in that time.", found)
 
 
 def _logged_predictions(*, window: bool) -> Callable[[_F], _F]:
@@ -352,7 +393,7 @@ def monitor_drift(
         reference=None if training_set is None else DriftReference.training_set(training_set),
         features=_views(features),
     )
-    click.echo(report.render(), nl=False)
+    _emit(ctx, report, report.render)
 
 
 @monitor.command(name="skew")
@@ -368,7 +409,7 @@ def monitor_skew(
         environment,
         **_span(start, end),
     )
-    click.echo(report.render(), nl=False)
+    _emit(ctx, report, report.render)
     if not report.consistent:
         sys.exit(1)
 
@@ -391,7 +432,7 @@ def monitor_quality(
         window=window,
         **_span(start, end),
     )
-    click.echo(report.render(), nl=False)
+    _emit(ctx, report, report.render)
 
 
 @monitor.command(name="report")
@@ -416,7 +457,10 @@ def monitor_report(
     output: str | None,
 ) -> None:
     """A report on MODEL: reference and current histograms side by side per feature, drift
-    tests and verdicts per window, validation results, alerts and live quality."""
+    tests and verdicts per window, validation results, alerts and live quality (``--json``:
+    the same as ``--format json``)."""
+    if ctx.meta.get(_JSON_KEY):
+        fmt = "json"
     text = _store(ctx).monitoring_report(
         model,
         environment,
@@ -443,21 +487,30 @@ def monitor_run(ctx: click.Context, lookback: int, webhook: str | None) -> None:
     store = _store(ctx)
     rules = store.alert_rules()
     events = store.run_monitoring(lookback=lookback, webhook=webhook) if rules else []
-    for event in events:
-        click.echo(
-            f"ALERT {event.rule}: {event.condition}: {event.value:.4g} in "
-            f"{event.window_start:%Y-%m-%d %H:%M} to {event.window_end:%Y-%m-%d %H:%M}"
-            + (f" ({event.runbook})" if event.runbook else "")
-        )
-    click.echo(f"{len(rules)} rule(s) evaluated, {len(events)} new alert(s).")
+    lines = [
+        f"ALERT {event.rule}: {event.condition}: {event.value:.4g} in "
+        f"{event.window_start:%Y-%m-%d %H:%M} to {event.window_end:%Y-%m-%d %H:%M}"
+        + (f" ({event.runbook})" if event.runbook else "")
+        for event in events
+    ]
+    lines.append(f"{len(rules)} rule(s) evaluated, {len(events)} new alert(s).")
     done = store.run_continual_learning()
     for run in done.retraining:
         outcome = f"registered v{run.version}" if run.status == "succeeded" else run.error
-        click.echo(f"RETRAINED {run.model} ({run.policy}, {run.kind}: {run.reason}): {outcome}")
-    for revision in done.reweighted:
-        click.echo(f"REWEIGHTED {revision.model} in {revision.environment}: {revision.reason}")
-    for problem in done.problems:
-        click.echo(f"SKIPPED {problem}")
+        lines.append(f"RETRAINED {run.model} ({run.policy}, {run.kind}: {run.reason}): {outcome}")
+    lines += [
+        f"REWEIGHTED {revision.model} in {revision.environment}: {revision.reason}"
+        for revision in done.reweighted
+    ]
+    lines += [f"SKIPPED {problem}" for problem in done.problems]
+    value = {
+        "rules": len(rules),
+        "alerts": [e.to_json() for e in events],
+        "retraining": done.retraining,
+        "reweighted": done.reweighted,
+        "problems": done.problems,
+    }
+    _emit(ctx, value, "\n".join(lines))
     if events or done.problems or any(r.status == "failed" for r in done.retraining):
         sys.exit(1)
 
@@ -468,7 +521,8 @@ def monitor_run(ctx: click.Context, lookback: int, webhook: str | None) -> None:
 def monitor_alerts(ctx: click.Context, rule: str | None) -> None:
     """Recorded alerts, newest first."""
     rows: list[tuple[str, ...]] = [("RULE", "WINDOW START", "VALUE", "CONDITION", "FIRED")]
-    for event in _store(ctx).alerts(rule):
+    events = _store(ctx).alerts(rule)
+    for event in events:
         rows.append(
             (
                 event.rule,
@@ -478,31 +532,7 @@ def monitor_alerts(ctx: click.Context, rule: str | None) -> None:
                 f"{event.fired_at:%Y-%m-%d %H:%M}" if event.fired_at else "-",
             )
         )
-    _table(rows, "No alerts recorded.")
-
-
-def _table(rows: list[tuple[str, ...]], empty: str) -> None:
-    if len(rows) == 1:
-        click.echo(empty)
-        return
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _json(value: Any) -> None:
-    import dataclasses
-
-    def plain(item: Any) -> Any:
-        if dataclasses.is_dataclass(item) and not isinstance(item, type):
-            return {f.name: plain(getattr(item, f.name)) for f in dataclasses.fields(item)}
-        if isinstance(item, list | tuple):
-            return [plain(v) for v in item]
-        if isinstance(item, dict) or hasattr(item, "items"):
-            return {str(k): plain(v) for k, v in item.items()}
-        return item
-
-    click.echo(json.dumps(plain(value), indent=2, default=str))
+    _rows(ctx, rows, "No alerts recorded.", [e.to_json() for e in events])
 
 
 @cli.group()
@@ -516,12 +546,15 @@ def models_list(ctx: click.Context) -> None:
     """List models with their latest version and aliases."""
     registry = _store(ctx).model_registry
     rows: list[tuple[str, ...]] = [("NAME", "VERSIONS", "LATEST", "ALIASES")]
+    data = []
     for name in registry.models.list_models():
         versions = registry.models.list_versions(name)
-        aliases = sorted({f"{a}->v{v.version}" for v in versions for a in v.aliases})
-        latest = str(versions[-1].version) if versions else "-"
-        rows.append((name, str(len(versions)), latest, ", ".join(aliases) or "-"))
-    _table(rows, "No models registered.")
+        aliases = {a: v.version for v in versions for a in v.aliases}
+        latest = versions[-1].version if versions else None
+        data.append({"name": name, "versions": len(versions), "latest": latest, "aliases": aliases})
+        shown = ", ".join(f"{a}->v{n}" for a, n in sorted(aliases.items()))
+        rows.append((name, str(len(versions)), str(latest or "-"), shown or "-"))
+    _rows(ctx, rows, "No models registered.", data)
 
 
 @models.command(name="versions")
@@ -529,32 +562,84 @@ def models_list(ctx: click.Context) -> None:
 @click.pass_context
 def models_versions(ctx: click.Context, name: str) -> None:
     """List the versions of model NAME."""
+    from store.console import ago
+
     rows: list[tuple[str, ...]] = [
         ("VERSION", "CREATED", "BY", "TRAINING SET", "METRICS", "ALIASES")
     ]
-    for v in _store(ctx).model_registry.models.list_versions(name):
-        metrics = ", ".join(f"{k}={m:g}" for k, m in v.metrics.items()) or "-"
+    versions = _store(ctx).model_registry.models.list_versions(name)
+    for v in versions:
         rows.append(
             (
                 str(v.version),
-                f"{v.created_at:%Y-%m-%d %H:%M}",
+                ago(v.created_at),
                 v.created_by,
                 v.training_set or "-",
-                metrics,
+                _metrics(v.metrics),
                 ", ".join(v.aliases) or "-",
             )
         )
-    _table(rows, f"Model {name} has no versions.")
+    _rows(ctx, rows, f"Model {name} has no versions.", versions)
+
+
+def _metrics(metrics: Any) -> str:
+    from store.console import number
+
+    return ", ".join(f"{k}={number(m)}" for k, m in metrics.items()) or "-"
+
+
+def _version_argument(command: _F) -> _F:
+    """An optional VERSION argument; ``--version N`` is still accepted (hidden), the older
+    spelling of the same thing."""
+    command = click.option("--version", "version_option", type=int, hidden=True)(command)
+    return click.argument("version", type=int, required=False)(command)
+
+
+def _version(version: int | None, version_option: int | None) -> int | None:
+    if version is not None and version_option is not None and version != version_option:
+        raise click.UsageError(f"VERSION {version} and --version {version_option} disagree")
+    return version if version is not None else version_option
 
 
 @models.command(name="show")
 @click.argument("name")
-@click.option("--version", "version", type=int, help="A version number (default: the latest).")
+@_version_argument
 @click.option("--alias", help="An alias, instead of a version.")
 @click.pass_context
-def models_show(ctx: click.Context, name: str, version: int | None, alias: str | None) -> None:
-    """Show one version of model NAME."""
-    _json(_store(ctx).model_registry.models.get_version(name, version=version, alias=alias))
+def models_show(
+    ctx: click.Context,
+    name: str,
+    version: int | None,
+    version_option: int | None,
+    alias: str | None,
+) -> None:
+    """Show VERSION of model NAME (default: the latest, or the one --alias points at)."""
+    from store.console import ago, number, outline, tree
+
+    found = _store(ctx).model_registry.models.get_version(
+        name, version=_version(version, version_option), alias=alias
+    )
+
+    def text() -> str:
+        head = (
+            f"{found.model} v{found.version}"
+            + (f" ({', '.join(found.aliases)})" if found.aliases else "")
+            + f": {found.model_type}, registered {ago(found.created_at)} by {found.created_by}"
+        )
+        nodes: list[Any] = [
+            f"description: {found.description or '-'}",
+            f"training set: {found.training_set or '-'}",
+            ("metrics", [f"{k}: {number(v)}" for k, v in found.metrics.items()] or ["-"]),
+            f"input features: {', '.join(found.input_features) or '-'}",
+            f"classes: {', '.join(map(str, found.classes)) or '-'}",
+            ("tags", outline(found.tags) or ["-"]),
+            ("parameters", outline(found.params) or ["-"]),
+            f"artifact: {found.artifact_path} ({found.artifact_format}, "
+            f"{number(found.artifact_size)} bytes, sha256 {found.artifact_sha256[:12]})",
+        ]
+        return tree((head, nodes))
+
+    _emit(ctx, found, text)
 
 
 @models.command(name="alias")
@@ -575,12 +660,14 @@ def models_alias(
         raise click.UsageError("give the VERSION to point the alias at, or --delete")
     else:
         registry.set_alias(name, alias, version, reason=reason)
-    for move in registry.alias_history(name, alias):
-        click.echo(
-            f"{move.changed_at:%Y-%m-%d %H:%M} {move.changed_by}: "
-            f"{'v' + str(move.from_version) if move.from_version else '-'} -> "
-            f"{'v' + str(move.to_version) if move.to_version else '-'} {move.reason}".rstrip()
-        )
+    history = registry.alias_history(name, alias)
+    lines = [
+        f"{move.changed_at:%Y-%m-%d %H:%M} {move.changed_by}: "
+        f"{'v' + str(move.from_version) if move.from_version else '-'} -> "
+        f"{'v' + str(move.to_version) if move.to_version else '-'} {move.reason}".rstrip()
+        for move in history
+    ]
+    _emit(ctx, history, "\n".join(lines))
 
 
 @models.command(name="card")
@@ -612,6 +699,9 @@ def models_card(
     )
     if approve:
         card = cards.approve(name, version)
+    if ctx.meta.get(_JSON_KEY):
+        _emit(ctx, card, "")
+        return
     text = card.to_html() if fmt == "html" else card.to_markdown()
     if output is not None:
         output.write_text(text, encoding="utf-8")
@@ -628,13 +718,52 @@ def models_card(
 def models_lineage(
     ctx: click.Context, name_or_view: str, version: int | None, feature: str | None
 ) -> None:
-    """Model NAME VERSION to its training set, views and sources; or, given a feature view
-    (and --feature), the model versions and live deployments that use it."""
+    """Model NAME VERSION to its training set, sources, views and features, drawn as a
+    tree; or, given a feature view (and --feature), the model versions that use it and
+    where they are live."""
+    from store.console import tree
+
     lineage = _store(ctx).model_registry.lineage
     if version is not None:
-        _json(lineage.of_version(name_or_view, version))
+        found: Any = lineage.of_version(name_or_view, version)
+        _emit(ctx, found, lambda: tree(_lineage_tree(found)))
     else:
-        _json(lineage.users_of(name_or_view, feature))
+        users = lineage.users_of(name_or_view, feature)
+        _emit(ctx, users, lambda: tree(_users_tree(name_or_view, feature, users)))
+
+
+def _lineage_tree(found: Any) -> Any:
+    """Model version -> training set -> each source once -> its views -> their features."""
+    head = f"{found.model} v{found.version}"
+    if found.training_set is None:
+        return (head, ["no training set recorded (registered without lineage)"])
+    by_source: dict[str, dict[tuple[str, int], list[str]]] = {}
+    for f in found.features:
+        where = str(f.source.get("path") or f.source.get("name") or "(unknown source)")
+        shown = f.feature if f.column == f.feature else f"{f.feature} as {f.column}"
+        by_source.setdefault(where, {}).setdefault((f.feature_view, f.view_version), [])
+        by_source[where][(f.feature_view, f.view_version)].append(shown)
+    sources = [
+        (
+            f"source {where}",
+            [(f"view {view} v{v}", features) for (view, v), features in views.items()],
+        )
+        for where, views in by_source.items()
+    ]
+    return (head, [(f"training set {found.training_set}", sources)])
+
+
+def _users_tree(view: str, feature: str | None, users: Any) -> Any:
+    """Feature view (or feature) -> model versions -> where each is live."""
+    live: dict[tuple[str, int], list[str]] = {}
+    for model, environment, version, role in users.live_deployments:
+        live.setdefault((model, version), []).append(f"live in {environment} as {role}")
+    head = f"feature view {view}" + (f", feature {feature}" if feature else "")
+    versions: list[Any] = [
+        (f"{model} v{version}", live.get((model, version), []))
+        for model, version in users.model_versions
+    ]
+    return (head, versions or ["no model version was trained on it"])
 
 
 @models.command(name="search")
@@ -651,9 +780,8 @@ def models_search(
     )
     rows: list[tuple[str, ...]] = [("MODEL", "VERSION", "METRICS", "ALIASES")]
     for v in page.versions:
-        metrics = ", ".join(f"{k}={m:g}" for k, m in v.metrics.items()) or "-"
-        rows.append((v.model, str(v.version), metrics, ", ".join(v.aliases) or "-"))
-    _table(rows, "No versions match.")
+        rows.append((v.model, str(v.version), _metrics(v.metrics), ", ".join(v.aliases) or "-"))
+    _rows(ctx, rows, "No versions match.", page)
 
 
 def _targets(
@@ -679,7 +807,7 @@ def _targets(
 @cli.command()
 @click.argument("model")
 @click.argument("environment")
-@click.option("--version", "version", type=int, default=0, help="The primary version.")
+@_version_argument
 @click.option("--canary", help="VERSION:SHARE of traffic, beside the primary.")
 @click.option("--shadow", "shadows", type=int, multiple=True, help="A version getting a copy.")
 @click.option("--arm", "arms", multiple=True, help="An A/B arm: NAME:VERSION:SHARE.")
@@ -704,7 +832,8 @@ def deploy(
     ctx: click.Context,
     model: str,
     environment: str,
-    version: int,
+    version: int | None,
+    version_option: int | None,
     canary: str | None,
     shadows: tuple[int, ...],
     arms: tuple[str, ...],
@@ -715,7 +844,8 @@ def deploy(
     bandit_reward: str,
     reason: str,
 ) -> None:
-    """Deploy MODEL to ENVIRONMENT: a primary, optionally a canary, A/B arms and shadows."""
+    """Deploy VERSION of MODEL to ENVIRONMENT as its primary, optionally with a canary,
+    shadows, or instead A/B arms (then without VERSION)."""
     policy = None
     if mode == "bandit":
         from store.epoch import parse_duration
@@ -730,18 +860,18 @@ def deploy(
     revision = _store(ctx).model_registry.deployments.deploy(
         model,
         environment,
-        _targets(version, canary, shadows, arms),
+        _targets(_version(version, version_option) or 0, canary, shadows, arms),
         mode=mode,
         policy=policy,
         reason=reason,
     )
-    _show_revision(revision)
+    _emit(ctx, revision, _revision(revision))
 
 
 @cli.command()
 @click.argument("model")
 @click.argument("environment")
-@click.option("--version", type=int, help="The challenger to promote (default: the canary).")
+@_version_argument
 @click.option(
     "--if-better",
     is_flag=True,
@@ -755,16 +885,21 @@ def promote(
     model: str,
     environment: str,
     version: int | None,
+    version_option: int | None,
     if_better: bool,
     reason: str,
 ) -> None:
-    """Make the challenger of MODEL in ENVIRONMENT (its canary, or --version) its primary."""
+    """Make the challenger of MODEL in ENVIRONMENT (its canary, or the canary or A/B arm
+    VERSION) its primary."""
     revision = _store(ctx).promote(
-        model, environment, version=version, if_better=if_better, reason=reason
+        model,
+        environment,
+        version=_version(version, version_option),
+        if_better=if_better,
+        reason=reason,
     )
-    _show_revision(revision)
-    if revision.evidence:
-        click.echo(f"  evidence: {revision.evidence.get('decision', '')}")
+    evidence = revision.evidence.get("decision", "") if revision.evidence else ""
+    _emit(ctx, revision, _revision(revision) + (f"\n  evidence: {evidence}" if evidence else ""))
 
 
 @cli.command()
@@ -773,9 +908,11 @@ def promote(
 def retrain(ctx: click.Context, policy: str) -> None:
     """Run retraining POLICY now, whatever its triggers say."""
     run = _store(ctx).retrain(policy)
-    if run.status == "failed":
+    if run.status == "failed" and not ctx.meta.get(_JSON_KEY):
         raise click.ClickException(f"retraining run {run.id} failed: {run.error}")
-    click.echo(f"retraining run {run.id}: registered {run.model} v{run.version}")
+    _emit(ctx, run, f"retraining run {run.id}: registered {run.model} v{run.version}")
+    if run.status == "failed":
+        sys.exit(1)
 
 
 @cli.group()
@@ -826,9 +963,11 @@ def experiments_plan(
         higher_is_better=higher_is_better,
     )
     spec = found.spec
-    click.echo(
+    _emit(
+        ctx,
+        found,
         f"{name}: {spec['horizon']:,} outcomes per arm, read as often as you like "
-        f"({spec['fixed_horizon']:,} if read once at the end)"
+        f"({spec['fixed_horizon']:,} if read once at the end)",
     )
 
 
@@ -841,14 +980,12 @@ def experiments_plan(
 def experiments_report(
     ctx: click.Context, model: str, environment: str, metric: str | None, fmt: str
 ) -> None:
-    """Read the experiment on MODEL's live deployment in ENVIRONMENT."""
+    """Read the experiment on MODEL's live deployment in ENVIRONMENT (``--json`` is the
+    same as ``--format json``: the evidence a promotion records)."""
     report = _store(ctx).experiment(model, environment, metric=metric)
     if fmt == "json":
-        import json
-
-        click.echo(json.dumps(report.evidence(), indent=2, default=str))
-    else:
-        click.echo(report.render(), nl=False)
+        ctx.meta[_JSON_KEY] = True
+    _emit(ctx, report.evidence(), report.render)
 
 
 @experiments.command(name="gate")
@@ -867,10 +1004,16 @@ def experiments_gate(
     off: bool,
 ) -> None:
     """Require evidence before promotions in ENVIRONMENT."""
-    _store(ctx).set_promotion_gate(
+    store = _store(ctx)
+    store.set_promotion_gate(
         environment, metric=metric, margin=margin, guardrails=not no_guardrails, enabled=not off
     )
-    click.echo(f"promotion gate in {environment}: {'off' if off else 'on'}")
+    gate = store.model_registry.deployments.promotion_gate(environment)
+    _emit(
+        ctx,
+        {"environment": environment, "gate": gate},
+        f"promotion gate in {environment}: {'off' if off else 'on'}",
+    )
 
 
 @experiments.command(name="reweight")
@@ -882,10 +1025,9 @@ def experiments_reweight(ctx: click.Context, model: str, environment: str, force
     """Move a bandit deployment's shares by Thompson sampling on its outcomes."""
     revision = _store(ctx).reweight(model, environment, force=force)
     if revision is None:
-        click.echo("shares unchanged (not due, or too few outcomes per arm)")
+        _emit(ctx, None, "shares unchanged (not due, or too few outcomes per arm)")
     else:
-        _show_revision(revision)
-        click.echo(f"  {revision.reason}")
+        _emit(ctx, revision, f"{_revision(revision)}\n  {revision.reason}")
 
 
 @cli.command()
@@ -895,9 +1037,8 @@ def experiments_reweight(ctx: click.Context, model: str, environment: str, force
 @click.pass_context
 def rollback(ctx: click.Context, model: str, environment: str, reason: str) -> None:
     """Go back to the previous deployment of MODEL in ENVIRONMENT (as a new revision)."""
-    _show_revision(
-        _store(ctx).model_registry.deployments.rollback(model, environment, reason=reason)
-    )
+    revision = _store(ctx).model_registry.deployments.rollback(model, environment, reason=reason)
+    _emit(ctx, revision, _revision(revision))
 
 
 @cli.command()
@@ -919,31 +1060,36 @@ def deployments(
     if when is not None:
         if not (model and environment):
             raise click.UsageError("--at needs MODEL and ENVIRONMENT")
+        from store.console import tree
         from store.epoch import as_utc
 
         revision, trained = project.lineage.served_at(
             model, environment, as_utc(_when(when, "--at"), "--at")
         )
-        _show_revision(revision)
-        _json(trained)
+        _emit(
+            ctx,
+            {"revision": revision, "trained_on": trained},
+            lambda: "\n".join([_revision(revision), *(tree(_lineage_tree(t)) for t in trained)]),
+        )
         return
     if model and environment:
-        for revision in registry.history(model, environment):
-            _show_revision(revision)
+        history = registry.history(model, environment)
+        _emit(ctx, history, "\n".join(_revision(r) for r in history))
         return
     rows: list[tuple[str, ...]] = [("ENVIRONMENT", "MODEL", "REVISION", "TARGETS")]
-    for r in registry.list_live():
+    live = registry.list_live()
+    for r in live:
         targets = ", ".join(f"v{t.version} {t.role} {t.share:g}%" for t in r.targets)
         rows.append((r.environment, r.model, str(r.revision), targets))
-    _table(rows, "Nothing is deployed.")
+    _rows(ctx, rows, "Nothing is deployed.", live)
 
 
-def _show_revision(revision: Any) -> None:
+def _revision(revision: Any) -> str:
     targets = ", ".join(
         f"v{t.version} {t.role}{' ' + t.arm if t.arm else ''} {t.share:g}%"
         for t in revision.targets
     )
-    click.echo(
+    return (
         f"{revision.model} in {revision.environment}: revision {revision.revision} "
         f"({revision.action}) by {revision.created_by} at {revision.created_at:%Y-%m-%d %H:%M}: "
         f"{targets}{' - ' + revision.reason if revision.reason else ''}"
@@ -976,19 +1122,22 @@ def training_sets() -> None:
 @click.pass_context
 def training_sets_list(ctx: click.Context) -> None:
     """List saved training sets."""
+    from store.console import ago, number
+
     rows: list[tuple[str, ...]] = [("NAME", "ROWS", "FEATURES", "FINGERPRINT", "CREATED")]
-    for t in _store(ctx).list_training_sets():
+    found = _store(ctx).list_training_sets()
+    for t in found:
         r = t.record
         rows.append(
             (
                 r.name,
-                str(r.row_count),
+                number(r.row_count),
                 str(len(r.features)),
                 r.fingerprint[:12],
-                f"{r.created_at:%Y-%m-%d %H:%M}",
+                ago(r.created_at),
             )
         )
-    _table(rows, "No training sets saved.")
+    _rows(ctx, rows, "No training sets saved.", [t.record for t in found])
 
 
 @training_sets.command(name="show")
@@ -996,7 +1145,53 @@ def training_sets_list(ctx: click.Context) -> None:
 @click.pass_context
 def training_sets_show(ctx: click.Context, name: str) -> None:
     """Show a training set's record: schema, statistics, feature-view versions."""
-    _json(_store(ctx).get_training_set(name).record)
+    record = _store(ctx).get_training_set(name).record
+    _emit(ctx, record, lambda: _training_set_text(record))
+
+
+def _training_set_text(record: Any) -> str:
+    """A training set for people: what it is, its features by view, statistics per column."""
+    from store.console import ago, number, table, tree
+
+    span = (
+        f"{record.entity_time_min:%Y-%m-%d %H:%M} to {record.entity_time_max:%Y-%m-%d %H:%M} UTC"
+        if record.entity_time_min and record.entity_time_max
+        else "-"
+    )
+    views: dict[str, list[str]] = {}
+    for f in record.features:
+        views.setdefault(f"{f.feature_view} v{f.version}", []).append(f.feature)
+    head = tree(
+        (
+            f"training set {record.name}: {number(record.row_count)} rows, saved "
+            f"{ago(record.created_at)}",
+            [
+                f"fingerprint {record.fingerprint[:16]}, data sha256 {record.data_sha256[:16]}",
+                f"entity rows from {span}",
+                f"stored at {record.storage_path}",
+                ("features", [(view, features) for view, features in views.items()]),
+            ],
+        )
+    )
+    rows: list[tuple[str, ...]] = [("COLUMN", "TYPE", "NULLS", "MEAN", "MIN", "P50", "MAX")]
+    for column, dtype in record.schema.items():
+        stats = record.statistics.get(column, {})
+        count = stats.get("count")
+        nulls = stats.get("nulls")
+        rows_seen = (count or 0) + (nulls or 0)  # count: the non-null values
+        share = f"{nulls / rows_seen:.1%}" if rows_seen and nulls is not None else "-"
+        rows.append(
+            (
+                column,
+                str(dtype),
+                share,
+                number(stats.get("mean")),
+                number(stats.get("min")),
+                number(stats.get("quantiles", {}).get("p50")),
+                number(stats.get("max")),
+            )
+        )
+    return f"{head}\n\n{table(rows)}"
 
 
 @cli.group()
@@ -1018,10 +1213,40 @@ def upgrade(ctx: click.Context) -> None:
         before, after = migrate.upgrade(db)
     finally:
         db.dispose()
-    if before == after:
-        click.echo(f"Registry already at revision {after}.")
-    else:
-        click.echo(f"Registry upgraded from revision {before or '(empty)'} to {after}.")
+    text = (
+        f"Registry already at revision {after}."
+        if before == after
+        else f"Registry upgraded from revision {before or '(empty)'} to {after}."
+    )
+    _emit(ctx, {"before": before, "after": after}, text)
+
+
+_JSON_KEY = "silage.json"
+
+
+def _json_flag(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_JSON_KEY] = True
+
+
+def _add_json_option(group: click.Group) -> None:
+    """Give every command (but ``serve``, which prints no result) a ``--json`` flag."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _add_json_option(command)
+        elif command.name != "serve":
+            command.params.append(
+                click.Option(
+                    ["--json"],
+                    is_flag=True,
+                    expose_value=False,
+                    callback=_json_flag,
+                    help="Print the result as JSON, for machines.",
+                )
+            )
+
+
+_add_json_option(cli)
 
 
 def _show_warning(message: Any, category: Any, *_: Any, **__: Any) -> None:

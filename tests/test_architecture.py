@@ -94,6 +94,8 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
     ("store.serving.server", (*FOUNDATION, "store.feature_store")),
     ("store.serving", (*FOUNDATION, "store.definitions", "store.online.read")),
     ("store.feature_store", ("store",)),
+    # Terminal output: tables, trees, numbers, JSON; it knows nothing of the store.
+    ("store.console", ()),
     ("store.cli", ("store",)),
 ]
 # store/__init__.py: the public API, re-exported; the facade loads on first use.

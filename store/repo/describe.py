@@ -70,8 +70,8 @@ def describe_objects(objects: Sequence[CatalogObject], name: str) -> list[dict[s
             "name": o.name,
             "version": o.version,
             "content_hash": o.content_hash,
-            "created_at": o.created_at.isoformat(),
-            "updated_at": o.updated_at.isoformat(),
+            "created_at": o.created_at,
+            "updated_at": o.updated_at,
             "spec": o.spec,
         }
         for o in objects

@@ -38,6 +38,9 @@ def test_plan_apply_list_describe(
     code, out, _ = run(capsys, "--repo", repo, "list", "entities")
     assert out.splitlines()[1].split() == ["driver", "driver_id", "A", "driver"]
     code, out, _ = run(capsys, "--repo", repo, "describe", "driver_hourly_stats")
+    assert out.startswith("feature view driver_hourly_stats v1 (hash ")
+    assert "├── ttl_seconds: 86400" in out
+    code, out, _ = run(capsys, "--repo", repo, "describe", "driver_hourly_stats", "--json")
     (described,) = json.loads(out)
     assert (described["kind"], described["version"]) == ("feature_view", 1)
     assert described["spec"]["ttl_seconds"] == 86400
@@ -180,7 +183,6 @@ def test_model_registry_commands(
         "deploy",
         "ranker",
         "production",
-        "--version",
         "1",
         "--canary",
         "2:10",
@@ -202,10 +204,136 @@ def test_model_registry_commands(
     code, out, _ = run(capsys, "--repo", r, "models", "search", "alias = 'champion'")
     assert out.splitlines()[1].split()[:2] == ["ranker", "2"]
     code, out, _ = run(capsys, "--repo", r, "models", "show", "ranker", "--alias", "champion")
+    assert out.startswith("ranker v2 (champion): builtins.dict, registered ")
+    assert "├── metrics\n│   └── auc: 0.8" in out
+    code, out, _ = run(capsys, "--repo", r, "models", "show", "ranker", "--json")
     assert json.loads(out)["version"] == 2
+    # the version is an argument, as for models card and lineage; --version still works
+    for args in (["1"], ["--version", "1"]):
+        code, out, _ = run(capsys, "--repo", r, "models", "show", "ranker", *args, "--json")
+        assert (code, json.loads(out)["version"]) == (0, 1)
+    code, _, err = run(capsys, "--repo", r, "models", "show", "ranker", "1", "--version", "2")
+    assert (code, "VERSION 1 and --version 2 disagree" in err) == (2, True)
     code, _, err = run(
         capsys, "--repo", r, "deploy", "ranker", "staging", "--version", "1", "--canary", "2:150"
     )
     assert (code, "not in 0..100" in err) == (1, True)
     code, out, _ = run(capsys, "--repo", r, "training-sets", "list")
     assert out.strip() == "No training sets saved."
+
+
+def test_every_command_but_serve_takes_json() -> None:
+    import click
+
+    from store.cli import cli
+
+    def commands(group: click.Group, path: str) -> list[tuple[str, click.Command]]:
+        found = []
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                found += commands(command, f"{path} {name}")
+            else:
+                found.append((f"{path} {name}", command))
+        return found
+
+    missing = [
+        path
+        for path, command in commands(cli, "silage")
+        if path != "silage serve" and "--json" not in {o for p in command.params for o in p.opts}
+    ]
+    assert missing == []
+
+
+def test_json_output_is_the_value_people_see_as_text(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from store import FeatureStore
+
+    repo = make_repo("basic")
+    r = str(repo)
+    code, out, _ = run(capsys, "--repo", r, "apply", "--json")
+    applied = json.loads(out)
+    assert (code, applied["project"]) == (0, "basic")
+    assert {o["action"] for o in applied["objects"]} == {"create"}
+    with FeatureStore(repo_path=repo) as fs:
+        fs.model_registry.register_model("ranker", {"w": 1}, serializer="pickle")
+    code, out, _ = run(capsys, "--repo", r, "list", "feature-views", "--json")
+    assert [v["name"] for v in json.loads(out)] == ["driver_hourly_stats"]
+    code, out, _ = run(capsys, "--repo", r, "deploy", "ranker", "production", "1", "--json")
+    deployed = json.loads(out)
+    assert (deployed["revision"], deployed["targets"][0]["version"]) == (1, 1)
+    assert deployed["created_at"].endswith("+00:00")
+    code, out, _ = run(capsys, "--repo", r, "models", "list", "--json")
+    assert json.loads(out) == [{"name": "ranker", "versions": 1, "latest": 1, "aliases": {}}]
+    code, out, _ = run(capsys, "--repo", r, "version", "--json")
+    assert set(json.loads(out)) == {"version"}
+
+
+def test_promote_errors_name_the_command_that_fixes_them(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from store import FeatureStore
+
+    repo = make_repo("basic")
+    with FeatureStore(repo_path=repo) as fs:
+        fs.apply()
+        fs.model_registry.register_model("ranker", {"w": 1}, serializer="pickle")
+    r = str(repo)
+    code, _, err = run(capsys, "--repo", r, "promote", "ranker", "nowhere")
+    assert code == 1
+    assert "ranker is not deployed in environment 'nowhere'" in err
+    assert "`silage deploy ranker nowhere VERSION`" in err
+    run(capsys, "--repo", r, "deploy", "ranker", "production", "1")
+    code, _, err = run(capsys, "--repo", r, "promote", "ranker", "production")
+    assert code == 1
+    assert "`silage deploy ranker production PRIMARY --canary VERSION:SHARE`" in err
+
+
+def test_lineage_is_a_tree_with_each_source_once(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pandas as pd
+
+    from store import FeatureStore
+    from tests.conftest import T0
+
+    repo = make_repo("basic")
+    with FeatureStore(repo_path=repo) as fs:
+        fs.apply()
+        entities = pd.DataFrame({"driver_id": [1001, 1002], "event_timestamp": [T0, T0]})
+        features = [
+            "driver_hourly_stats:conv_rate",
+            "driver_hourly_stats:acc_rate",
+            "driver_hourly_stats:avg_daily_trips",
+        ]
+        fs.get_historical_features(entities, features).save("small")
+        fs.model_registry.register_model(
+            "ranker", {"w": 1}, training_set="small", serializer="pickle"
+        )
+    code, out, _ = run(capsys, "--repo", str(repo), "models", "lineage", "ranker", "1")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[:3] == [
+        "ranker v1",
+        "└── training set small",
+        "    └── source data/driver_stats.parquet",
+    ]
+    assert lines[3] == "        └── view driver_hourly_stats v1"
+    assert [line.split()[-1] for line in lines[4:]] == ["conv_rate", "acc_rate", "avg_daily_trips"]
+    assert sum("source " in line for line in lines) == 1
+    code, out, _ = run(
+        capsys,
+        "--repo",
+        str(repo),
+        "models",
+        "lineage",
+        "driver_hourly_stats",
+        "--feature",
+        "conv_rate",
+    )
+    assert out.splitlines() == [
+        "feature view driver_hourly_stats, feature conv_rate",
+        "└── ranker v1",
+    ]
+    code, out, _ = run(capsys, "--repo", str(repo), "models", "lineage", "ranker", "1", "--json")
+    assert json.loads(out)["training_set"] == "small"
