@@ -33,6 +33,7 @@ from registry.errors import (
     RegistryOutdatedError,
     RegistrySchemaError,
     RegistryTooNewError,
+    TokenRefusedError,
 )
 from registry.experiments import Experiment, Experiments, RetrainingRun, RetrainingRuns
 from registry.lineage import FeatureLineage, FeatureUsers, Lineage, VersionLineage
@@ -48,14 +49,17 @@ from registry.monitoring import (
 )
 from registry.project import ProjectRegistry, SearchPage
 from registry.service import Registry
+from registry.tokens import SCOPES, ApiToken, Tokens
 from registry.training_sets import TrainingSetFeature, TrainingSetRecord, TrainingSets
 
 __all__ = [
     "KINDS",
     "MODES",
+    "SCOPES",
     "SECTIONS",
     "AlertEvent",
     "AliasMove",
+    "ApiToken",
     "ArtifactIntegrityError",
     "Catalog",
     "CatalogChange",
@@ -89,6 +93,8 @@ __all__ = [
     "RetrainingRuns",
     "SearchPage",
     "Target",
+    "TokenRefusedError",
+    "Tokens",
     "TrainingSetFeature",
     "TrainingSetRecord",
     "TrainingSets",

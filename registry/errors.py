@@ -7,7 +7,8 @@
     │   ├── RegistryOutdatedError         older: run `silage registry upgrade`
     │   └── RegistryTooNewError           newer: upgrade Silage
     ├── RegistryNotFoundError (LookupError) no such object in the registry
-    └── ArtifactIntegrityError             a model artifact is missing or not the one registered
+    ├── ArtifactIntegrityError             a model artifact is missing or not the one registered
+    └── TokenRefusedError                  no token, an unknown or revoked one, or out of scope
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "RegistryOutdatedError",
     "RegistrySchemaError",
     "RegistryTooNewError",
+    "TokenRefusedError",
 ]
 
 
@@ -62,3 +64,13 @@ class RegistryNotFoundError(RegistryError, LookupError):
 
 class ArtifactIntegrityError(RegistryError):
     """A model artifact is missing, or its bytes are not the ones registered."""
+
+
+class TokenRefusedError(RegistryError):
+    """A request's bearer token does not allow what it asks for. ``status`` is the HTTP
+    answer: 401 when there is no valid token (none, unknown or revoked), 403 when the token
+    is valid but lacks the scope."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        self.status = status
+        super().__init__(message)

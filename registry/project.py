@@ -26,6 +26,7 @@ from registry.lineage import Lineage
 from registry.models import ModelRegistry, ModelVersion
 from registry.search import lookup, matches, parse_filter
 from registry.tables import ModelRow, ModelVersionRow, ProjectRow, utc_now
+from registry.tokens import Tokens
 from registry.training_sets import TrainingSets
 
 __all__ = ["ProjectRegistry", "SearchPage"]
@@ -52,6 +53,7 @@ class ProjectRegistry:
         self.lineage = Lineage(db, self.models, self.deployments)
         self.experiments = Experiments(db, project=project)
         self.retraining = RetrainingRuns(db, project=project)
+        self.tokens = Tokens(db, project=project)
 
     # The most used calls, without the attribute hop.
     def register_model(self, *args: Any, **kwargs: Any) -> ModelVersion:

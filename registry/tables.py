@@ -648,3 +648,23 @@ class RetrainingRunRow(Base):
     version: Mapped[int | None] = mapped_column(Integer, default=None)
     started_at: Mapped[datetime] = mapped_column(default=utc_now)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+# --- tokens for writes over HTTP (revision 0008) ---------------------------------------------
+
+
+class ApiTokenRow(Base):
+    """A bearer token for ``silage serve``: its name, the SHA-256 of its secret (never the
+    secret itself) and what it may do."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1099,9 +1099,15 @@ def _revision(revision: Any) -> str:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=6566, show_default=True, type=int)
+@click.option(
+    "--read-token",
+    is_flag=True,
+    help="Close reads too: every request but /health needs a token (scope read for reads).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve online features and predictions over HTTP (FastAPI on uvicorn)."""
+def serve(ctx: click.Context, host: str, port: int, read_token: bool) -> None:
+    """Serve online features and predictions over HTTP (FastAPI on uvicorn). Writes need a
+    bearer token from `silage tokens create`."""
     try:
         import uvicorn
     except ImportError:
@@ -1110,7 +1116,61 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         ) from None
     from store.serving.server import create_app
 
-    uvicorn.run(create_app(_store(ctx)), host=host, port=port, log_level="warning")
+    app = create_app(_store(ctx), read_token=read_token)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@cli.group()
+def tokens() -> None:
+    """Bearer tokens for `silage serve`'s writes (and reads, with --read-token)."""
+
+
+_SCOPES = ("push", "outcomes", "deploy", "approve", "read")
+
+
+@tokens.command(name="create")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    required=True,
+    type=click.Choice(_SCOPES),
+    help="What the token may do; repeat for several.",
+)
+@click.pass_context
+def tokens_create(ctx: click.Context, name: str, scopes: tuple[str, ...]) -> None:
+    """Create token NAME; its secret is printed this once (only its hash is kept)."""
+    token, secret = _store(ctx).model_registry.tokens.create(name, scopes)
+    _emit(
+        ctx,
+        {"token": token, "secret": secret},
+        f"Token {token.name} ({', '.join(token.scopes)}), shown once; send it as "
+        f"`Authorization: Bearer <secret>`:\n{secret}",
+    )
+
+
+@tokens.command(name="revoke")
+@click.argument("name")
+@click.pass_context
+def tokens_revoke(ctx: click.Context, name: str) -> None:
+    """Revoke token NAME now (its name stays on what it changed)."""
+    token = _store(ctx).model_registry.tokens.revoke(name)
+    _emit(ctx, token, f"Token {token.name} revoked.")
+
+
+@tokens.command(name="list")
+@click.pass_context
+def tokens_list(ctx: click.Context) -> None:
+    """Tokens, revoked ones included (never their secrets)."""
+    from store.console import ago
+
+    found = _store(ctx).model_registry.tokens.list()
+    rows: list[tuple[str, ...]] = [("NAME", "SCOPES", "STATUS", "CREATED", "BY")]
+    for t in found:
+        status = "active" if t.active else f"revoked {ago(t.revoked_at)}" if t.revoked_at else ""
+        rows.append((t.name, ",".join(t.scopes), status, ago(t.created_at), t.created_by))
+    _rows(ctx, rows, "No tokens; create one with `silage tokens create NAME --scope ...`.", found)
 
 
 @cli.group(name="training-sets")

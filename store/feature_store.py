@@ -698,11 +698,13 @@ class FeatureStore:
         version: int | None = None,
         if_better: bool = False,
         reason: str = "",
+        by: str | None = None,
     ) -> DeploymentRevision:
         """Make the challenger (the canary, or ``version``) primary; with ``if_better`` or a
-        promotion gate, only on the experiment's evidence, which is recorded."""
+        promotion gate, only on the experiment's evidence, which is recorded. ``by``: who
+        promotes (default: the user running this)."""
         return self.experiments.promote(
-            model, environment, version=version, if_better=if_better, reason=reason
+            model, environment, version=version, if_better=if_better, reason=reason, by=by
         )
 
     def rank(

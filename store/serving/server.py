@@ -12,7 +12,19 @@ Endpoints:
   ``prediction_id``.
 - ``POST /outcomes``: ``{"outcomes": [{"prediction_id": ..., "value": ..., "at": ...}]}``;
   records the ground truth when it arrives; returns ``{"recorded": n, "unknown": [...]}``.
-- ``GET /health``.
+- ``POST /deployments/{model}/{environment}``: ``{"targets": [{"version": 3}, {"version": 4,
+  "role": "canary", "share": 10}], "reason": ...}`` deploys; ``.../promote`` (``{"version":
+  ..., "if_better": true, "reason": ...}``) and ``.../rollback`` change it. Each answers with
+  the new deployment revision.
+- ``POST /models/{model}/versions/{version}/card/approve``: approves the model card.
+- ``GET /health``: always open, for load balancers.
+
+Tokens. Reads are open unless the server runs with ``read_token=True`` (``silage serve
+--read-token``), then they need a token with scope ``read``. Every write needs a bearer
+token (``Authorization: Bearer slg_...``, from ``silage tokens create``) with its scope:
+``outcomes``, ``deploy`` (deploy, promote, rollback) or ``approve``; the token's name is
+recorded as who made the change. No valid token answers 401, a token without the scope 403,
+and nothing changes.
 
 Bad input answers with a JSON ``{"error": ...}`` and status 400 (404 for unknown objects).
 """
@@ -22,10 +34,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from registry import RegistryError, RegistryNotFoundError
+from registry import (
+    ApiToken,
+    DeploymentRevision,
+    RegistryError,
+    RegistryNotFoundError,
+    TokenRefusedError,
+)
 from store.errors import ObjectNotFoundError, StoreError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from fastapi import FastAPI
 
     from store.feature_store import FeatureStore
@@ -33,12 +53,30 @@ if TYPE_CHECKING:
 __all__ = ["create_app"]
 
 
-def create_app(store: FeatureStore) -> FastAPI:
-    """The ASGI application serving ``store``."""
-    from fastapi import Body, FastAPI, Request
+def create_app(store: FeatureStore, *, read_token: bool = False) -> FastAPI:
+    """The ASGI application serving ``store``; with ``read_token``, reads need a token too."""
+    from fastapi import Body, Depends, FastAPI, Header, Request
     from fastapi.responses import JSONResponse
 
     app = FastAPI(title="Silage", version="0.1.0")
+    tokens = store.model_registry.tokens
+
+    def needs(scope: str) -> Callable[..., ApiToken | None]:
+        """A dependency: the request's token, which must have ``scope``."""
+
+        def check(authorization: str | None = Header(default=None)) -> ApiToken | None:
+            if scope == "read" and not read_token:
+                return None
+            kind, _, secret = (authorization or "").partition(" ")
+            return tokens.authenticate(secret.strip() if kind.lower() == "bearer" else None, scope)
+
+        return check
+
+    @app.exception_handler(TokenRefusedError)
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        status = exc.status if isinstance(exc, TokenRefusedError) else 401
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
 
     @app.exception_handler(StoreError)
     @app.exception_handler(RegistryError)
@@ -46,11 +84,13 @@ def create_app(store: FeatureStore) -> FastAPI:
         missing = isinstance(exc, ObjectNotFoundError | RegistryNotFoundError)
         return JSONResponse({"error": str(exc)}, status_code=404 if missing else 400)
 
+    read, write = Depends(needs("read")), {s: Depends(needs(s)) for s in SCOPES_WRITTEN}
+
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok", "project": store.project}
 
-    @app.post("/get-online-features")
+    @app.post("/get-online-features", dependencies=[read])
     def get_online_features(request: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         features: Any = request.get("features")
         if request.get("feature_service"):
@@ -85,7 +125,7 @@ def create_app(store: FeatureStore) -> FastAPI:
             )
         return {"metadata": {"feature_names": names}, "results": results}
 
-    @app.post("/predict/{model}")
+    @app.post("/predict/{model}", dependencies=[read])
     def predict(model: str, request: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         rows = request.get("entity_rows")
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
@@ -98,7 +138,7 @@ def create_app(store: FeatureStore) -> FastAPI:
         )
         return {"model": model, "predictions": predictions}
 
-    @app.post("/outcomes")
+    @app.post("/outcomes", dependencies=[write["outcomes"]])
     def outcomes(request: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         given = request.get("outcomes")
         if not isinstance(given, list) or not all(
@@ -115,7 +155,110 @@ def create_app(store: FeatureStore) -> FastAPI:
         )
         return {"recorded": receipt.recorded, "unknown": list(receipt.unknown)}
 
+    _add_registry_writes(app, store, write)
     return app
+
+
+def _add_registry_writes(app: FastAPI, store: FeatureStore, write: dict[str, Any]) -> None:
+    """Deployments and card approvals over HTTP: each needs its token scope and records the
+    token's name as who made the change."""
+    from fastapi import Body
+
+    @app.post("/deployments/{model}/{environment}")
+    def deploy(
+        model: str,
+        environment: str,
+        request: dict[str, Any] = Body(...),  # noqa: B008
+        token: ApiToken = write["deploy"],
+    ) -> dict[str, Any]:
+        from registry import Target
+
+        given = request.get("targets")
+        if not isinstance(given, list) or not given or not all(isinstance(t, dict) for t in given):
+            raise _bad(
+                'give `targets`, e.g. [{"version": 3}, {"version": 4, "role": "canary", '
+                '"share": 10}]'
+            )
+        try:
+            targets = [
+                Target(
+                    int(t["version"]),
+                    str(t.get("role", "primary")),
+                    None if t.get("share") is None else float(t["share"]),
+                    str(t.get("arm", "")),
+                )
+                for t in given
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad(f"a target needs an integer `version`: {exc}") from None
+        revision = store.model_registry.deployments.deploy(
+            model, environment, targets, by=token.name, reason=str(request.get("reason", ""))
+        )
+        return _revision(revision)
+
+    @app.post("/deployments/{model}/{environment}/promote")
+    def promote(
+        model: str,
+        environment: str,
+        request: dict[str, Any] = Body(default={}),  # noqa: B008
+        token: ApiToken = write["deploy"],
+    ) -> dict[str, Any]:
+        version = request.get("version")
+        revision = store.promote(
+            model,
+            environment,
+            version=None if version is None else int(version),
+            if_better=bool(request.get("if_better", False)),
+            reason=str(request.get("reason", "")),
+            by=token.name,
+        )
+        return _revision(revision)
+
+    @app.post("/deployments/{model}/{environment}/rollback")
+    def rollback(
+        model: str,
+        environment: str,
+        request: dict[str, Any] = Body(default={}),  # noqa: B008
+        token: ApiToken = write["deploy"],
+    ) -> dict[str, Any]:
+        revision = store.model_registry.deployments.rollback(
+            model, environment, by=token.name, reason=str(request.get("reason", ""))
+        )
+        return _revision(revision)
+
+    @app.post("/models/{model}/versions/{version}/card/approve")
+    def approve_card(
+        model: str, version: int, token: ApiToken = write["approve"]
+    ) -> dict[str, Any]:
+        card = store.model_registry.cards.approve(model, version, by=token.name)
+        return {
+            "model": model,
+            "version": version,
+            "revision": card.revision,
+            "status": card.status,
+            "approved_by": token.name,
+        }
+
+
+# The scopes the server's writes need (``read`` guards reads under ``read_token``).
+SCOPES_WRITTEN = ("outcomes", "deploy", "approve", "push")
+
+
+def _revision(revision: DeploymentRevision) -> dict[str, Any]:
+    """A deployment revision as JSON."""
+    return {
+        "model": revision.model,
+        "environment": revision.environment,
+        "revision": revision.revision,
+        "action": revision.action,
+        "created_by": revision.created_by,
+        "created_at": revision.created_at.isoformat(),
+        "reason": revision.reason,
+        "targets": [
+            {"version": t.version, "role": t.role, "share": t.share, "arm": t.arm}
+            for t in revision.targets
+        ],
+    }
 
 
 def _time(value: Any) -> datetime | None:

@@ -29,6 +29,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# A token with every write scope, made by the server fixture (``Authorization`` header).
+AUTH: dict[str, str] = {}
+
+
 @pytest.fixture
 def server(make_repo: Callable[..., Path]) -> Iterator[str]:
     repo = make_repo("basic")
@@ -49,6 +53,8 @@ def server(make_repo: Callable[..., Path]) -> Iterator[str]:
         fs.model_registry.register_model("churn", model, training_set=saved.record)
         fs.model_registry.deployments.deploy("churn", "production", [Target(1)])
         fs.materialize(T0, T0 + 10 * H)
+        _, secret = fs.model_registry.tokens.create("tests", ["outcomes", "deploy", "approve"])
+        AUTH["Authorization"] = f"Bearer {secret}"
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "store.cli", "--repo", str(repo), "serve", "--port", str(port)],
@@ -105,8 +111,11 @@ def test_health_online_features_and_predictions(server: str) -> None:
         (row,) = predicted.json()["predictions"]
         assert (row["driver_id"], row["model_version"], row["role"]) == (1002, 1, "primary")
         assert 0.0 <= row["probability"] <= 1.0
+        refused = client.post("/outcomes", json={"outcomes": []})
+        assert (refused.status_code, refused.headers["WWW-Authenticate"]) == (401, "Bearer")
         recorded = client.post(
             "/outcomes",
+            headers=AUTH,
             json={
                 "outcomes": [
                     {"prediction_id": row["prediction_id"], "value": 1, "at": "2026-11-27T10:00"},
@@ -148,6 +157,6 @@ def test_health_online_features_and_predictions(server: str) -> None:
 def test_bad_input_gets_a_json_error(
     server: str, path: str, payload: dict[str, object], status: int, message: str
 ) -> None:
-    answer = httpx.post(f"{server}{path}", json=payload, timeout=10)
+    answer = httpx.post(f"{server}{path}", json=payload, headers=AUTH, timeout=10)
     assert answer.status_code == status
     assert message in answer.json()["error"]
