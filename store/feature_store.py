@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from registry import (
     AlertEvent,
     CatalogObject,
+    ChangeWatcher,
     DeploymentRevision,
     Experiment,
     Kind,
@@ -102,7 +103,10 @@ class FeatureStore:
     @cached_property
     def registry(self) -> Registry:
         """The registry database, its schema created when new and checked when not."""
-        return Registry(self.config.registry_url)
+        options = self.config.registry_engine_options
+        return Registry(
+            self.config.registry_url, engine_options=dict(options.values) if options else None
+        )
 
     @cached_property
     def online_store(self) -> OnlineBackend:
@@ -304,6 +308,8 @@ class FeatureStore:
             ``event_timestamps``. Values older than their view's ttl are None
             (``OUTSIDE_MAX_AGE``) unless ``online_store: {enforce_ttl: false}``.
         """
+        if self._registry_changes.changed():  # an apply elsewhere: definitions are stale
+            self._online_reader.clear_cache()
         return self._online_reader.read(
             features, entity_rows, full_feature_names=full_feature_names
         )
@@ -371,6 +377,10 @@ class FeatureStore:
             self._prediction_log,
             trusted_types=self.config.trusted_types,
         )
+
+    @cached_property
+    def _registry_changes(self) -> ChangeWatcher:
+        return self.registry.watch(interval_seconds=self.config.registry_poll_seconds)
 
     @cached_property
     def _online_reader(self) -> OnlineReader:
