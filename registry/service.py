@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from registry.database import Database
 from registry.models import ModelRegistry
 from registry.monitoring import Monitoring
 from registry.project import ProjectRegistry
+from registry.storage import FileStore, open_file_store
 from registry.training_sets import TrainingSets
 
 __all__ = ["Registry"]
@@ -48,13 +50,25 @@ class Registry:
         self.training_sets = TrainingSets(self.db)
         self.monitoring = Monitoring(self.db)
 
-    def project(self, project: str, artifact_root: Path) -> ProjectRegistry:
-        """Models, cards, deployments and lineage of ``project``."""
+    def project(self, project: str, artifact_root: Path | FileStore) -> ProjectRegistry:
+        """Models, cards, deployments and lineage of ``project``; artifacts in a folder or a
+        store from :meth:`file_store`."""
         return ProjectRegistry(self.db, project, artifact_root)
 
-    def models(self, project: str, artifact_root: Path) -> ModelRegistry:
-        """The models of ``project``, their artifacts kept under ``artifact_root``."""
+    def models(self, project: str, artifact_root: Path | FileStore) -> ModelRegistry:
+        """The models of ``project``, their artifacts kept in ``artifact_root``."""
         return ModelRegistry(self.db, project=project, artifact_root=artifact_root)
+
+    def file_store(
+        self,
+        uri: str | Path,
+        *,
+        base: Path | None = None,
+        storage_options: Mapping[str, Any] | None = None,
+    ) -> FileStore:
+        """The artifact store ``uri`` names: a folder (relative to ``base``), ``file://``,
+        ``s3://bucket/prefix`` or ``registry`` (this database); see :mod:`registry.storage`."""
+        return open_file_store(uri, db=self.db, base=base, storage_options=storage_options)
 
     def change_count(self) -> int:
         """How many write transactions the registry has committed: a number that grows with

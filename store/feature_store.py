@@ -30,6 +30,7 @@ from registry import (
     ValidationRun,
     WindowStatistics,
 )
+from registry.storage import FileStore
 from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
@@ -244,7 +245,17 @@ class FeatureStore:
     @cached_property
     def model_registry(self) -> ProjectRegistry:
         """The project's models, cards, deployments and lineage (see ``registry.project``)."""
-        return self.registry.project(self.project, self.config.artifact_path)
+        return self.registry.project(self.project, self.artifact_store)
+
+    @cached_property
+    def artifact_store(self) -> FileStore:
+        """Where model artifacts are kept (``artifact_store:`` in feature_store.yaml)."""
+        options = self.config.artifact_storage_options
+        return self.registry.file_store(
+            self.config.artifact_uri or self.config.artifact_path,
+            base=self.repo_path,
+            storage_options=dict(options.values) if options else None,
+        )
 
     # --- the online store --------------------------------------------------------------------
 
