@@ -78,6 +78,8 @@ def test_unknown_keys_warn_by_name(tmp_path: Path) -> None:
         ("project: p\nregistry: {registry_type: snowflake.registry, path: r}\n", "`sql`"),
         ("project: p\nregistry: {path: r.db, poll_seconds: soon}\n", "poll_seconds: 'soon'"),
         ("project: p\nregistry: {path: r.db, sqlalchemy_config_kwargs: 3}\n", "a mapping"),
+        ("project: p\nartifact_store: {uri: 'ftp://h/a'}\n", "uri: 'ftp://h/a' is not supported"),
+        ("project: p\nartifact_store: {uri: a, storage_options: 1}\n", "storage_options must"),
     ],
 )
 def test_malformed_config_names_the_file_and_fix(tmp_path: Path, text: str, message: str) -> None:
