@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry clean
 
 venv: $(STAMP)
 
@@ -99,6 +99,11 @@ $(GBSTATS_VENV)/bin/python:
 
 bench-gbstats: venv $(GBSTATS_VENV)/bin/python
 	$(BIN)/python benchmarks/gbstats_comparison.py
+
+# The registry on PostgreSQL beside SQLite: register_model and get_historical_features'
+# lookups (needs PostgreSQL at 127.0.0.1:5432, or POSTGRES=URL of a server).
+bench-registry: venv
+	$(BIN)/python benchmarks/registry_benchmark.py $(if $(POSTGRES),--postgres $(POSTGRES))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache feature_repo/data

@@ -25,6 +25,7 @@ from registry.catalog import (
     Kind,
     MaterializationInterval,
 )
+from registry.changes import ChangeWatcher
 from registry.deployments import MODES, DeploymentRevision, Deployments, Target
 from registry.errors import (
     ArtifactIntegrityError,
@@ -33,6 +34,7 @@ from registry.errors import (
     RegistryOutdatedError,
     RegistrySchemaError,
     RegistryTooNewError,
+    RegistryUnavailableError,
     TokenRefusedError,
 )
 from registry.experiments import Experiment, Experiments, RetrainingRun, RetrainingRuns
@@ -64,6 +66,7 @@ __all__ = [
     "Catalog",
     "CatalogChange",
     "CatalogObject",
+    "ChangeWatcher",
     "CheckRecord",
     "DeclaredObject",
     "DeploymentRevision",
@@ -89,6 +92,7 @@ __all__ = [
     "RegistryOutdatedError",
     "RegistrySchemaError",
     "RegistryTooNewError",
+    "RegistryUnavailableError",
     "RetrainingRun",
     "RetrainingRuns",
     "SearchPage",

@@ -1,4 +1,5 @@
-"""Model artifacts on disk: written atomically, identified by sha256, loaded safely.
+"""Model artifacts as bytes: serialized safely and loaded safely (where the bytes are kept,
+and how they are checked, is :mod:`registry.storage`'s business).
 
 The default format is skops, made for scikit-learn models: loading it never runs code from
 the file, and types the file needs beyond skops's trusted defaults must be named by the
@@ -8,18 +9,14 @@ only with ``allow_pickle=True``.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import os
 import pickle
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from registry.errors import ArtifactIntegrityError, RegistryError
+from registry.errors import RegistryError
 
-__all__ = ["FORMATS", "deserialize", "read_verified", "serialize", "write_atomically"]
+__all__ = ["FORMATS", "deserialize", "serialize"]
 
 FORMATS = ("skops", "pickle")
 
@@ -65,32 +62,3 @@ def deserialize(
             )
         return pickle.load(io.BytesIO(data))
     raise RegistryError(f"unknown artifact format {fmt!r}")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a file so that it is either complete or absent, never half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def read_verified(path: Path, sha256: str, size: int) -> bytes:
-    """The artifact's bytes, refused if they are not the ones registered."""
-    if not path.is_file():
-        raise ArtifactIntegrityError(f"the artifact {path} is missing; it was moved or deleted")
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if len(data) != size or digest != sha256:
-        raise ArtifactIntegrityError(
-            f"the artifact {path} changed since it was registered (sha256 {digest[:12]}, "
-            f"expected {sha256[:12]}); restore it or register the model again"
-        )
-    return data

@@ -293,7 +293,9 @@ class Catalog:
 
 
 def lock_project(session: Session, name: str) -> ProjectRow:
-    # SQLite's BEGIN IMMEDIATE already serializes writers; other databases lock the row.
+    # Database.write() already serializes writers (BEGIN IMMEDIATE on SQLite, the change
+    # counter's row lock on PostgreSQL); FOR UPDATE keeps the project row safe for a caller
+    # whose session did not come from it.
     row = session.scalars(
         select(ProjectRow).where(ProjectRow.name == name).with_for_update()
     ).one_or_none()

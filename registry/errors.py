@@ -7,6 +7,7 @@
     │   ├── RegistryOutdatedError         older: run `silage registry upgrade`
     │   └── RegistryTooNewError           newer: upgrade Silage
     ├── RegistryNotFoundError (LookupError) no such object in the registry
+    ├── RegistryUnavailableError (ConnectionError) the registry's database cannot be reached
     ├── ArtifactIntegrityError             a model artifact is missing or not the one registered
     └── TokenRefusedError                  no token, an unknown or revoked one, or out of scope
 """
@@ -20,6 +21,7 @@ __all__ = [
     "RegistryOutdatedError",
     "RegistrySchemaError",
     "RegistryTooNewError",
+    "RegistryUnavailableError",
     "TokenRefusedError",
 ]
 
@@ -74,3 +76,14 @@ class TokenRefusedError(RegistryError):
     def __init__(self, message: str, *, status: int) -> None:
         self.status = status
         super().__init__(message)
+
+
+class RegistryUnavailableError(RegistryError, ConnectionError):
+    """The registry's database server cannot be reached (down, wrong host, refused login)."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        self.url, self.cause = url, cause
+        super().__init__(
+            f"cannot connect to the registry at {url}: {cause}; check that the server is "
+            f"running and that `registry:` in feature_store.yaml names it correctly"
+        )

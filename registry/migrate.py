@@ -8,6 +8,12 @@ upgrade never happens behind a user's back, since it may rewrite tables.
 On SQLite, foreign keys are switched off while migrating (batch mode rebuilds tables,
 which would otherwise cascade) and checked with ``PRAGMA foreign_key_check`` before the
 migration commits; DDL is transactional there, so a failed migration leaves nothing.
+
+Several processes may open a new registry at once (serving replicas starting together).
+Migrations are serialized: on SQLite by ``BEGIN IMMEDIATE``, on PostgreSQL by a
+transaction-level advisory lock taken before Alembic reads ``alembic_version``; whoever
+waited re-reads the revision under the lock and finds the work done. PostgreSQL's DDL is
+transactional too, so there as well a failed migration leaves nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +48,11 @@ __all__ = [
 
 # The newest revision, so that opening an up-to-date registry needs no Alembic import (it
 # costs a few hundred milliseconds); a test checks it against the scripts' head.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
+
+# Key of the advisory lock around migrations on PostgreSQL (any constant: advisory locks
+# belong to the database they are taken in).
+MIGRATION_LOCK_KEY = 0x5_11A6_E000
 
 
 def migrations_dir() -> Path:
@@ -110,9 +120,9 @@ def ensure_schema(db: Database) -> None:
                 tables = set(inspect(conn).get_table_names())
                 if tables:
                     raise RegistryError(
-                        f"{db.url} already has tables ({', '.join(sorted(tables)[:5])}) but is "
-                        f"not a Silage registry; point `registry:` in feature_store.yaml at a "
-                        f"new file or an empty database"
+                        f"{db.safe_url} already has tables ({', '.join(sorted(tables)[:5])}) "
+                        f"but is not a Silage registry; point `registry:` in feature_store.yaml "
+                        f"at a new file or an empty database"
                     )
                 from alembic import command
 
@@ -122,8 +132,8 @@ def ensure_schema(db: Database) -> None:
         return
     assert revision is not None
     if revision in _known_revisions():
-        raise RegistryOutdatedError(db.url, revision, head_revision())
-    raise RegistryTooNewError(db.url, revision)
+        raise RegistryOutdatedError(db.safe_url, revision, head_revision())
+    raise RegistryTooNewError(db.safe_url, revision)
 
 
 def _is_at(db: Database, revision: str) -> bool:
@@ -141,7 +151,7 @@ def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | Non
     with _migrating(db) as conn:
         before = current_revision(conn)
         if before is not None and before not in _known_revisions():
-            raise RegistryTooNewError(db.url, before)
+            raise RegistryTooNewError(db.safe_url, before)
         from alembic import command
 
         command.upgrade(alembic_config(conn), revision)
@@ -173,6 +183,10 @@ def _migrating(db: Database) -> Iterator[Connection]:
         try:
             locked = conn.execution_options(silage_immediate=True)
             with locked.begin():
+                if db.is_postgresql:
+                    locked.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
                 yield locked
                 if db.is_sqlite:
                     broken = locked.exec_driver_sql("PRAGMA foreign_key_check").fetchall()

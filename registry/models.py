@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -28,10 +27,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from registry.artifacts import FORMATS, deserialize, read_verified, serialize, write_atomically
+from registry.artifacts import FORMATS, deserialize, serialize
 from registry.catalog import lock_project
 from registry.database import Database
 from registry.errors import RegistryError, RegistryNotFoundError
+from registry.storage import FileStore
+from registry.storage.local import LocalFileStore
 from registry.tables import (
     ModelAliasHistoryRow,
     ModelAliasRow,
@@ -84,12 +85,17 @@ class AliasMove:
 
 
 class ModelRegistry:
-    """The models of one project, with artifacts kept under ``artifact_root``."""
+    """The models of one project, with artifacts kept in ``artifact_root``: a local folder
+    or any :class:`~registry.storage.FileStore` (object storage, the registry database)."""
 
-    def __init__(self, db: Database, *, project: str, artifact_root: Path) -> None:
+    def __init__(self, db: Database, *, project: str, artifact_root: Path | FileStore) -> None:
         self._db = db
         self.project = project
-        self.artifact_root = artifact_root
+        self.files: FileStore = (
+            LocalFileStore(artifact_root) if isinstance(artifact_root, Path) else artifact_root
+        )
+        # The folder, when artifacts are local files (None for other stores).
+        self.artifact_root = artifact_root if isinstance(artifact_root, Path) else None
 
     # --- register and load -------------------------------------------------------------------
 
@@ -125,7 +131,6 @@ class ModelRegistry:
             raise RegistryError(f"serializer {serializer!r} is unknown; choose one of {FORMATS}")
         metrics = _numbers(metrics or {})
         data = serialize(model, serializer)
-        digest = hashlib.sha256(data).hexdigest()
         info = _describe(model, params)
         who = created_by or whoami()
         with self._db.write() as session:
@@ -149,17 +154,19 @@ class ModelRegistry:
                 ).scalar_one()
                 - 1
             )
-            relative = Path(self.project) / name / f"v{number}.{serializer}"
-            path = self.artifact_root / relative
-            write_atomically(path, data)
+            key = f"{self.project}/{name}/v{number}.{serializer}"
+            # Written before the version row, inside its transaction: the row never exists
+            # without its artifact. A database store writes into this very transaction; a
+            # folder or bucket gets the file removed again if the row cannot be written.
+            digest, size = self.files.put(key, data, session)
             try:
                 row = ModelVersionRow(
                     model_id=model_row.id,
                     version=number,
                     training_set_id=training_set_id,
-                    artifact_path=relative.as_posix(),
+                    artifact_path=key,
                     artifact_sha256=digest,
-                    artifact_size=len(data),
+                    artifact_size=size,
                     artifact_format=serializer,
                     model_type=info["model_type"],
                     params=info["params"],
@@ -173,7 +180,8 @@ class ModelRegistry:
                 session.add(row)
                 session.flush()
             except BaseException:
-                path.unlink(missing_ok=True)
+                if not self.files.transactional:
+                    self.files.delete(key)
                 raise
             return _version(session, model_row, row)
 
@@ -194,9 +202,7 @@ class ModelRegistry:
             RegistryError: a pickle without ``allow_pickle=True``, or untrusted skops types.
         """
         found = self.get_version(name, version=version, alias=alias)
-        data = read_verified(
-            self.artifact_root / found.artifact_path, found.artifact_sha256, found.artifact_size
-        )
+        data = self.files.get(found.artifact_path, found.artifact_sha256, found.artifact_size)
         return deserialize(data, found.artifact_format, allow_pickle=allow_pickle, trusted=trusted)
 
     # --- read ----------------------------------------------------------------------------------

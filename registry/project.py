@@ -25,6 +25,7 @@ from registry.experiments import Experiments, RetrainingRuns
 from registry.lineage import Lineage
 from registry.models import ModelRegistry, ModelVersion
 from registry.search import lookup, matches, parse_filter
+from registry.storage import FileStore
 from registry.tables import ModelRow, ModelVersionRow, ProjectRow, utc_now
 from registry.tokens import Tokens
 from registry.training_sets import TrainingSets
@@ -43,7 +44,7 @@ class SearchPage:
 class ProjectRegistry:
     """Models, cards, deployments and lineage of one project."""
 
-    def __init__(self, db: Database, project: str, artifact_root: Path) -> None:
+    def __init__(self, db: Database, project: str, artifact_root: Path | FileStore) -> None:
         self._db = db
         self.project = project
         self.models = ModelRegistry(db, project=project, artifact_root=artifact_root)
@@ -95,7 +96,7 @@ class ProjectRegistry:
                 )
             ).one()
             row.deleted_at = utc_now()
-        (self.models.artifact_root / found.artifact_path).unlink(missing_ok=True)
+        self.models.files.delete(found.artifact_path)
 
     def search_model_versions(
         self,

@@ -50,6 +50,13 @@ Monitoring:
   statistics, effects, p-values (raw and adjusted across the run) and the verdict.
 - ``alert_rules``: rules added through the API (rules declared in a repository are read from
   it); ``alert_events``: each rule that fired, with the window, the value and the condition.
+
+Teams (revision 0008):
+
+- ``registry_changes``: one row whose ``changes`` counts committed write transactions;
+  serving processes poll it to refresh their cached definitions (see ``registry.changes``).
+- ``artifact_blobs``: artifacts and other files kept in the registry database itself
+  (``artifact_store: {uri: registry}``), with their sha256 and size.
 """
 
 from __future__ import annotations
@@ -59,11 +66,13 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     TypeDecorator,
@@ -75,6 +84,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "AlertEventRow",
     "AlertRuleRow",
+    "ArtifactBlobRow",
     "Base",
     "CatalogObjectColumns",
     "DataSourceRow",
@@ -96,6 +106,7 @@ __all__ = [
     "ModelVersionRow",
     "ProjectRow",
     "ReferenceProfileRow",
+    "RegistryChangesRow",
     "TrainingSetFeatureRow",
     "TrainingSetRow",
     "UTCDateTime",
@@ -650,7 +661,33 @@ class RetrainingRunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-# --- tokens for writes over HTTP (revision 0008) ---------------------------------------------
+# --- teams: the change counter and artifacts kept in the database (revision 0008) -----------
+
+
+class RegistryChangesRow(Base):
+    """The change counter: one row, bumped by every write transaction (the write lock too)."""
+
+    __tablename__ = "registry_changes"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger)
+
+
+class ArtifactBlobRow(Base):
+    """A file kept in the registry database: its key (a relative path), bytes and digest."""
+
+    __tablename__ = "artifact_blobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(1000), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+# --- tokens for writes over HTTP (revision 0009) ---------------------------------------------
 
 
 class ApiTokenRow(Base):

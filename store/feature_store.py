@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from registry import (
     AlertEvent,
     CatalogObject,
+    ChangeWatcher,
     DeploymentRevision,
     Experiment,
     Kind,
@@ -29,6 +30,7 @@ from registry import (
     ValidationRun,
     WindowStatistics,
 )
+from registry.storage import FileStore
 from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
@@ -102,7 +104,10 @@ class FeatureStore:
     @cached_property
     def registry(self) -> Registry:
         """The registry database, its schema created when new and checked when not."""
-        return Registry(self.config.registry_url)
+        options = self.config.registry_engine_options
+        return Registry(
+            self.config.registry_url, engine_options=dict(options.values) if options else None
+        )
 
     @cached_property
     def online_store(self) -> OnlineBackend:
@@ -240,7 +245,17 @@ class FeatureStore:
     @cached_property
     def model_registry(self) -> ProjectRegistry:
         """The project's models, cards, deployments and lineage (see ``registry.project``)."""
-        return self.registry.project(self.project, self.config.artifact_path)
+        return self.registry.project(self.project, self.artifact_store)
+
+    @cached_property
+    def artifact_store(self) -> FileStore:
+        """Where model artifacts are kept (``artifact_store:`` in feature_store.yaml)."""
+        options = self.config.artifact_storage_options
+        return self.registry.file_store(
+            self.config.artifact_uri or self.config.artifact_path,
+            base=self.repo_path,
+            storage_options=dict(options.values) if options else None,
+        )
 
     # --- the online store --------------------------------------------------------------------
 
@@ -304,6 +319,8 @@ class FeatureStore:
             ``event_timestamps``. Values older than their view's ttl are None
             (``OUTSIDE_MAX_AGE``) unless ``online_store: {enforce_ttl: false}``.
         """
+        if self._registry_changes.changed():  # an apply elsewhere: definitions are stale
+            self._online_reader.clear_cache()
         return self._online_reader.read(
             features, entity_rows, full_feature_names=full_feature_names
         )
@@ -371,6 +388,10 @@ class FeatureStore:
             self._prediction_log,
             trusted_types=self.config.trusted_types,
         )
+
+    @cached_property
+    def _registry_changes(self) -> ChangeWatcher:
+        return self.registry.watch(interval_seconds=self.config.registry_poll_seconds)
 
     @cached_property
     def _online_reader(self) -> OnlineReader:

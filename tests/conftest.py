@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from tests.backends import OFFLINE_ENGINES, ONLINE_BACKENDS, OnlineUnderTest, known_gap
+from tests.object_storage import s3_server
+from tests.registries import REGISTRY_DATABASES, new_registry_url
 
 FIXTURES = Path(__file__).parent / "fixtures" / "repos"
 GOLDEN = Path(__file__).parent / "golden"
@@ -78,6 +80,20 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OnlineUn
     under_test = OnlineUnderTest(request.param, tmp_path)
     yield under_test
     under_test.cleanup()
+
+
+@pytest.fixture(params=REGISTRY_DATABASES)
+def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty registry database on SQLite and on PostgreSQL in turn: its URL."""
+    with new_registry_url(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server (moto) on localhost for the session: its endpoint URL."""
+    with s3_server() as endpoint:
+        yield endpoint
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -5,10 +5,14 @@ unchanged::
 
     project: driver_ranking
     registry: data/registry.db          # a path (SQLite) or any SQLAlchemy URL
+    # or, for a team, Feast's form: {registry_type: sql, path: postgresql://user@host/db,
+    #                                cache_ttl_seconds: 60, sqlalchemy_config_kwargs: {...}}
     provider: local
     offline_store: {type: duckdb}       # optional: threads: 4, memory_limit: 2GB
     online_store: {type: sqlite, path: data/online_store.db}
     artifact_store: {path: data/artifacts, trusted_types: [numpy.dtype]}   # Silage only
+    # or `uri: s3://bucket/prefix` (with `storage_options: {endpoint_url: ...}` for s3fs),
+    # or `uri: registry` to keep artifacts in the registry database (see registry.storage)
 
 ``offline_store.type`` picks an engine from :data:`store.offline.engines.ENGINES` and
 ``online_store.type`` a backend from :data:`store.online.backends.BACKENDS`; the rest of
@@ -38,7 +42,15 @@ CONFIG_FILE = "feature_store.yaml"
 _TOP_KEYS = {"project", "registry", "provider", "offline_store", "online_store", "artifact_store"}
 # Feast settings that mean nothing here but are harmless: accepted without a warning.
 _FEAST_ONLY_KEYS = {"entity_key_serialization_version", "flags", "coerce_tz_aware"}
-_REGISTRY_KEYS = {"path", "registry_type", "cache_ttl_seconds", "sqlalchemy_config_kwargs"}
+_REGISTRY_KEYS = {
+    "path",
+    "registry_type",
+    "cache_ttl_seconds",
+    "sqlalchemy_config_kwargs",
+    "poll_seconds",
+}
+# Feast's registry types that name a database here: `sql`, and `file` (a path, SQLite).
+_REGISTRY_TYPES = ("sql", "file")
 # Keys of `online_store` that apply whatever the backend (read by the online reader).
 _ONLINE_KEYS = {"enforce_ttl"}
 _PROJECT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -60,8 +72,12 @@ class RepoConfig:
     online_store: Settings
     online_enforce_ttl: bool = True
     artifact_path: Path
+    artifact_uri: str = ""
+    artifact_storage_options: Settings | None = None
     trusted_types: tuple[str, ...] = ()
     registry_cache_seconds: float = 60.0
+    registry_poll_seconds: float = 1.0
+    registry_engine_options: Settings | None = None
 
     @property
     def config_path(self) -> Path:
@@ -126,8 +142,12 @@ def load_config(repo_path: Path) -> RepoConfig:
         online_store=_section("online_store", online, "sqlite", path),
         online_enforce_ttl=_enforce_ttl(online, path),
         artifact_path=_artifact_path(raw.get("artifact_store"), repo_path, path),
+        artifact_uri=_artifact_uri(raw.get("artifact_store"), repo_path, path),
+        artifact_storage_options=_storage_options(raw.get("artifact_store"), path),
         trusted_types=_trusted_types(raw.get("artifact_store"), path),
         registry_cache_seconds=_cache_seconds(raw.get("registry"), path),
+        registry_poll_seconds=_poll_seconds(raw.get("registry"), path),
+        registry_engine_options=_engine_options(raw.get("registry"), path),
     )
     # Each engine and backend checks its own settings now, so a bad value fails here.
     for section, known in (
@@ -167,6 +187,13 @@ def _section(name: str, value: Any, default: str, path: Path) -> Settings:
 def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
     if isinstance(value, dict):
         warn_unknown_keys(path, "registry", value, _REGISTRY_KEYS, stacklevel=5)
+        kind = value.get("registry_type", "sql")
+        if kind not in _REGISTRY_TYPES:
+            raise ConfigError(
+                f"registry registry_type: {kind!r} is not supported; use `sql` (a path or an "
+                f"SQLAlchemy URL such as postgresql://user@host/db) or leave it out",
+                path=path,
+            )
         value = value.get("path")
     if not isinstance(value, str) or not value:
         raise ConfigError(
@@ -202,16 +229,74 @@ def _cache_seconds(value: Any, path: Path) -> float:
     return float(setting)
 
 
+def _poll_seconds(value: Any, path: Path) -> float:
+    """``registry: {poll_seconds: N}``: how often online reads check the registry's change
+    counter, so an apply elsewhere is seen within N seconds whatever the cache ttl."""
+    setting = value.get("poll_seconds", 1) if isinstance(value, dict) else 1
+    if isinstance(setting, bool) or not isinstance(setting, int | float) or setting < 0:
+        raise ConfigError(
+            f"registry poll_seconds: {setting!r} must be a number of seconds", path=path
+        )
+    return float(setting)
+
+
+def _engine_options(value: Any, path: Path) -> Settings | None:
+    """Feast's ``registry: {sqlalchemy_config_kwargs: {...}}``: ``create_engine`` arguments."""
+    options = value.get("sqlalchemy_config_kwargs") if isinstance(value, dict) else None
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise ConfigError(
+            "registry sqlalchemy_config_kwargs must be a mapping, e.g. {pool_size: 20}", path=path
+        )
+    return Settings(section="registry", type="sql", values=options, config_path=path)
+
+
 def _artifact_path(value: Any, repo_path: Path, path: Path) -> Path:
     """``artifact_store: {path: data/artifacts}``: where model artifacts are kept."""
-    if value is not None and not (isinstance(value, dict) and isinstance(value.get("path"), str)):
+    if value is not None and not (
+        isinstance(value, dict)
+        and (isinstance(value.get("path"), str) or isinstance(value.get("uri"), str))
+    ):
         raise ConfigError(
-            "artifact_store must be a mapping with a path, e.g. `artifact_store: {path: "
-            "data/artifacts}`",
+            "artifact_store must be a mapping with a path or a uri, e.g. `artifact_store: "
+            "{path: data/artifacts}` or `{uri: s3://bucket/prefix}`",
             path=path,
         )
-    file = Path(value["path"] if value else "data/artifacts")
+    file = Path(value.get("path", "data/artifacts") if value else "data/artifacts")
     return file if file.is_absolute() else repo_path / file
+
+
+def _artifact_uri(value: Any, repo_path: Path, path: Path) -> str:
+    """``artifact_store: {uri: ...}``: a folder, ``file://``, ``s3://bucket/prefix`` or
+    ``registry``; the ``path`` (a local folder) when there is no uri."""
+    uri: str | None = value.get("uri") if isinstance(value, dict) else None
+    if uri is None:
+        return _artifact_path(value, repo_path, path).as_posix()
+    scheme = uri.partition("://")[0] if "://" in uri else ""
+    if scheme not in ("", "file", "s3", "s3a") and uri != "registry":
+        raise ConfigError(
+            f"artifact_store uri: {uri!r} is not supported; use a folder, file:///path, "
+            f"s3://bucket/prefix or `registry`",
+            path=path,
+        )
+    if not scheme and uri != "registry" and not Path(uri).is_absolute():
+        return (repo_path / uri).as_posix()
+    return str(uri)
+
+
+def _storage_options(value: Any, path: Path) -> Settings | None:
+    """``artifact_store: {storage_options: {...}}``: the object store library's options."""
+    options = value.get("storage_options") if isinstance(value, dict) else None
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise ConfigError(
+            "artifact_store storage_options must be a mapping, e.g. {endpoint_url: "
+            "http://minio:9000}",
+            path=path,
+        )
+    return Settings(section="artifact_store", type="files", values=options, config_path=path)
 
 
 def _trusted_types(value: Any, path: Path) -> tuple[str, ...]:

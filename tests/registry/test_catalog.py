@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -22,8 +22,9 @@ def view(spec_value: int, name: str = "stats") -> DeclaredObject:
 
 
 @pytest.fixture
-def reg(tmp_path: Path) -> Registry:
-    return Registry(f"sqlite:///{tmp_path / 'registry.db'}")
+def reg(registry_url: str) -> Iterator[Registry]:
+    with Registry(registry_url) as registry:
+        yield registry
 
 
 def test_versions_only_when_the_hash_changes(reg: Registry) -> None:

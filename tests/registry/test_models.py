@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,9 @@ from registry import (
 
 
 @pytest.fixture
-def models(tmp_path: Path) -> ModelRegistry:
-    return Registry(f"sqlite:///{tmp_path / 'registry.db'}").models("demo", tmp_path / "artifacts")
+def models(registry_url: str, tmp_path: Path) -> Iterator[ModelRegistry]:
+    with Registry(registry_url) as registry:
+        yield registry.models("demo", tmp_path / "artifacts")
 
 
 def fitted() -> LogisticRegression:
@@ -121,6 +123,7 @@ def test_bad_requests_change_nothing(
 
 REGISTER = """
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from registry import Registry
 from sklearn.dummy import DummyClassifier
@@ -131,8 +134,10 @@ for _ in range(25):
 
 
 @pytest.mark.slow
-def test_eight_processes_register_two_hundred_versions_without_gaps(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'registry.db'}"
+def test_eight_processes_register_two_hundred_versions_without_gaps(
+    registry_url: str, tmp_path: Path
+) -> None:
+    url = registry_url
     Registry(url).close()
     processes = [
         subprocess.Popen(
@@ -146,7 +151,7 @@ def test_eight_processes_register_two_hundred_versions_without_gaps(tmp_path: Pa
     for process in processes:
         _, err = process.communicate(timeout=600)
         assert process.returncode == 0, err
-    models = Registry(url).models("demo", tmp_path / "artifacts")
-    versions = [v.version for v in models.list_versions("racy")]
+    with Registry(url) as registry:
+        versions = [v.version for v in registry.models("demo", tmp_path).list_versions("racy")]
     assert versions == list(range(1, 201))
     assert len(list((tmp_path / "artifacts" / "demo" / "racy").glob("v*.skops"))) == 200

@@ -1,4 +1,5 @@
-"""Concurrent applies on one SQLite registry: all finish, none sees "database is locked"."""
+"""Concurrent applies on one registry (SQLite and PostgreSQL): all finish, none sees
+"database is locked", the catalog ends consistent."""
 
 from __future__ import annotations
 
@@ -10,14 +11,16 @@ from pathlib import Path
 import pytest
 
 from store import FeatureStore
+from tests.registries import use_registry
 
 pytestmark = pytest.mark.slow
 
 
 def test_concurrent_applies_all_succeed_with_consistent_state(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], registry_url: str
 ) -> None:
     repo = make_repo("basic")
+    use_registry(repo, registry_url)
     command = [sys.executable, "-m", "store.cli", "--repo", str(repo), "apply"]
     for _round in range(3):
         processes = [
@@ -41,9 +44,10 @@ def test_concurrent_applies_all_succeed_with_consistent_state(
 
 
 def test_concurrent_applies_of_a_fresh_registry_create_it_once(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], registry_url: str
 ) -> None:
     repo = make_repo("basic")
+    use_registry(repo, registry_url)
     command = [sys.executable, "-m", "store.cli", "--repo", str(repo), "apply"]
     processes = [
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

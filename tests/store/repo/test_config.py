@@ -42,6 +42,20 @@ def test_registry_may_be_a_url_or_feast_style_mapping(tmp_path: Path) -> None:
     assert load_config(tmp_path).registry_url == "postgresql://db.local/feast"
     write(tmp_path, "project: p\nregistry:\n  registry_type: sql\n  path: sqlite:///reg.db\n")
     assert load_config(tmp_path).registry_url == f"sqlite:///{(tmp_path / 'reg.db').as_posix()}"
+    write(
+        tmp_path,
+        "project: p\nregistry:\n  registry_type: sql\n  path: postgresql+psycopg://db/r\n"
+        "  cache_ttl_seconds: 600\n  poll_seconds: 2\n"
+        "  sqlalchemy_config_kwargs: {pool_size: 20}\n",
+    )
+    config = load_config(tmp_path)
+    assert (config.registry_url, config.registry_cache_seconds) == (
+        "postgresql+psycopg://db/r",
+        600,
+    )
+    assert config.registry_poll_seconds == 2
+    assert config.registry_engine_options is not None
+    assert dict(config.registry_engine_options.values) == {"pool_size": 20}
 
 
 def test_unknown_keys_warn_by_name(tmp_path: Path) -> None:
@@ -61,6 +75,11 @@ def test_unknown_keys_warn_by_name(tmp_path: Path) -> None:
         ("project: p\nonline_store: {type: redis}\n", "online_store type 'redis'"),
         ("project: p\noffline_store: {type: bigquery}\n", "offline_store type 'bigquery'"),
         ("project: p\nregistry: 12\n", "registry: 12 is not valid"),
+        ("project: p\nregistry: {registry_type: snowflake.registry, path: r}\n", "`sql`"),
+        ("project: p\nregistry: {path: r.db, poll_seconds: soon}\n", "poll_seconds: 'soon'"),
+        ("project: p\nregistry: {path: r.db, sqlalchemy_config_kwargs: 3}\n", "a mapping"),
+        ("project: p\nartifact_store: {uri: 'ftp://h/a'}\n", "uri: 'ftp://h/a' is not supported"),
+        ("project: p\nartifact_store: {uri: a, storage_options: 1}\n", "storage_options must"),
     ],
 )
 def test_malformed_config_names_the_file_and_fix(tmp_path: Path, text: str, message: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from registry import Registry, RegistryError, Target
+from registry import Registry, RegistryError, Target, TokenRefusedError
 from store import FeatureStore
 from store.cli import main
 from store.serving.server import create_app
@@ -101,14 +101,24 @@ def test_reads_are_open_unless_the_server_closes_them(store: FeatureStore) -> No
     )
 
 
-def test_tokens_are_kept_as_hashes_and_names_stay_taken(tmp_path: Path) -> None:
-    registry = Registry(f"sqlite:///{tmp_path / 'r.db'}")
+def test_tokens_are_kept_as_hashes_and_names_stay_taken(registry_url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    registry = Registry(registry_url)
     tokens = registry.project("demo", tmp_path).tokens
     token, secret = tokens.create("ci", ["push", "push", "outcomes"])
     assert token.scopes == ("push", "outcomes")
-    dump = (tmp_path / "r.db").read_bytes()
-    assert secret.encode() not in dump
+    assert tokens.authenticate(secret, "outcomes").name == "ci"
+    engine = sa.create_engine(registry_url)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.text("SELECT secret_sha256 FROM api_tokens")).scalars().all()
+    engine.dispose()
+    assert len(stored) == 1
+    assert secret not in stored[0]
     tokens.revoke("ci")
+    with pytest.raises(TokenRefusedError) as refused:
+        tokens.authenticate(secret, "outcomes")
+    assert refused.value.status == 401
     with pytest.raises(RegistryError, match="revoked names stay taken"):
         tokens.create("ci", ["push"])
     with pytest.raises(RegistryError, match="not among"):

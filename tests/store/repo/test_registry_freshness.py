@@ -1,0 +1,46 @@
+"""Freshness: an apply made through one FeatureStore reaches another (another serving
+process) by the registry's change counter, long before the definitions cache expires."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from store import FeatureStore, ObjectNotFoundError
+from tests.conftest import T0, serve_stale_values
+from tests.registries import use_registry
+
+REF = ["driver_hourly_stats:avg_daily_trips"]
+
+
+@pytest.mark.parametrize(("poll_seconds", "sees_the_apply"), [(0, True), (3600, False)])
+def test_an_apply_elsewhere_is_seen_by_the_next_online_read(
+    make_repo: Callable[..., Path], registry_url: str, poll_seconds: int, sees_the_apply: bool
+) -> None:
+    repo = make_repo("basic")
+    serve_stale_values(repo)
+    # Feast's default cache ttl: without the counter, a change would wait ten minutes.
+    use_registry(repo, registry_url, cache_ttl_seconds=600, poll_seconds=poll_seconds)
+    with FeatureStore(repo_path=repo) as writer, FeatureStore(repo_path=repo) as server:
+        writer.apply()
+        writer.materialize(T0, T0 + timedelta(hours=4))
+        assert server.get_online_features(REF, [{"driver_id": 1001}]).to_dict()[
+            "avg_daily_trips"
+        ] == [3]
+        # The view is removed from the repository and applied by another process.
+        definitions = repo / "definitions.py"
+        text = definitions.read_text(encoding="utf-8")
+        definitions.write_text(text.split("driver_hourly_stats = FeatureView")[0], "utf-8")
+        writer.apply()
+        if sees_the_apply:
+            with pytest.raises(ObjectNotFoundError, match="driver_hourly_stats"):
+                server.get_online_features(REF, [{"driver_id": 1001}])
+        else:
+            # Polled too rarely: the cached definition still answers (the control case,
+            # which shows that the first case passes because of the counter).
+            with pytest.raises(Exception) as stale:  # noqa: PT011 (any failure but not-found)
+                server.get_online_features(REF, [{"driver_id": 1001}])
+            assert not isinstance(stale.value, ObjectNotFoundError)
