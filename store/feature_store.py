@@ -439,6 +439,7 @@ class FeatureStore:
             repo_root=self.repo_path,
             log=self._prediction_log,
             lookup_view=self.get_feature_view,
+            lookup_any_view=self._lookup_view,
             lookup_training_set=training_set,
             trusted_types=self.config.trusted_types,
         )
