@@ -427,3 +427,12 @@ class AsgiClient:
                 return await c.post(path, json=json)
 
         return asyncio.run(call())
+
+
+def test_silage_list_shows_on_demand_views_and_request_sources(fs: FeatureStore) -> None:
+    from store.repo.describe import list_rows
+
+    views = list_rows(fs.catalog_objects("feature_view"), "feature_view")
+    assert ("transformed_conv_rate", "1", "driver", "2", "on demand", "computed") in views
+    sources = list_rows(fs.catalog_objects("data_source"), "data_source")
+    assert ("vals_to_add", "(request: val_to_add,val_to_add_2)", "-", "-") in sources
