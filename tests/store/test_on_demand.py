@@ -436,3 +436,18 @@ def test_silage_list_shows_on_demand_views_and_request_sources(fs: FeatureStore)
     assert ("transformed_conv_rate", "1", "driver", "2", "on demand", "computed") in views
     sources = list_rows(fs.catalog_objects("data_source"), "data_source")
     assert ("vals_to_add", "(request: val_to_add,val_to_add_2)", "-", "-") in sources
+
+
+def test_an_arrow_entity_table_supplies_request_fields_too(fs: FeatureStore) -> None:
+    import pyarrow as pa
+
+    refs = ["transformed_conv_rate:conv_rate_plus_val1", "driver_hourly_stats:conv_rate"]
+    from_frame = fs.get_historical_features(entity_df(), refs).to_df()
+    from_arrow = fs.get_historical_features(pa.Table.from_pandas(entity_df()), refs).to_arrow()
+    assert from_arrow.column("conv_rate_plus_val1").to_pylist() == pytest.approx(
+        from_frame["conv_rate_plus_val1"]
+        .astype(object)
+        .where(from_frame["conv_rate_plus_val1"].notna(), None)
+        .tolist(),
+        nan_ok=True,
+    )
