@@ -32,7 +32,7 @@ from pit_benchmark import FEAST_PYTHON, apply_repos, python_for, write_repos  # 
 MODES = ("pandas", "python")
 ON_DEMAND = """
 import pandas as pd
-from {module} import Field, RequestSource, on_demand_feature_view
+{imports}
 from {types} import Float64
 
 vals = RequestSource(name="vals", schema=[Field(name="val_to_add", dtype=Int64)])
@@ -61,10 +61,17 @@ def odfv_python(inputs: dict) -> dict:
 
 def write(folder: Path, engine: str) -> Path:
     repo = write_repos(folder, 0, (engine,), FEATURES)[engine]
-    module, types = ("feast", "feast.types") if engine == "feast" else ("store", "store.types")
+    types = "feast.types" if engine == "feast" else "store.types"
     definitions = repo / "definitions.py"
     text = definitions.read_text(encoding="utf-8")
-    definitions.write_text(text + ON_DEMAND.format(module=module, types=types), encoding="utf-8")
+    imports = (
+        "from feast import Field, RequestSource\n"
+        "from feast.on_demand_feature_view import on_demand_feature_view"
+        if engine == "feast"
+        else "from store import Field, RequestSource, on_demand_feature_view"
+    )
+    code = ON_DEMAND.format(imports=imports, types=types)
+    definitions.write_text(text + code, encoding="utf-8")
     return repo
 
 
