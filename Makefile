@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand clean
 
 venv: $(STAMP)
 
@@ -82,6 +82,10 @@ bench-drift: venv bench-drift-env
 	$(BIN)/python benchmarks/drift_benchmark.py
 
 # Training-serving skew over 1M logged predictions, beside a hand-written DuckDB ASOF join.
+# get_online_features with one on-demand view (pandas and python mode), beside Feast 0.67.
+bench-on-demand: venv bench-env
+	$(BIN)/python benchmarks/on_demand_benchmark.py
+
 bench-skew: venv
 	$(BIN)/python benchmarks/skew_benchmark.py
 

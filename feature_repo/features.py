@@ -4,10 +4,16 @@ Three views: hourly driver statistics (a one-day ttl), customer profiles (refres
 daily, a week's ttl) and driver-customer history, keyed by both entities. The first two
 declare expectations: checked when they are materialized, pushed or read into a training
 set (a failure rejects the load) and on demand (`silage validate driver_hourly_stats`).
+
+One on-demand view, `trip_load`, combines a stored feature with a value that only exists
+when a trip is requested (its distance, from the request source `trip_request`). The same
+function computes it for the training set (from the trips' own distances) and for every
+prediction (from the request): nothing to re-implement on the serving side.
 """
 
 from datetime import timedelta
 
+import pandas as pd
 from entities import customer, driver
 
 from store import (
@@ -18,7 +24,9 @@ from store import (
     FileSource,
     NullShare,
     QuantileRange,
+    RequestSource,
     ValueRange,
+    on_demand_feature_view,
 )
 from store.types import Float32, Float64, Int64, String
 
@@ -91,12 +99,30 @@ driver_customer_stats = FeatureView(
     description="History of one driver with one customer; no ttl: old history still counts",
 )
 
+trip_request = RequestSource(
+    name="trip_request",
+    schema=[Field(name="trip_distance_km", dtype=Float64, description="Requested distance")],
+)
+
+
+@on_demand_feature_view(
+    sources=[driver_hourly_stats[["avg_daily_trips"]], trip_request],
+    schema=[Field(name="km_per_daily_trip", dtype=Float64)],
+    description="The requested distance against how many trips the driver does in a day",
+)
+def trip_load(inputs: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=inputs.index)
+    out["km_per_daily_trip"] = inputs["trip_distance_km"] / inputs["avg_daily_trips"].clip(lower=1)
+    return out
+
+
 trip_completion = FeatureService(
     name="trip_completion",
     features=[
         driver_hourly_stats,
         customer_profile[["avg_rating_given", "tier"]],
         driver_customer_stats,
+        trip_load,
     ],
     description="Features of the trip-completion model",
 )

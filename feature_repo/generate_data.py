@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,6 +92,7 @@ def generate(out: Path, end: datetime, days: int) -> dict[str, int]:
     ).sort_values("event_timestamp", ignore_index=True)
     p = driver_skill[trips["driver_id"].to_numpy() - DRIVERS[0]]
     trips["completed"] = (rng.uniform(0, 1, n_trips) < p).astype("int64")
+    trips["trip_distance_km"] = distances(SEED + 1, n_trips)
     trips.to_parquet(out / "trips.parquet", index=False)
     counts["trips"] = n_trips
     return counts
@@ -101,14 +103,26 @@ def skills(rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(0.3, 0.95, len(DRIVERS))
 
 
-def requests(data: Path, n: int, seed: int) -> list[dict[str, int]]:
-    """``n`` trip requests as the serving side sees them: pairs drawn like the trips'."""
-    trips = pd.read_parquet(data / "trips.parquet", columns=["driver_id", "customer_id"])
-    picked = trips.sample(n, replace=True, random_state=seed)
-    return [{"driver_id": int(d), "customer_id": int(c)} for d, c in picked.to_numpy()]
+def distances(seed: int, n: int) -> np.ndarray:
+    """Each trip's requested distance in km: a request value, known only when the request
+    arrives (its own seed, so the other draws stay as they were)."""
+    return np.round(np.random.default_rng(seed).gamma(2.0, 3.0, n), 1)
 
 
-def outcomes(rows: list[dict[str, int]], seed: int, *, shifted: bool = False) -> list[int]:
+def requests(data: Path, n: int, seed: int) -> list[dict[str, Any]]:
+    """``n`` trip requests as the serving side sees them: pairs drawn like the trips', each
+    with its requested distance."""
+    columns = ["driver_id", "customer_id", "trip_distance_km"]
+    picked = pd.read_parquet(data / "trips.parquet", columns=columns).sample(
+        n, replace=True, random_state=seed
+    )
+    return [
+        {"driver_id": int(d), "customer_id": int(c), "trip_distance_km": float(km)}
+        for d, c, km in picked.to_numpy()
+    ]
+
+
+def outcomes(rows: list[dict[str, Any]], seed: int, *, shifted: bool = False) -> list[int]:
     """Whether each requested trip was completed (1) or not (0), by its driver's skill; in
     the ``shifted`` world (see :func:`shifted_skills`) by the skill after the change."""
     skill = skills(np.random.default_rng(SEED))
@@ -139,6 +153,7 @@ def recent_trips(data: Path, end: datetime, n: int, seed: int) -> Path:
     )
     chance = skill[trips["driver_id"].to_numpy() - DRIVERS[0]]
     trips["completed"] = (rng.uniform(0, 1, n) < chance).astype("int64")
+    trips["trip_distance_km"] = distances(seed + 1, n)
     path = data / "recent_trips.parquet"
     trips.to_parquet(path, index=False)
     return path

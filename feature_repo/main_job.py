@@ -35,7 +35,14 @@ from registry import Target
 from store import FeatureStore
 
 HERE = Path(__file__).resolve().parent
-FEATURES = ["conv_rate", "acc_rate", "avg_daily_trips", "avg_rating_given", "trips_together"]
+FEATURES = [
+    "conv_rate",
+    "acc_rate",
+    "avg_daily_trips",
+    "avg_rating_given",
+    "trips_together",
+    "km_per_daily_trip",  # on demand, from the trip's requested distance
+]
 MODEL = "trip_completion"
 
 
@@ -95,10 +102,7 @@ def main() -> None:
     done(t)
 
     t = step("7. Serve predictions for a handful of entities")
-    rows = [
-        {"driver_id": int(d), "customer_id": int(c)}
-        for d, c in trips[["driver_id", "customer_id"]].drop_duplicates().head(8).to_numpy()
-    ]
+    rows = first_requests(trips, 8)
     for result in store.predict(MODEL, rows, "production", missing="model"):
         print(
             f"   driver {result['driver_id']} customer {result['customer_id']}: "
@@ -135,6 +139,19 @@ def main() -> None:
         registry.cards.get(MODEL, versions[1]).to_markdown().split("## Intended use")[0],
         sep="\n",
     )
+
+
+def first_requests(trips: pd.DataFrame, n: int) -> list[dict[str, Any]]:
+    """The first ``n`` driver-customer pairs of the trips, as requests. Each carries the
+    trip's distance: the on-demand view trip_load computes km_per_daily_trip from it, with
+    the function that built the training set."""
+    pairs = trips[["driver_id", "customer_id", "trip_distance_km"]].drop_duplicates(
+        ["driver_id", "customer_id"]
+    )
+    return [
+        {"driver_id": int(d), "customer_id": int(c), "trip_distance_km": float(km)}
+        for d, c, km in pairs.head(n).to_numpy()
+    ]
 
 
 def close_the_loop(store: FeatureStore) -> None:

@@ -42,6 +42,8 @@ from store.definitions.expectations import (
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView, FeatureViewProjection
 from store.definitions.field import Field
+from store.definitions.on_demand import OnDemandFeatureView, on_demand_feature_view
+from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
 from store.errors import (
@@ -56,6 +58,7 @@ from store.errors import (
     RequestError,
     SourceDataError,
     StoreError,
+    TransformationError,
 )
 
 if TYPE_CHECKING:
@@ -81,18 +84,22 @@ __all__ = [
     "Matches",
     "NullShare",
     "ObjectNotFoundError",
+    "OnDemandFeatureView",
     "OnlineStoreError",
     "QuantileRange",
     "RepoError",
     "RepoImportError",
     "RepoValidationError",
     "RequestError",
+    "RequestSource",
     "RetrainingPolicy",
     "RowCount",
     "SourceDataError",
     "StoreError",
+    "TransformationError",
     "UniqueKeys",
     "ValueRange",
+    "on_demand_feature_view",
     "types",
 ]
 

@@ -12,6 +12,7 @@ Every error names the object, the bad value and the fix. Only the CLI prints the
     │   └── RepoValidationError          objects disagree with each other or with their data
     ├── SourceDataError                  a source's Parquet files are missing or unreadable
     ├── RequestError (ValueError)         a feature request or entity table is malformed
+    ├── TransformationError (ValueError)  an on-demand view's function failed or broke its schema
     ├── ObjectNotFoundError (LookupError) no object of that kind and name in the catalog
     ├── OnlineStoreError                 the online store cannot be read or written
     ├── DataValidationError (ValueError) data failed a view's expectations (policy reject)
@@ -35,6 +36,7 @@ __all__ = [
     "RequestError",
     "SourceDataError",
     "StoreError",
+    "TransformationError",
 ]
 
 
@@ -90,6 +92,12 @@ class SourceDataError(StoreError):
 class RequestError(StoreError, ValueError):
     """A feature request cannot be served as asked: a bad reference, a missing or mistyped
     entity column, a name clash. The message names the column or reference and the fix."""
+
+
+class TransformationError(StoreError, ValueError):
+    """An on-demand feature view's function raised, or returned something that does not fit
+    its declared schema (a missing column, a wrong type, the wrong number of rows). The
+    message names the view and the column."""
 
 
 class ObjectNotFoundError(StoreError, LookupError):

@@ -35,6 +35,8 @@ from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
+from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.references import AnyView
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
 from store.epoch import as_utc, parse_duration
@@ -206,7 +208,7 @@ class FeatureStore:
         job = build_retrieval_job(
             entity_df,
             features,
-            lookup_view=self.get_feature_view,
+            lookup_view=self._lookup_view,
             repo_root=self.repo_path,
             engine=self.offline_engine,
             full_feature_names=full_feature_names,
@@ -402,7 +404,7 @@ class FeatureStore:
         return OnlineReader(
             project=self.project,
             online=self.online_store,
-            lookup_view=self.get_feature_view,
+            lookup_view=self._lookup_view,
             is_loaded=is_loaded,
             enforce_ttl=self.config.online_enforce_ttl,
             cache_seconds=self.config.registry_cache_seconds,
@@ -458,6 +460,7 @@ class FeatureStore:
             repo_root=self.repo_path,
             log=self._prediction_log,
             lookup_view=self.get_feature_view,
+            lookup_any_view=self._lookup_view,
             lookup_training_set=training_set,
             trusted_types=self.config.trusted_types,
         )
@@ -832,6 +835,22 @@ class FeatureStore:
     def get_feature_service(self, name: str) -> FeatureService:
         return self._get("feature_service", name, FeatureService)
 
+    def list_on_demand_feature_views(self) -> list[OnDemandFeatureView]:
+        return self._list("feature_view", OnDemandFeatureView)
+
+    def get_on_demand_feature_view(self, name: str) -> OnDemandFeatureView:
+        return self._get("feature_view", name, OnDemandFeatureView)
+
+    def _lookup_view(self, name: str) -> AnyView:
+        """The stored or on-demand view of a name (references name either)."""
+        objects = self.catalog_objects("feature_view")
+        for obj in objects:
+            if obj.name == name:
+                found = definition_from_catalog(obj)
+                assert isinstance(found, FeatureView | OnDemandFeatureView)
+                return found
+        raise ObjectNotFoundError("feature view", name, [o.name for o in objects])
+
     def catalog_objects(self, kind: Kind | None = None) -> list[CatalogObject]:
         """Raw catalog rows (spec, hash, version, timestamps) of this project."""
         return self.registry.catalog.objects(self.project, kind)
@@ -845,8 +864,8 @@ class FeatureStore:
         for obj in objects:
             if obj.name == name:
                 found = definition_from_catalog(obj)
-                assert isinstance(found, cls)
-                return found
+                if isinstance(found, cls):
+                    return found
         raise ObjectNotFoundError(kind.replace("_", " "), name, [o.name for o in objects])
 
     def __repr__(self) -> str:

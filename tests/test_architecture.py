@@ -27,6 +27,8 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
     ("store.epoch", ("store.errors",)),
     ("store.settings", ("store.errors",)),
     ("store.definitions", FOUNDATION),
+    # On-demand views' functions run on Arrow and pandas, for the offline and online stores.
+    ("store.transformation", (*FOUNDATION, "store.definitions")),
     # Compilers compile declarations (expectations) into SQL; nothing else.
     ("store.offline.compiler", ("store.types", "store.errors", "store.definitions")),
     # An engine sees compiled queries and its protocol, nothing of the offline store.
@@ -34,7 +36,7 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
         "store.offline.engines",
         (*FOUNDATION, "store.offline.compiler.query", "store.offline.engine"),
     ),
-    ("store.offline", (*FOUNDATION, "store.definitions")),
+    ("store.offline", (*FOUNDATION, "store.definitions", "store.transformation")),
     ("store.online.backends", (*FOUNDATION, "store.online.layout", "store.online.backend")),
     # Online rows carry the newest-rows query's time columns.
     ("store.online.layout", (*FOUNDATION, "store.definitions", "store.offline.compiler.query")),
@@ -51,7 +53,7 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
             "store.online.layout",
         ),
     ),
-    ("store.online", (*FOUNDATION, "store.definitions")),
+    ("store.online", (*FOUNDATION, "store.definitions", "store.transformation")),
     (
         "store.repo",
         (

@@ -28,6 +28,10 @@ def test_main_job_runs_the_whole_path(tmp_path: Path) -> None:
     assert len(served) == 8
     assert all(("(primary)" in line) or ("(canary)" in line) for line in served)
     assert "8 predictions in the log" in out
+    # an on-demand feature with a request value, end to end: applied, trained on (the
+    # model's inputs), served from each request's distance (no skew in steps 8 and 10)
+    assert "+ created feature view trip_load" in out
+    assert '"km_per_daily_trip"]' in out
     # monitoring: quiet before the injected bug, catches it, quiet again after the rollback
     calm, broken, repaired = (out.split(f"== {n}.")[1].split("==")[0] for n in (8, 9, 10))
     for part in (calm, repaired):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store.definitions.feature_view import FeatureView, FeatureViewProjection
+from store.definitions.on_demand import OnDemandFeatureView
 from store.definitions.spec import check_name, content_hash, frozen_tags
 from store.errors import DefinitionError
 
@@ -28,7 +29,7 @@ class FeatureService:
     """
 
     name: str
-    features: Sequence[FeatureView | FeatureViewProjection] = ()
+    features: Sequence[FeatureView | OnDemandFeatureView | FeatureViewProjection] = ()
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     owner: str = ""
@@ -37,13 +38,14 @@ class FeatureService:
         check_name("feature service", self.name)
         projections: list[FeatureViewProjection] = []
         for item in self.features or ():
-            if isinstance(item, FeatureView):
+            if isinstance(item, FeatureView | OnDemandFeatureView):
                 projections.append(item.projection)
             elif isinstance(item, FeatureViewProjection):
                 projections.append(item)
             else:
                 raise DefinitionError(
-                    f"feature service {self.name!r}: features must be feature views or "
+                    f"feature service {self.name!r}: features must be feature views (stored or "
+                    f"on-demand) or "
                     f"selections like fv[['a', 'b']], got {item!r}"
                 )
         if not projections:

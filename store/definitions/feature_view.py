@@ -161,13 +161,13 @@ class FeatureView:
                 f"feature view {self.name!r} has no feature {unknown[0]!r}; "
                 f"its features are {', '.join(known)}"
             )
-        return FeatureViewProjection(feature_view=self.name, features=tuple(names))
+        return FeatureViewProjection(feature_view=self.name, features=tuple(names), view=self)
 
     @property
     def projection(self) -> FeatureViewProjection:
         """All features of the view."""
         return FeatureViewProjection(
-            feature_view=self.name, features=tuple(f.name for f in self.features)
+            feature_view=self.name, features=tuple(f.name for f in self.features), view=self
         )
 
     def to_spec(self) -> dict[str, Any]:
@@ -216,10 +216,14 @@ class FeatureView:
 
 @dataclass(frozen=True, slots=True)
 class FeatureViewProjection:
-    """Some features of one view, as selected by ``fv[["a", "b"]]``."""
+    """Some features of one view, as selected by ``fv[["a", "b"]]``.
+
+    ``view`` is the view selected from, when known (an on-demand view's sources need it);
+    it is not part of the projection's identity or spec."""
 
     feature_view: str
     features: tuple[str, ...]
+    view: FeatureView | None = field(default=None, compare=False, repr=False)
 
     def to_spec(self) -> dict[str, Any]:
         return {"feature_view": self.feature_view, "features": list(self.features)}

@@ -16,16 +16,20 @@ from dataclasses import dataclass
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.field import Field
+from store.definitions.on_demand import OnDemandFeatureView
 from store.errors import RequestError
 
-__all__ = ["RequestedView", "parse_refs", "resolve_features"]
+__all__ = ["AnyView", "RequestedView", "parse_refs", "resolve_features"]
+
+# What a reference's view part may name: stored features or on-demand ones.
+AnyView = FeatureView | OnDemandFeatureView
 
 
 @dataclass(frozen=True, slots=True)
 class RequestedView:
     """One view of a request: the features asked of it and their output column names."""
 
-    view: FeatureView
+    view: AnyView
     features: tuple[Field, ...]
     outputs: tuple[str, ...]
 
@@ -62,7 +66,7 @@ def parse_refs(features: Sequence[str] | FeatureService) -> list[tuple[str, list
 
 def resolve_features(
     features: Sequence[str] | FeatureService,
-    lookup_view: Callable[[str], FeatureView],
+    lookup_view: Callable[[str], AnyView],
     *,
     full_feature_names: bool,
     reserved: Sequence[str] = (),

@@ -24,6 +24,7 @@ from registry import (
 )
 from store.definitions.alerts import AlertRule
 from store.definitions.feature_view import FeatureView
+from store.definitions.references import AnyView
 from store.epoch import from_micros
 from store.errors import RequestError
 from store.monitoring.alerts import evaluate_rules, post_webhook
@@ -69,6 +70,7 @@ class Monitor:
         lookup_view: Callable[[str], FeatureView],
         lookup_training_set: Callable[[str], tuple[TrainingSetRecord, Path]],
         trusted_types: Sequence[str] = (),
+        lookup_any_view: Callable[[str], AnyView] | None = None,
     ) -> None:
         self.project = project
         self.registry = registry
@@ -76,6 +78,8 @@ class Monitor:
         self.repo_root = repo_root
         self.log = log
         self._lookup_view = lookup_view
+        # Skew recomputes what models were served, on-demand features included.
+        self._lookup_any_view: Callable[[str], AnyView] = lookup_any_view or lookup_view
         self._lookup_training_set = lookup_training_set
         self._models = models
         self._sources = Sources(
@@ -315,7 +319,7 @@ class Monitor:
             log=self.log,
             engine=self.engine,
             repo_root=self.repo_root,
-            lookup_view=self._lookup_view,
+            lookup_view=self._lookup_any_view,
             environment=environment,
             start=start,
             end=end,

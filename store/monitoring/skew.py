@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from registry import ProjectRegistry
-from store.definitions.feature_view import FeatureView
+from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.references import AnyView
 from store.errors import RequestError
 from store.offline.engine import OfflineEngine
 from store.offline.retrieval import build_retrieval_job
@@ -112,7 +113,7 @@ def check_skew(
     log: PredictionLog,
     engine: OfflineEngine,
     repo_root: Path,
-    lookup_view: Callable[[str], FeatureView],
+    lookup_view: Callable[[str], AnyView],
     environment: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
@@ -141,7 +142,9 @@ def check_skew(
         columns = list(found.input_features) or [f.column for f in record.features]
         refs = [f"{f.feature_view}:{f.feature}" for f in record.features if f.column in columns]
         views = {f.feature_view for f in record.features}
-        keys = list(dict.fromkeys(k for v in sorted(views) for k in lookup_view(v).join_keys))
+        keys = list(
+            dict.fromkeys(k for v in sorted(views) for k in _entity_columns(lookup_view(v)))
+        )
         picked = np.flatnonzero(versions == version)
         rows = served.table.take(pa.array(picked))
         entity = pa.table(
@@ -250,6 +253,14 @@ def _unequal(served: Any, offline: Any) -> bool:
     if _is_number(served) and _is_number(offline):
         return not math.isclose(float(served), float(offline), rel_tol=_RELATIVE, abs_tol=1e-12)
     return bool(served != offline)
+
+
+def _entity_columns(view: AnyView) -> list[str]:
+    """The columns a view needs of each logged request: its join keys, and for an on-demand
+    view the request fields its function read then (logged with the entity row)."""
+    if isinstance(view, OnDemandFeatureView):
+        return [*view.join_keys, *(f.name for f in view.request_fields)]
+    return view.join_keys
 
 
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray | pa.Array:

@@ -6,6 +6,11 @@ entity-row order; the entity table's own columns are put beside them on the Pyth
 (Arrow columns, or the caller's DataFrame itself), so labels and ids pass through exactly
 as given. ``to_parquet`` instead runs the whole query, entity columns included, inside
 the engine and streams it to disk.
+
+On-demand feature views run after the join, once over the whole result
+(:mod:`store.transformation`): the features they read are joined like any other (under
+hidden names when not requested themselves), and the entity table's columns supply their
+request fields.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
-from store.definitions.references import RequestedView, resolve_features
+from store.definitions.field import Field
+from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.references import AnyView, RequestedView, resolve_features
 from store.errors import RequestError
 from store.offline.compiler.point_in_time import (
     PointInTimeQuery,
@@ -38,6 +45,7 @@ from store.offline.entity_table import (
     read_entity_parquet,
 )
 from store.offline.sources import time_statistics, view_keys, view_scan
+from store.transformation import check_request_fields, input_names, run_on_demand
 from store.types import DType
 
 if TYPE_CHECKING:
@@ -66,6 +74,10 @@ class RetrievalJob:
     arrow: pa.Table | None = None
     rendering: str
     saver: Callable[[RetrievalJob, str], Any] | None = None
+    # The stored views read (on-demand views' sources included) and, per (view, feature)
+    # read, the column of the joined result that holds it.
+    stored_views: tuple[FeatureView, ...] = ()
+    columns_read: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def feature_refs(self) -> list[str]:
@@ -74,7 +86,17 @@ class RetrievalJob:
 
     @property
     def feature_views(self) -> list[FeatureView]:
+        """The stored feature views the job reads (on-demand views' sources included)."""
+        return list(self.stored_views)
+
+    @property
+    def requested_views(self) -> list[AnyView]:
+        """The views whose features the result holds, on-demand ones included."""
         return [r.view for r in self.requested]
+
+    @property
+    def on_demand(self) -> list[RequestedView]:
+        return [r for r in self.requested if isinstance(r.view, OnDemandFeatureView)]
 
     @property
     def sql(self) -> str:
@@ -131,6 +153,12 @@ class RetrievalJob:
     def to_parquet(self, path: str | Path) -> Path:
         """Stream the result to a Parquet file inside the engine; returns the path."""
         target = Path(path)
+        if self.on_demand:
+            import pyarrow.parquet as pq
+
+            target.parent.mkdir(parents=True, exist_ok=True)  # as the engine does
+            pq.write_table(self.to_arrow(), target)
+            return target
         self.engine.to_parquet(
             self._compiled(self.entities.columns), target, {ENTITY_TABLE: self.entity_table()}
         )
@@ -150,7 +178,32 @@ class RetrievalJob:
         )
 
     def _features(self) -> pa.Table:
-        return self.engine.to_arrow(self._compiled(()), {ENTITY_TABLE: self.entities.table})
+        joined = self.engine.to_arrow(self._compiled(()), {ENTITY_TABLE: self.entities.table})
+        if not self.on_demand:
+            return joined
+        return self._with_on_demand(joined)
+
+    def _with_on_demand(self, joined: pa.Table) -> pa.Table:
+        """The requested columns, on-demand ones computed over the whole joined result."""
+        import pyarrow as pa
+
+        base = self.entity_table()
+        given = {n: base.column(n) for n in self.entities.columns if n in base.column_names}
+        where = {(view, feature): column for view, feature, column in self.columns_read}
+        columns: list[Any] = []
+        names: list[str] = []
+        for r in self.requested:
+            if isinstance(r.view, OnDemandFeatureView):
+                inputs = dict(given)
+                for view, feature, name in input_names(r.view):
+                    inputs[name] = joined.column(where[(view, feature)])
+                arrays = run_on_demand(r.view, inputs, joined.num_rows)
+                by_name = {f.name: a for f, a in zip(r.view.schema, arrays, strict=True)}
+                columns += [by_name[f.name] for f in r.features]
+            else:
+                columns += [joined.column(o) for o in r.outputs]
+            names += r.outputs
+        return pa.table(columns, names=names)
 
     def entity_table(self) -> pa.Table:
         """The whole entity table as Arrow: event_timestamp in UTC, rows numbered."""
@@ -161,7 +214,7 @@ class RetrievalJob:
         assert self.frame is not None
         full = pa.Table.from_pandas(self.frame.reset_index(drop=True), preserve_index=False)
         keys: dict[str, tuple[DType, list[str]]] = {
-            k: (t, []) for r in self.requested for k, t in view_keys(r.view)
+            k: (t, []) for v in self.stored_views for k, t in view_keys(v)
         }
         return prepare_entity_table(full, keys).table
 
@@ -170,7 +223,7 @@ def build_retrieval_job(
     entity_df: EntityInput,
     features: Sequence[str] | FeatureService,
     *,
-    lookup_view: Callable[[str], FeatureView],
+    lookup_view: Callable[[str], AnyView],
     repo_root: Path,
     engine: OfflineEngine,
     full_feature_names: bool = False,
@@ -210,10 +263,14 @@ def build_retrieval_job(
         full_feature_names=full_feature_names,
         reserved=[c for c in columns if c != ROW_COLUMN],
     )
-    keys: dict[str, tuple[DType, list[str]]] = {}
+    reads = _stored_reads(requested, lookup_view)
     for r in requested:
-        for key, dtype in view_keys(r.view):
-            keys.setdefault(key, (dtype, []))[1].append(r.view.name)
+        if isinstance(r.view, OnDemandFeatureView):
+            check_request_fields(r.view, columns, "the entity table")
+    keys: dict[str, tuple[DType, list[str]]] = {}
+    for view, _ in reads.values():
+        for key, dtype in view_keys(view):
+            keys.setdefault(key, (dtype, []))[1].append(view.name)
     if frame is not None:
         check_columns(columns, keys)
         needed = [TIMESTAMP_COLUMN, *keys]
@@ -228,11 +285,8 @@ def build_retrieval_job(
         entities = prepare_entity_table(table, keys)
         arrow = entities.table
     scans = tuple(
-        _choose_plan(
-            view_scan(r.view, repo_root, zip(r.features, r.outputs, strict=True)),
-            entities.table,
-        )
-        for r in requested
+        _choose_plan(view_scan(view, repo_root, list(chosen.items())), entities.table)
+        for view, chosen in reads.values()
     )
     return RetrievalJob(
         engine=engine,
@@ -243,7 +297,48 @@ def build_retrieval_job(
         frame=frame,
         arrow=arrow,
         rendering=engine.renderings[0],
+        stored_views=tuple(view for view, _ in reads.values()),
+        columns_read=tuple(
+            (view.name, field.name, column)
+            for view, chosen in reads.values()
+            for field, column in chosen.items()
+        ),
     )
+
+
+def _stored_reads(
+    requested: Sequence[RequestedView], lookup_view: Callable[[str], AnyView]
+) -> dict[str, tuple[FeatureView, dict[Field, str]]]:
+    """Per stored view to join: the features to read and the column each lands in. The
+    requested ones keep their output names; those only on-demand views read are added
+    under hidden names (dropped from the result)."""
+    reads: dict[str, tuple[FeatureView, dict[Field, str]]] = {}
+    for r in requested:
+        if isinstance(r.view, FeatureView):
+            chosen = reads.setdefault(r.view.name, (r.view, {}))[1]
+            chosen.update(zip(r.features, r.outputs, strict=True))
+    for r in requested:
+        if not isinstance(r.view, OnDemandFeatureView):
+            continue
+        for source in r.view.feature_sources:
+            view = lookup_view(source.view.name)
+            if not isinstance(view, FeatureView):
+                raise RequestError(
+                    f"on-demand feature view {r.view.name!r} reads {source.view.name!r}, "
+                    f"which is not a stored feature view; apply the repository again"
+                )
+            by_name = {f.name: f for f in view.features}
+            view_reads = reads.setdefault(view.name, (view, {}))[1]
+            for wanted in source.features:
+                field = by_name.get(wanted.name)
+                if field is None:
+                    raise RequestError(
+                        f"on-demand feature view {r.view.name!r} reads "
+                        f"{view.name}:{wanted.name}, which the registered view no longer "
+                        f"has; apply the repository again"
+                    )
+                view_reads.setdefault(field, f"__silage_in__{view.name}__{field.name}")
+    return reads
 
 
 # Below this many source rows per entity row (a ttl window of one key, on average, counted

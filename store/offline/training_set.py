@@ -137,7 +137,7 @@ def save_training_set(
             f"training set name {name!r} is not valid; use letters, digits, '_' and '-'"
         )
     versions: dict[str, tuple[int, str]] = {}
-    for view in job.feature_views:
+    for view in job.requested_views:
         history = registry.catalog.feature_view_versions(project, view.name)
         match = [v for v in history if v.content_hash == view.content_hash]
         if not match:

@@ -8,6 +8,11 @@ at read time, statuses and the response's shape.
 By default a value older than its view's ttl at read time is withheld: None, with status
 ``OUTSIDE_MAX_AGE`` (Feast ignores ttl online). ``online_store: {enforce_ttl: false}``
 turns that off.
+
+On-demand feature views run after the stored reads, over the request's rows
+(:mod:`store.transformation`): the features they read are fetched with the rest (under
+hidden names when not requested themselves), and the entity rows supply their request
+fields. Their values are ``PRESENT`` unless the function returned None.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
-from store.definitions.references import RequestedView, resolve_features
+from store.definitions.field import Field
+from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.references import AnyView, RequestedView, resolve_features
 from store.epoch import from_micros_many
 from store.errors import OnlineStoreError, RequestError
 from store.online.backend import OnlineBackend, StoredRow
 from store.online.layout import TableLayout, layout_of
+from store.transformation import check_request_fields, input_names, run_on_demand
 from store.types import String
 
 if TYPE_CHECKING:
@@ -109,11 +117,22 @@ class _ViewPlan:
     ttl_us: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class _OnDemandPlan:
+    view: OnDemandFeatureView
+    inputs: tuple[tuple[str, str], ...]  # (input name, column of the stored reads)
+    features: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class _Plan:
     views: tuple[_ViewPlan, ...]
     built_at: float
     keys: dict[str, tuple[type, list[str]]] = field(default_factory=dict)
+    on_demand: tuple[_OnDemandPlan, ...] = ()
+    hidden: tuple[str, ...] = ()  # stored reads only on-demand views asked for
+    order: tuple[str, ...] = ()  # the requested outputs, in request order
 
 
 class OnlineReader:
@@ -124,7 +143,7 @@ class OnlineReader:
         *,
         project: str,
         online: OnlineBackend,
-        lookup_view: Callable[[str], FeatureView],
+        lookup_view: Callable[[str], AnyView],
         is_loaded: Callable[[FeatureView, TableLayout], bool],
         enforce_ttl: bool = True,
         cache_seconds: float = 60.0,
@@ -159,6 +178,9 @@ class OnlineReader:
             rows = self._online.read(view.layout, view.features, keys) if count else []
             oldest = now_us - view.ttl_us if (now_us is not None and view.ttl_us) else None
             _columns(view, rows, count, oldest, (values, statuses, micros))
+        if plan.on_demand:
+            _run_on_demand(plan, columns, count, (values, statuses, micros))
+            values = {name: values[name] for name in plan.order}
         return OnlineResponse(columns, values, statuses, micros)
 
     def _plan(self, features: Sequence[str] | FeatureService, full_names: bool) -> _Plan:
@@ -170,15 +192,74 @@ class OnlineReader:
         if plan is not None and time.monotonic() - plan.built_at < self._cache_seconds:
             return plan
         requested = resolve_features(features, self._lookup_view, full_feature_names=full_names)
-        plan = _Plan(tuple(self._view_plan(r) for r in requested), time.monotonic())
-        for r, view_plan in zip(requested, plan.views, strict=True):
+        stored, on_demand, hidden = self._reads(requested)
+        plan = _Plan(
+            tuple(self._view_plan(r) for r in stored),
+            time.monotonic(),
+            on_demand=tuple(on_demand),
+            hidden=tuple(hidden),
+            order=tuple(o for r in requested for o in r.outputs),
+        )
+        for r, view_plan in zip(stored, plan.views, strict=True):
             for name, kind in zip(view_plan.keys, view_plan.key_kinds, strict=True):
                 plan.keys.setdefault(name, (kind, []))[1].append(r.view.name)
         self._plans[key] = plan
         return plan
 
+    def _reads(
+        self, requested: list[RequestedView]
+    ) -> tuple[list[RequestedView], list[_OnDemandPlan], list[str]]:
+        """The stored reads (requested ones, plus what on-demand views read, hidden), the
+        on-demand plans, and the hidden output names."""
+        reads: dict[str, tuple[FeatureView, dict[Field, str]]] = {}
+        for r in requested:
+            if isinstance(r.view, FeatureView):
+                chosen = reads.setdefault(r.view.name, (r.view, {}))[1]
+                chosen.update(zip(r.features, r.outputs, strict=True))
+        plans: list[_OnDemandPlan] = []
+        hidden: list[str] = []
+        for r in requested:
+            if not isinstance(r.view, OnDemandFeatureView):
+                continue
+            where: dict[tuple[str, str], str] = {}
+            for source in r.view.feature_sources:
+                view = self._lookup_view(source.view.name)
+                if not isinstance(view, FeatureView):
+                    raise RequestError(
+                        f"on-demand feature view {r.view.name!r} reads {source.view.name!r}, "
+                        f"which is not a stored feature view; apply the repository again"
+                    )
+                by_name = {f.name: f for f in view.features}
+                view_reads = reads.setdefault(view.name, (view, {}))[1]
+                for wanted in source.features:
+                    found = by_name.get(wanted.name)
+                    if found is None:
+                        raise RequestError(
+                            f"on-demand feature view {r.view.name!r} reads "
+                            f"{view.name}:{wanted.name}, which the registered view no longer "
+                            f"has; apply the repository again"
+                        )
+                    if found not in view_reads:
+                        view_reads[found] = f"__silage_in__{view.name}__{found.name}"
+                        hidden.append(view_reads[found])
+                    where[(view.name, found.name)] = view_reads[found]
+            plans.append(
+                _OnDemandPlan(
+                    view=r.view,
+                    inputs=tuple((n, where[(v, f)]) for v, f, n in input_names(r.view)),
+                    features=tuple(f.name for f in r.features),
+                    outputs=r.outputs,
+                )
+            )
+        stored = [
+            RequestedView(view, tuple(chosen), tuple(chosen.values()))
+            for view, chosen in reads.values()
+        ]
+        return stored, plans, hidden
+
     def _view_plan(self, requested: RequestedView) -> _ViewPlan:
         view = requested.view
+        assert isinstance(view, FeatureView)
         if not view.online:
             raise RequestError(
                 f"feature view {view.name!r} is not online; set online=True in its "
@@ -234,6 +315,32 @@ def _columns(
         ]
         statuses[output] = status.copy()
         micros[output] = events
+
+
+def _run_on_demand(
+    plan: _Plan,
+    columns: dict[str, list[Any]],
+    count: int,
+    out: tuple[dict[str, list[Any]], dict[str, list[str]], dict[str, Sequence[int | None]]],
+) -> None:
+    """Compute each on-demand view over the request's rows, from the stored values read
+    and the request's own columns; then drop the reads only they asked for."""
+    values, statuses, micros = out
+    no_times: list[int | None] = [None] * count
+    for odfv in plan.on_demand:
+        check_request_fields(odfv.view, list(columns), "the entity rows")
+        inputs: dict[str, Any] = dict(columns)
+        for name, column in odfv.inputs:
+            inputs[name] = values[column]
+        arrays = run_on_demand(odfv.view, inputs, count)
+        by_name = {f.name: a for f, a in zip(odfv.view.schema, arrays, strict=True)}
+        for feature, output in zip(odfv.features, odfv.outputs, strict=True):
+            computed = by_name[feature].to_pylist()
+            values[output] = computed
+            statuses[output] = [NOT_FOUND if v is None else PRESENT for v in computed]
+            micros[output] = no_times
+    for name in plan.hidden:
+        del values[name], statuses[name], micros[name]
 
 
 def _entity_columns(

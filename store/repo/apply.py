@@ -21,12 +21,20 @@ from registry import CatalogChange, CatalogObject, DeclaredObject, Registry
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
+from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.request_source import RequestSource
 from store.definitions.source import FileSource
 from store.errors import RepoValidationError, SourceDataError
 from store.offline.sources import check_view, read_source_schema
 from store.online.backend import OnlineBackend
 from store.online.layout import OnlineTableChange, TableLayout, layout_of, plan_table_changes
-from store.repo.loader import Definition, RepoContents, kind_of, validate_references
+from store.repo.loader import (
+    DEFINITION_TYPES,
+    Definition,
+    RepoContents,
+    kind_of,
+    validate_references,
+)
 from store.repo.plan import ObjectDiff, Plan, diff_catalog
 
 __all__ = [
@@ -76,7 +84,7 @@ def declared(contents: RepoContents) -> list[DeclaredObject]:
     out: list[DeclaredObject] = []
     for obj in contents.all():
         features: tuple[tuple[str, str], ...] = ()
-        if isinstance(obj, FeatureView):
+        if isinstance(obj, FeatureView | OnDemandFeatureView):
             features = tuple((f.name, f.dtype.spec) for f in obj.features)
         out.append(
             DeclaredObject(
@@ -181,16 +189,19 @@ def contents_for_objects(
     checked against each other and the catalog's objects."""
     chosen: dict[tuple[str, str], Definition] = {}
     for obj in objects:
-        if not isinstance(obj, Entity | FileSource | FeatureView | FeatureService):
+        if not isinstance(obj, DEFINITION_TYPES):
             raise TypeError(
-                f"apply() takes Entity, FileSource, FeatureView and FeatureService objects, "
-                f"got {obj!r}"
+                f"apply() takes Entity, FileSource, RequestSource, FeatureView, "
+                f"OnDemandFeatureView and FeatureService objects, got {obj!r}"
             )
         chosen[(kind_of(obj), obj.name)] = obj
         if isinstance(obj, FeatureView):
             chosen.setdefault(("data_source", obj.source.name), obj.source)
             for entity in obj.entities:
                 chosen.setdefault(("entity", entity.name), entity)
+        if isinstance(obj, OnDemandFeatureView):
+            for request in obj.request_sources:
+                chosen.setdefault(("data_source", request.name), request)
     # Reference checks see the catalog's objects too, overridden by the ones being applied.
     universe: dict[tuple[str, str], Definition] = {
         (o.kind, o.name): definition_from_catalog(o) for o in current
@@ -207,15 +218,21 @@ def _contents(objects: Iterable[Definition]) -> RepoContents:
         data_sources=tuple(o for o in items if isinstance(o, FileSource)),
         feature_views=tuple(o for o in items if isinstance(o, FeatureView)),
         feature_services=tuple(o for o in items if isinstance(o, FeatureService)),
+        request_sources=tuple(o for o in items if isinstance(o, RequestSource)),
+        on_demand_feature_views=tuple(o for o in items if isinstance(o, OnDemandFeatureView)),
     )
 
 
 def definition_from_catalog(obj: CatalogObject) -> Definition:
-    """Rebuild the definition a catalog row holds."""
-    builders: dict[str, Callable[[Mapping[str, Any]], Definition]] = {
-        "entity": Entity.from_spec,
-        "data_source": FileSource.from_spec,
-        "feature_view": FeatureView.from_spec,
-        "feature_service": FeatureService.from_spec,
-    }
-    return builders[obj.kind](obj.spec)
+    """Rebuild the definition a catalog row holds (by its kind, then its spec's type)."""
+    return _BUILDERS[(obj.kind, obj.spec.get("type"))](obj.spec)
+
+
+_BUILDERS: dict[tuple[str, Any], Callable[[Mapping[str, Any]], Definition]] = {
+    ("entity", None): Entity.from_spec,
+    ("data_source", "file"): FileSource.from_spec,
+    ("data_source", "request"): RequestSource.from_spec,
+    ("feature_view", None): FeatureView.from_spec,
+    ("feature_view", "on_demand"): OnDemandFeatureView.from_spec,
+    ("feature_service", None): FeatureService.from_spec,
+}

@@ -31,6 +31,29 @@ def _row(obj: CatalogObject) -> tuple[str, ...]:
     spec = obj.spec
     if obj.kind == "entity":
         return (obj.name, spec["join_key"], spec["description"])
+    if obj.kind == "data_source" and spec.get("type") == "request":
+        return (
+            obj.name,
+            "(request: " + ",".join(f["name"] for f in spec["schema"]) + ")",
+            "-",
+            "-",
+        )
+    if obj.kind == "feature_view" and spec.get("type") == "on_demand":
+        # Computed when read: entities of the views it reads, no ttl of its own.
+        entities = dict.fromkeys(
+            e["name"]
+            for s in spec["sources"]
+            if s["type"] == "feature_view"
+            for e in s["view"]["entities"]
+        )
+        return (
+            obj.name,
+            str(obj.version),
+            ",".join(entities),
+            str(len(spec["schema"])),
+            "on demand",
+            "computed",
+        )
     if obj.kind == "data_source":
         return (
             obj.name,

@@ -6,8 +6,10 @@ repositories can be loaded in one process. Skipped: hidden folders, virtualenvs,
 ``__pycache__``, and whatever ``.silageignore`` lists (one glob per line, relative to
 the repository root, ``#`` for comments; a pattern naming a folder skips what is in it).
 
-Definitions are the module-level values of type Entity, FileSource, FeatureView and
-FeatureService; sources used by views are collected too, as in Feast.
+Definitions are the module-level values of type Entity, FileSource, RequestSource,
+FeatureView, OnDemandFeatureView and FeatureService; sources used by views are collected
+too, as in Feast. On-demand views are catalogued as feature views (one namespace for
+``view:feature`` references) and request sources as data sources.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
+from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
 from store.definitions.spec import KIND_LABEL
@@ -38,12 +42,24 @@ __all__ = ["IGNORE_FILE", "RepoContents", "load_repo", "repo_files"]
 IGNORE_FILE = ".silageignore"
 _SKIPPED_DIRS = {"__pycache__", "site-packages", "node_modules"}
 
-Definition = Entity | FileSource | FeatureView | FeatureService
+Definition = (
+    Entity | FileSource | RequestSource | FeatureView | OnDemandFeatureView | FeatureService
+)
+DEFINITION_TYPES = (
+    Entity,
+    FileSource,
+    RequestSource,
+    FeatureView,
+    OnDemandFeatureView,
+    FeatureService,
+)
 
 _KIND_OF: dict[type, str] = {
     Entity: "entity",
     FileSource: "data_source",
+    RequestSource: "data_source",
     FeatureView: "feature_view",
+    OnDemandFeatureView: "feature_view",
     FeatureService: "feature_service",
 }
 
@@ -61,12 +77,16 @@ class RepoContents:
     # not catalog objects.
     alert_rules: tuple[AlertRule, ...] = ()
     retraining_policies: tuple[RetrainingPolicy, ...] = ()
+    request_sources: tuple[RequestSource, ...] = ()
+    on_demand_feature_views: tuple[OnDemandFeatureView, ...] = ()
 
     def all(self) -> Iterator[Definition]:
         """Every definition: entities, sources, views, then services."""
         yield from self.entities
         yield from self.data_sources
+        yield from self.request_sources
         yield from self.feature_views
+        yield from self.on_demand_feature_views
         yield from self.feature_services
 
     def where(self, kind: str, name: str) -> str:
@@ -132,6 +152,9 @@ def load_repo(repo_path: Path) -> RepoContents:
             _collect(found, obj, path, problems)
             if isinstance(obj, FeatureView):
                 _collect(found, obj.source, path, problems)
+            if isinstance(obj, OnDemandFeatureView):
+                for request in obj.request_sources:
+                    _collect(found, request, path, problems)
         for rule in (v for v in vars(module).values() if isinstance(v, AlertRule)):
             earlier = rules.setdefault(rule.name, (rule, path))
             if earlier[0] != rule:
@@ -153,6 +176,8 @@ def load_repo(repo_path: Path) -> RepoContents:
         data_sources=_of_kind(found, FileSource),
         feature_views=_of_kind(found, FeatureView),
         feature_services=_of_kind(found, FeatureService),
+        request_sources=_of_kind(found, RequestSource),
+        on_demand_feature_views=_of_kind(found, OnDemandFeatureView),
         origins={key: path.relative_to(repo_path) for key, (_, path) in found.items()},
         alert_rules=tuple(rule for rule, _ in rules.values()),
         retraining_policies=tuple(policy for policy, _ in policies.values()),
@@ -166,7 +191,34 @@ def validate_references(contents: RepoContents) -> None:
     problems: list[str] = []
     entities = {e.name: e for e in contents.entities}
     sources = {s.name: s for s in contents.data_sources}
-    views = {v.name: v for v in contents.feature_views}
+    views: dict[str, FeatureView | OnDemandFeatureView] = {
+        v.name: v for v in contents.feature_views
+    }
+    views.update((v.name, v) for v in contents.on_demand_feature_views)
+    for odfv in contents.on_demand_feature_views:
+        where = contents.where("feature_view", odfv.name)
+        for source in odfv.feature_sources:
+            declared_view = views.get(source.view.name)
+            if not isinstance(declared_view, FeatureView):
+                problems.append(
+                    f"{where} reads feature view {source.view.name!r}, which no repository "
+                    f"file declares as a FeatureView; declare it or remove it from sources"
+                )
+            elif declared_view != source.view:
+                problems.append(
+                    f"{where} reads a feature view {source.view.name!r} that differs from "
+                    f"the one declared in "
+                    f"{contents.origins.get(('feature_view', source.view.name))}; use the "
+                    f"declared object"
+                )
+        for request in odfv.request_sources:
+            declared_request = contents.origins.get(("data_source", request.name))
+            other = [r for r in contents.request_sources if r.name == request.name]
+            if other and other[0] != request:
+                problems.append(
+                    f"{where} reads a request source {request.name!r} that differs from the "
+                    f"one declared in {declared_request}; use the declared object"
+                )
     for view in contents.feature_views:
         where = contents.where("feature_view", view.name)
         for entity in view.entities:
@@ -234,7 +286,7 @@ def _of_kind(found: dict[tuple[str, str], tuple[Definition, Path]], cls: type[An
 
 def _definitions_of(module: ModuleType) -> Iterator[Definition]:
     for value in vars(module).values():
-        if isinstance(value, Entity | FileSource | FeatureView | FeatureService):
+        if isinstance(value, DEFINITION_TYPES):
             yield value
 
 
