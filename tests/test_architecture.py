@@ -109,6 +109,9 @@ ONLY_IN: dict[str, set[str]] = {
     # The online backend, and the predictions log (its own file, so that logging never
     # waits for a materialization holding the online store's write lock).
     "sqlite3": {"store/online/backends/sqlite.py", "store/serving/prediction_log.py"},
+    # The online backends on servers; the registry reaches PostgreSQL through SQLAlchemy.
+    "redis": {"store/online/backends/redis.py"},
+    "psycopg": {"store/online/backends/postgres.py"},
     "click": {"store/cli.py"},
     "fastapi": {"store/serving/server.py"},
     "uvicorn": {"store/cli.py"},
