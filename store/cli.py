@@ -953,8 +953,22 @@ def _show_revision(revision: Any) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=6566, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes serving the same port, sharing the registry and online store.",
+)
+@click.option(
+    "--refresh-seconds",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="How often each process polls the registry for changes made elsewhere (0: never).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int, refresh_seconds: float) -> None:
     """Serve online features and predictions over HTTP (FastAPI on uvicorn)."""
     try:
         import uvicorn
@@ -962,9 +976,25 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         raise click.ClickException(
             "the server needs FastAPI and uvicorn: pip install 'silage[serve]'"
         ) from None
-    from store.serving.server import create_app
+    from store.serving.server import REFRESH_VARIABLE, REPO_VARIABLE, create_app
 
-    uvicorn.run(create_app(_store(ctx)), host=host, port=port, log_level="warning")
+    if workers == 1:
+        app = create_app(_store(ctx), refresh_seconds=refresh_seconds)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    _store(ctx)  # check the repository before starting the processes
+    # Each worker process builds its own store from the repository (uvicorn starts them
+    # by import path, sharing one listening socket).
+    os.environ[REPO_VARIABLE] = str(Path(ctx.obj).resolve())
+    os.environ[REFRESH_VARIABLE] = str(refresh_seconds)
+    uvicorn.run(
+        "store.serving.server:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 @cli.group(name="training-sets")

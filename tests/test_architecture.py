@@ -91,7 +91,8 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     # The server adapts the facade to HTTP; nothing else in serving looks up.
-    ("store.serving.server", (*FOUNDATION, "store.feature_store")),
+    # It also polls the registry for changes made by other processes (serving.freshness).
+    ("store.serving.server", (*FOUNDATION, "store.feature_store", "store.serving.freshness")),
     ("store.serving", (*FOUNDATION, "store.definitions", "store.online.read")),
     ("store.feature_store", ("store",)),
     ("store.cli", ("store",)),

@@ -143,6 +143,20 @@ def test_health_online_features_and_predictions(server: str) -> None:
             400,
             "is not an ISO time",
         ),
+        ("/push", {"df": {"driver_id": [1]}}, 400, "name the view"),
+        ("/push", {"feature_view": "driver_hourly_stats", "df": []}, 400, "give `df` as columns"),
+        (
+            "/write-to-online-store",
+            {"feature_view_name": "driver_hourly_stats", "df": {"driver_id": [1]}},
+            400,
+            "lack column(s)",
+        ),
+        (
+            "/push",
+            {"feature_view": "driver_hourly_stats", "df": {"event_timestamp": ["soon"]}},
+            400,
+            "not ISO times",
+        ),
     ],
 )
 def test_bad_input_gets_a_json_error(
