@@ -115,10 +115,21 @@ for _, staging in ipairs(KEYS) do
   local entries = redis.call('HGETALL', staging)
   for i = 1, #entries, 2 do
     local key, row = prefix .. entries[i], entries[i + 1]
-    local old = redis.call('GET', key)
-    if not old or newer(row, old) then
-      if ttl > 0 then redis.call('SET', key, row, 'PX', ttl) else redis.call('SET', key, row) end
-      written = written + 1
+    if ttl > 0 then
+      local old = redis.call('GET', key)
+      if not old or newer(row, old) then
+        redis.call('SET', key, row, 'PX', ttl)
+        written = written + 1
+      end
+    else
+      -- One command when the new row wins (the usual case); else the old one goes back,
+      -- before anyone else can look (a script runs alone).
+      local old = redis.call('SET', key, row, 'GET')
+      if old and not newer(row, old) then
+        redis.call('SET', key, old)
+      else
+        written = written + 1
+      end
     end
   end
   redis.call('DEL', staging)
@@ -204,6 +215,7 @@ class RedisBackend:
         self._lock = threading.Lock()
         self._client: redis.Redis | None = None
         self._merge: Any = None
+        self._prefixes: dict[TableLayout, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -416,7 +428,11 @@ class RedisBackend:
             return bool(self._patiently(lambda: client.exists(self._marker(layout))))
 
     def _keys_prefix(self, layout: TableLayout) -> str:
-        return f"{self._view_prefix(layout.project, layout.feature_view)}{layout.layout_hash[:12]}:"
+        found = self._prefixes.get(layout)
+        if found is None:
+            view = self._view_prefix(layout.project, layout.feature_view)
+            found = self._prefixes[layout] = f"{view}{layout.layout_hash[:12]}:"
+        return found
 
     def _marker(self, layout: TableLayout) -> str:
         return self._keys_prefix(layout)[:-1]
@@ -535,6 +551,21 @@ def _base64(value: bytes | None) -> str | None:
     return None if value is None else base64.b64encode(value).decode("ascii")
 
 
+def _headers(events: pa.Array, created: pa.Array) -> list[str]:
+    """The 40-digit headers of a batch, computed in Arrow: flipping an int64's sign bit and
+    reading it unsigned adds 2**63 exactly; a missing created time becomes 0."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def digits(times: pa.Array) -> pa.Array:
+        shifted = pc.bit_wise_xor(times, pa.scalar(-(2**63), pa.int64())).view(pa.uint64())
+        return pc.utf8_lpad(shifted.cast(pa.string()), width=20, padding="0")
+
+    made = pc.fill_null(digits(created), "0" * 20)
+    headers: list[str] = pc.binary_join_element_wise(digits(events), made, "").to_pylist()
+    return headers
+
+
 def _row_encoder(layout: TableLayout) -> Callable[[pa.RecordBatch], list[tuple[str, str]]]:
     """A batch as (entity key, stored value) pairs; of two rows of one entity in the batch,
     only the newer is kept (a staging hash holds one value per entity)."""
@@ -542,21 +573,28 @@ def _row_encoder(layout: TableLayout) -> Callable[[pa.RecordBatch], list[tuple[s
     features = [_column_encoder(t) for _, t in layout.features]
 
     def encode(batch: pa.RecordBatch) -> list[tuple[str, str]]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         if count == 1:
-            entity = [str(k) for k in batch.column(0).to_pylist()]
+            entity = batch.column(0).cast(pa.string()).to_pylist()
+            unique = pc.count_distinct(batch.column(0)).as_py() == batch.num_rows
         else:
             columns = [batch.column(i).to_pylist() for i in range(count)]
             entity = [_composite(k) for k in zip(*columns, strict=True)]
+            unique = len(set(entity)) == len(entity)
         values = [enc(batch.column(count + i)) for i, enc in enumerate(features)]
-        events = batch.column(count + len(features)).to_pylist()
-        created = batch.column(count + len(features) + 1).to_pylist()
+        headers = _headers(batch.column(count + len(features)), batch.column(-1))
         dump = _JSON.encode
+        rows_of = zip(*values, strict=True) if values else ([] for _ in headers)
+        stored = [h + dump(row) for h, row in zip(headers, rows_of, strict=True)]
+        if unique:  # a materialization's batch: one row per entity already
+            return list(zip(entity, stored, strict=True))
         rows: dict[str, str] = {}
-        for key, event, made, *row in zip(entity, events, created, *values, strict=True):
-            header = f"{event + _OFFSET:020d}{0 if made is None else made + _OFFSET:020d}"
-            stored = rows.get(key)
-            if stored is None or header > stored[:_HEADER]:
-                rows[key] = header + dump(row)
+        for key, value in zip(entity, stored, strict=True):
+            kept = rows.get(key)
+            if kept is None or value[:_HEADER] > kept[:_HEADER]:
+                rows[key] = value
         return list(rows.items())
 
     return encode
