@@ -337,7 +337,11 @@ class PostgresBackend:
         conn = self.connection()
         with self._failures(), conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_id(self.db_schema),))
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(self.db_schema)}")
+            # Created only when missing: a user without CREATE on the database may still use
+            # an existing schema (CREATE SCHEMA IF NOT EXISTS checks that right first).
+            cur.execute("SELECT to_regnamespace(%s)", (_quote(self.db_schema),))
+            if (cur.fetchone() or (None,))[0] is None:
+                cur.execute(f"CREATE SCHEMA {_quote(self.db_schema)}")
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {self._bookkeeping()} (project text NOT NULL, "
                 "feature_view text NOT NULL, table_name text NOT NULL UNIQUE, "
