@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-large bench-online bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-env-redis bench-large bench-online bench-online-redis bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand clean
 
 venv: $(STAMP)
 
@@ -57,6 +57,18 @@ bench: venv bench-env
 # Online store: materialization throughput and lookup latency, Silage against Feast.
 bench-online: venv bench-env
 	$(BIN)/python benchmarks/online_benchmark.py $(SIDE_BY_SIDE)
+
+# The same on Redis (127.0.0.1:6379, databases 12 and 13, emptied by the benchmark), beside
+# Feast's Redis online store: make bench-online-redis REDIS=host:port ENTITIES=1000000
+REDIS ?= 127.0.0.1:6379
+ENTITIES ?= 1000000
+
+bench-env-redis: bench-env
+	$(FEAST_VENV)/bin/python -m pip install --quiet "feast[duckdb,redis]==0.67.0"
+
+bench-online-redis: venv bench-env-redis
+	$(BIN)/python benchmarks/online_benchmark.py --online redis --redis $(REDIS) \
+		--entities $(ENTITIES) $(SIDE_BY_SIDE)
 
 # A bounded load test of `silage serve` on localhost (p50 and p99 at a fixed rate).
 bench-serve: venv

@@ -2,6 +2,7 @@
 
     python benchmarks/online_benchmark.py [--entities 1000000] [--calls 3000] [--rounds 1]
                                           [--baseline ../other-checkout]
+                                          [--online redis --redis 127.0.0.1:6379 --redis-db 12]
 
 Silage and Feast 0.67 (SQLite online store, from ``make bench-env``) each materialize the
 same Parquet source (two rows per entity, 3 features: a double, an integer and a string, and
@@ -11,6 +12,10 @@ are printed. Each engine runs in its own fresh process; the timings are medians 
 percentiles of many calls. With ``--rounds N`` every engine runs N times, in turns, and the
 median of each figure over the rounds is printed. ``--baseline DIR`` adds another Silage
 checkout (with its own ``.venv``) as the engine ``baseline`` (see ``pit_benchmark.py``).
+
+``--online redis`` puts both online stores on the same Redis server instead (Feast with its
+Redis extra, ``make bench-env-redis``): Silage in database ``--redis-db`` and Feast in the
+next one. The benchmark owns those two databases: it empties them before each run.
 """
 
 from __future__ import annotations
@@ -69,6 +74,23 @@ def generate(entities: int) -> Path:
         ) TO '{folder / "features.parquet"}' (FORMAT parquet)
     """)
     return folder
+
+
+def use_redis(repos: dict[str, Path], server: str, first_db: int) -> None:
+    """Point each repository's online store at its own database of the Redis ``server``,
+    emptied now."""
+    import redis
+
+    host, _, port = server.partition(":")
+    for engine, repo in repos.items():
+        db = first_db + (1 if engine == "feast" else 0)  # engines run one at a time
+        redis.Redis(host=host, port=int(port or 6379), db=db).flushdb()
+        config = repo / "feature_store.yaml"
+        text = config.read_text().replace(
+            "online_store:\n  type: sqlite\n  path: online.db\n",
+            f'online_store:\n  type: redis\n  connection_string: "{server},db={db}"\n',
+        )
+        config.write_text(text)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -133,6 +155,9 @@ def main() -> None:
     parser.add_argument("--engines", default="silage,feast")
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--baseline", help="another Silage checkout, run side by side")
+    parser.add_argument("--online", choices=["sqlite", "redis"], default="sqlite")
+    parser.add_argument("--redis", default="127.0.0.1:6379", help="host:port of the server")
+    parser.add_argument("--redis-db", type=int, default=12, help="Silage's; Feast's is next")
     args = parser.parse_args()
     engines = args.engines.split(",")
     engines[1:1] = use_baseline(args.baseline)
@@ -144,6 +169,8 @@ def main() -> None:
         for engine in engines:
             # A fresh registry and online store every round: each materializes from scratch.
             repos = write_repos(folder, 0, (engine,), FEATURES)
+            if args.online == "redis":
+                use_redis(repos, args.redis, args.redis_db)
             apply_repos(repos)
             command = [python_for(engine), __file__, "run", engine, str(repos[engine])]
             out = subprocess.run(
@@ -157,7 +184,8 @@ def main() -> None:
             rounds[engine].append(json.loads(out.stdout.strip().splitlines()[-1]))
     results = {engine: median_of(runs) for engine, runs in rounds.items()}
     print(
-        f"{args.entities:,} entities x 3 features (double, integer, string); "
+        f"{args.online} online store; {args.entities:,} entities x 3 features (double, integer, "
+        f"string); "
         f"{args.calls} single-entity calls; medians of {args.rounds} round(s)"
     )
     print(

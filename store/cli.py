@@ -1104,8 +1104,29 @@ def _revision(revision: Any) -> str:
     is_flag=True,
     help="Close reads too: every request but /health needs a token (scope read for reads).",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Processes serving the same port, sharing the registry and online store.",
+)
+@click.option(
+    "--refresh-seconds",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="How often each process polls the registry for changes made elsewhere (0: never).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, read_token: bool) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    read_token: bool,
+    workers: int,
+    refresh_seconds: float,
+) -> None:
     """Serve online features and predictions over HTTP (FastAPI on uvicorn). Writes need a
     bearer token from `silage tokens create`."""
     try:
@@ -1114,10 +1135,31 @@ def serve(ctx: click.Context, host: str, port: int, read_token: bool) -> None:
         raise click.ClickException(
             "the server needs FastAPI and uvicorn: pip install 'silage[serve]'"
         ) from None
-    from store.serving.server import create_app
+    from store.serving.server import (
+        READ_TOKEN_VARIABLE,
+        REFRESH_VARIABLE,
+        REPO_VARIABLE,
+        create_app,
+    )
 
-    app = create_app(_store(ctx), read_token=read_token)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if workers == 1:
+        app = create_app(_store(ctx), refresh_seconds=refresh_seconds, read_token=read_token)
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+        return
+    _store(ctx)  # check the repository before starting the processes
+    # Each worker process builds its own store from the repository (uvicorn starts them
+    # by import path, sharing one listening socket).
+    os.environ[REPO_VARIABLE] = str(Path(ctx.obj).resolve())
+    os.environ[REFRESH_VARIABLE] = str(refresh_seconds)
+    os.environ[READ_TOKEN_VARIABLE] = "1" if read_token else "0"
+    uvicorn.run(
+        "store.serving.server:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
 
 
 @cli.group()

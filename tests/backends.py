@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -25,6 +26,7 @@ from store.offline.engines import ENGINES, engine_class
 from store.online.backend import OnlineBackend
 from store.online.backends import BACKENDS, backend_class
 from store.settings import Settings
+from tests import services
 
 # The `offline_store:` settings tests use per engine (besides `type`).
 OFFLINE_SETTINGS: dict[str, dict[str, Any]] = {
@@ -37,12 +39,35 @@ def online_settings(name: str, folder: Path) -> dict[str, Any]:
     a file in the test's folder, a key prefix or a schema of its own on a server."""
     if name == "sqlite":
         return {"path": str(folder / "online_store.db")}
+    if name == "redis":
+        parts = urlsplit(services.redis_server())
+        db = parts.path.strip("/") or "0"
+        return {
+            "connection_string": f"{parts.hostname}:{parts.port or 6379},db={db}",
+            "key_prefix": services.unique_name() + ":",
+        }
+    if name == "postgres":
+        url = urlsplit(services.postgres_server())
+        return {
+            "host": url.hostname,
+            "port": url.port or 5432,
+            "database": url.path.strip("/") or "postgres",
+            "user": url.username or "postgres",
+            **({"password": url.password} if url.password else {}),
+            "db_schema": services.unique_name(),
+        }
     raise AssertionError(f"tests/backends.py: say how tests configure online backend {name!r}")
 
 
 def drop_online_store(name: str, settings: dict[str, Any]) -> None:
     """Remove what a test's online store left behind (files go with the test's folder)."""
     if name == "sqlite":
+        return
+    if name == "redis":
+        services.delete_redis_keys(services.REDIS_URL, settings["key_prefix"])
+        return
+    if name == "postgres":
+        services.drop_postgres_schema(services.POSTGRES_URL, settings["db_schema"])
         return
     raise AssertionError(f"tests/backends.py: say how tests clean up online backend {name!r}")
 

@@ -93,17 +93,34 @@ def fresh_postgres_database() -> Iterator[str]:
 def fresh_redis_prefix() -> Iterator[tuple[str, str]]:
     """A key prefix no one else uses on the test Redis; yields (url, prefix) and deletes
     every key under the prefix afterwards."""
-    import redis
-
     url = redis_server()
     prefix = unique_name() + ":"
     try:
         yield url, prefix
     finally:
-        client = redis.Redis.from_url(url)
-        try:
-            keys = list(client.scan_iter(match=prefix + "*", count=1000))
-            for start in range(0, len(keys), 1000):
-                client.delete(*keys[start : start + 1000])
-        finally:
-            client.close()
+        delete_redis_keys(url, prefix)
+
+
+def delete_redis_keys(url: str, prefix: str) -> None:
+    """Delete every key under ``prefix`` (a name from :func:`unique_name`) on ``url``."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+    finally:
+        client.close()
+
+
+def drop_postgres_schema(url: str, schema: str) -> None:
+    """Drop ``schema`` (a name from :func:`unique_name`) and all it holds, if it exists."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    finally:
+        engine.dispose()

@@ -93,7 +93,8 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     # The server adapts the facade to HTTP; nothing else in serving looks up.
-    ("store.serving.server", (*FOUNDATION, "store.feature_store")),
+    # It also polls the registry for changes made by other processes (serving.freshness).
+    ("store.serving.server", (*FOUNDATION, "store.feature_store", "store.serving.freshness")),
     ("store.serving", (*FOUNDATION, "store.definitions", "store.online.read")),
     ("store.feature_store", ("store",)),
     # Terminal output: tables, trees, numbers, JSON; it knows nothing of the store.
@@ -113,6 +114,9 @@ ONLY_IN: dict[str, set[str]] = {
     # The online backend, and the predictions log (its own file, so that logging never
     # waits for a materialization holding the online store's write lock).
     "sqlite3": {"store/online/backends/sqlite.py", "store/serving/prediction_log.py"},
+    # The online backends on servers; the registry reaches PostgreSQL through SQLAlchemy.
+    "redis": {"store/online/backends/redis.py"},
+    "psycopg": {"store/online/backends/postgres.py"},
     "click": {"store/cli.py"},
     "fastapi": {"store/serving/server.py"},
     "uvicorn": {"store/cli.py"},

@@ -124,7 +124,8 @@ def test_public_api_is_pinned() -> None:
 def test_cli_start_up_imports_nothing_heavy() -> None:
     code = (
         "import sys; import store.cli; "
-        "heavy = {'sqlalchemy', 'pyarrow', 'pandas', 'duckdb', 'alembic', 'numpy', 'yaml'}; "
+        "heavy = {'sqlalchemy', 'pyarrow', 'pandas', 'duckdb', 'alembic', 'numpy', 'yaml', "
+        "'redis', 'psycopg'}; "
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
     )
     out = subprocess.run(

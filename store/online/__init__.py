@@ -3,7 +3,7 @@
 - :mod:`.layout`: what an online table holds (typed keys, features, event and created
   times) and which table changes an apply makes; neutral, no database.
 - :mod:`.backend`: the :class:`~store.online.backend.OnlineBackend` protocol; :mod:`.backends`
-  holds the implementations (SQLite first), chosen by ``online_store: {type: ...}``.
+  holds the implementations (SQLite, Redis, PostgreSQL), chosen by ``online_store: {type: ...}``.
 - :mod:`.materialize`: newest rows per key computed by the offline engine, streamed as
   Arrow into the backend (the one module that uses both stores).
 - :mod:`.read` (``get_online_features``) and :mod:`.write` (``push``).

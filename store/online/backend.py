@@ -15,9 +15,9 @@ The rules every backend keeps, checked by the shared online conformance suite
 - **All or nothing.** One :meth:`~OnlineBackend.write` call is one transaction: readers see
   the table as before or as after, and a writer killed midway leaves it as before. One
   :meth:`~OnlineBackend.sync_tables` call is one transaction too. Two writers queue. A
-  store without transactions over many keys (a key-value store) complies by writing the
-  merged rows into a new version of the view's keys and switching readers to it in one
-  atomic step.
+  store without transactions over many keys (a key-value store) complies by staging the
+  rows where readers do not look, then merging them in one atomic step on the server
+  (Redis: one script that also compares the times).
 - **Reads in order.** :meth:`~OnlineBackend.read` answers every key in the order given,
   repeats included.
 

@@ -3,7 +3,9 @@
 - :mod:`.predict`: routes entity rows through a model's live deployment, reads exactly the
   features each served version was trained on, runs the model and shadows;
 - :mod:`.prediction_log`: every prediction, shadows included, as an append-only table;
-- :mod:`.server`: ``silage serve`` (FastAPI), Feast's online-features shape and predictions.
+- :mod:`.server`: ``silage serve`` (FastAPI), Feast's online-features shape, pushes and
+  predictions, in one process or several (``--workers N``);
+- :mod:`.freshness`: each serving process polls the registry for changes made elsewhere.
 
 May import: :mod:`store.definitions`, :mod:`store.online` (responses), ``registry``'s
 public API; the server alone imports the ``FeatureStore`` facade, which it serves.

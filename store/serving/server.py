@@ -12,6 +12,10 @@ Endpoints:
   ``prediction_id``.
 - ``POST /outcomes``: ``{"outcomes": [{"prediction_id": ..., "value": ..., "at": ...}]}``;
   records the ground truth when it arrives; returns ``{"recorded": n, "unknown": [...]}``.
+- ``POST /push``: ``{"feature_view": "driver_hourly_stats", "df": {"driver_id": [1001],
+  "event_timestamp": ["2026-11-27T10:00:00Z"], ...}}`` writes fresh rows to the online store,
+  newest wins (``/write-to-online-store`` takes Feast's ``feature_view_name`` too); returns
+  ``{"written": n}``.
 - ``POST /deployments/{model}/{environment}``: ``{"targets": [{"version": 3}, {"version": 4,
   "role": "canary", "share": 10}], "reason": ...}`` deploys; ``.../promote`` (``{"version":
   ..., "if_better": true, "reason": ...}``) and ``.../rollback`` change it. Each answers with
@@ -22,16 +26,26 @@ Endpoints:
 Tokens. Reads are open unless the server runs with ``read_token=True`` (``silage serve
 --read-token``), then they need a token with scope ``read``. Every write needs a bearer
 token (``Authorization: Bearer slg_...``, from ``silage tokens create``) with its scope:
-``outcomes``, ``deploy`` (deploy, promote, rollback) or ``approve``; the token's name is
+``push``, ``outcomes``, ``deploy`` (deploy, promote, rollback) or ``approve``; the token's name is
 recorded as who made the change. No valid token answers 401, a token without the scope 403,
 and nothing changes.
 
 Bad input answers with a JSON ``{"error": ...}`` and status 400 (404 for unknown objects).
+Every answer names the process that served it in the ``X-Silage-Worker`` header.
+
+Several processes (``silage serve --workers N``) each build the app with
+:func:`app_from_environment`; each polls the registry for changes (see
+:mod:`.freshness`), so an apply made anywhere reaches all of them within about
+``refresh_seconds``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry import (
@@ -42,6 +56,8 @@ from registry import (
     TokenRefusedError,
 )
 from store.errors import ObjectNotFoundError, StoreError
+from store.serving.freshness import ChangeWatcher
+from store.types import UnixTimestamp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -50,15 +66,90 @@ if TYPE_CHECKING:
 
     from store.feature_store import FeatureStore
 
-__all__ = ["create_app"]
+__all__ = [
+    "READ_TOKEN_VARIABLE",
+    "REFRESH_VARIABLE",
+    "REPO_VARIABLE",
+    "app_from_environment",
+    "create_app",
+]
+
+#: The environment variables through which ``silage serve --workers N`` tells each worker
+#: process which repository to serve and how often to poll the registry.
+REPO_VARIABLE = "SILAGE_SERVE_REPO"
+REFRESH_VARIABLE = "SILAGE_SERVE_REFRESH_SECONDS"
+READ_TOKEN_VARIABLE = "SILAGE_SERVE_READ_TOKEN"
+
+_Scope = MutableMapping[str, Any]
+_Message = MutableMapping[str, Any]
+_ASGI = Callable[
+    [_Scope, Callable[[], Awaitable[_Message]], Callable[[_Message], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
-def create_app(store: FeatureStore, *, read_token: bool = False) -> FastAPI:
-    """The ASGI application serving ``store``; with ``read_token``, reads need a token too."""
+def app_from_environment() -> FastAPI:
+    """The app of one worker process: the repository named by ``SILAGE_SERVE_REPO``."""
+    from store.feature_store import FeatureStore
+
+    repo = os.environ.get(REPO_VARIABLE)
+    if not repo:
+        raise RuntimeError(f"{REPO_VARIABLE} is not set; start workers with `silage serve`")
+    refresh = float(os.environ.get(REFRESH_VARIABLE, "1.0"))
+    read_token = os.environ.get(READ_TOKEN_VARIABLE) == "1"
+    return create_app(
+        FeatureStore(repo_path=Path(repo)),
+        refresh_seconds=refresh,
+        owns_store=True,
+        read_token=read_token,
+    )
+
+
+class _WorkerHeader:
+    """Adds ``X-Silage-Worker: <process id>`` to every answer (a plain ASGI wrapper: it costs
+    one list append per response)."""
+
+    def __init__(self, app: _ASGI) -> None:
+        self.app = app
+        self.header = (b"x-silage-worker", str(os.getpid()).encode())
+
+    async def __call__(
+        self,
+        scope: _Scope,
+        receive: Callable[[], Awaitable[_Message]],
+        send: Callable[[_Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: _Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, sending)
+
+
+def create_app(
+    store: FeatureStore,
+    *,
+    refresh_seconds: float = 1.0,
+    owns_store: bool = False,
+    read_token: bool = False,
+) -> FastAPI:
+    """The ASGI application serving ``store``.
+
+    While it runs, a thread polls the registry every ``refresh_seconds`` (0: never) and
+    drops cached definitions when another process changed them. With ``owns_store`` the
+    store is closed when the app stops. With ``read_token``, reads need a token too.
+    """
     from fastapi import Body, Depends, FastAPI, Header, Request
     from fastapi.responses import JSONResponse
 
-    app = FastAPI(title="Silage", version="0.1.0")
+    lifespan = _lifespan(store, refresh_seconds, owns_store)
+    app = FastAPI(title="Silage", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(_WorkerHeader)
     tokens = store.model_registry.tokens
 
     def needs(scope: str) -> Callable[..., ApiToken | None]:
@@ -138,6 +229,8 @@ def create_app(store: FeatureStore, *, read_token: bool = False) -> FastAPI:
         )
         return {"model": model, "predictions": predictions}
 
+    _add_push(app, store, write)
+
     @app.post("/outcomes", dependencies=[write["outcomes"]])
     def outcomes(request: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
         given = request.get("outcomes")
@@ -157,6 +250,33 @@ def create_app(store: FeatureStore, *, read_token: bool = False) -> FastAPI:
 
     _add_registry_writes(app, store, write)
     return app
+
+
+def _add_push(app: FastAPI, store: FeatureStore, write: dict[str, Any]) -> None:
+    """``POST /push`` and Feast's ``/write-to-online-store``: fresh rows into the online
+    store (scope ``push``)."""
+    from fastapi import Body
+
+    def push(view_name: Any, df: Any) -> dict[str, Any]:
+        if not isinstance(view_name, str) or not view_name:
+            raise _bad('name the view: {"feature_view": "driver_hourly_stats", "df": {...}}')
+        if not isinstance(df, dict) or not df:
+            raise _bad(
+                'give `df` as columns, e.g. {"driver_id": [1001], "event_timestamp": '
+                '["2026-11-27T10:00:00Z"], "conv_rate": [0.5]}'
+            )
+        view = store.get_feature_view(view_name)
+        times = {view.source.timestamp_field, view.source.created_timestamp_column}
+        times |= {f.name for f in view.features if f.dtype == UnixTimestamp}
+        return {"written": store.push(view, _pushed_frame(df, times))}
+
+    @app.post("/push", dependencies=[write["push"]])
+    def push_rows(request: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        return push(request.get("feature_view"), request.get("df"))
+
+    @app.post("/write-to-online-store", dependencies=[write["push"]])
+    def write_rows(request: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+        return push(request.get("feature_view_name"), request.get("df"))
 
 
 def _add_registry_writes(app: FastAPI, store: FeatureStore, write: dict[str, Any]) -> None:
@@ -259,6 +379,47 @@ def _revision(revision: DeploymentRevision) -> dict[str, Any]:
             for t in revision.targets
         ],
     }
+
+
+def _lifespan(
+    store: FeatureStore, refresh_seconds: float, owns_store: bool
+) -> Callable[[Any], Any]:
+    """What runs while the app serves: the registry watcher (and closing an owned store)."""
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        watcher = ChangeWatcher(
+            store.registry.change_count,
+            store.refresh_registry,
+            interval=refresh_seconds,
+        )
+        if refresh_seconds > 0:
+            watcher.start()
+        try:
+            yield
+        finally:
+            watcher.stop()
+            if owns_store:
+                store.close()
+
+    return lifespan
+
+
+def _pushed_frame(df: dict[str, Any], times: set[str | None]) -> Any:
+    """Pushed JSON columns as a DataFrame, the columns ``times`` (a view's event, created and
+    timestamp columns) parsed from ISO text, naive meaning UTC."""
+    import pandas as pd
+
+    lengths = {len(v) if isinstance(v, list) else -1 for v in df.values()}
+    if len(lengths) != 1 or -1 in lengths:
+        raise _bad("`df` columns must be lists of the same length")
+    frame = pd.DataFrame(df)
+    for column in times & set(frame.columns):
+        try:
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        except (ValueError, TypeError):
+            raise _bad(f"`df` column {column!r} holds values that are not ISO times") from None
+    return frame
 
 
 def _time(value: Any) -> datetime | None:

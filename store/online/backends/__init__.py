@@ -26,6 +26,8 @@ __all__ = ["BACKENDS", "backend_class"]
 
 BACKENDS: dict[str, str] = {
     "sqlite": "store.online.backends.sqlite:SQLiteBackend",
+    "redis": "store.online.backends.redis:RedisBackend",
+    "postgres": "store.online.backends.postgres:PostgresBackend",
 }
 
 

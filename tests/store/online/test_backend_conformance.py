@@ -324,3 +324,35 @@ def test_newest_wins_against_a_reference(
         best = max(rank(r) for r in mine)
         assert trips in {r["trips"] for r in mine if rank(r) == best}
         assert event == best[0]
+
+
+def test_one_views_rewrite_rebuild_and_drop_leave_another_alone(store: OnlineBackend) -> None:
+    """Each view keeps its own rows per entity (Feast's Redis store keeps one hash per
+    entity for every view, so rewriting or dropping one view touches the others)."""
+    other = TableLayout(
+        project="p", feature_view="other", keys=STATS.keys, features=(("trips", Int64),)
+    )
+    store.sync_tables("p", [STATS, PAIRS, other], drop_missing=True)
+    store.write(STATS, [batch(STATS, [stats_row(1, 1, 100)])])
+    store.write(other, [batch(other, [{"driver_id": 1, "trips": 7, "__event_ts": 50}])])
+    store.write(STATS, [batch(STATS, [stats_row(1, 2, 200)])])  # a rewrite of one view
+    assert store.read(other, ["trips"], [[1]]) == [(7, 50)]
+    assert store.read(STATS, ["trips"], [[1]]) == [(2, 200)]
+    wider = TableLayout(
+        project="p", feature_view="stats", keys=STATS.keys, features=(("trips", Float64),)
+    )
+    store.sync_tables("p", [wider, PAIRS, other], drop_missing=True)  # a rebuild
+    assert store.read(wider, ["trips"], [[1]]) == [(None, None)]
+    assert store.read(other, ["trips"], [[1]]) == [(7, 50)]
+    store.sync_tables("p", [PAIRS, other], drop_missing=True)  # a drop
+    assert store.read(other, ["trips"], [[1]]) == [(7, 50)]
+    assert store.has_rows(other)
+
+
+def test_a_dropped_view_comes_back_empty(store: OnlineBackend) -> None:
+    store.write(STATS, [batch(STATS, [stats_row(1, 1, 100)])])
+    store.sync_tables("p", [PAIRS], drop_missing=True)
+    assert not store.has_rows(STATS)
+    store.sync_tables("p", [STATS, PAIRS], drop_missing=True)  # the same layout again
+    assert store.read(STATS, ["trips"], [[1]]) == [(None, None)]
+    assert not store.has_rows(STATS)

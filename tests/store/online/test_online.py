@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from store import FeatureStore, ObjectNotFoundError, OnlineStoreError, RequestError
+from store.online.layout import layout_of
 from store.online.read import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT
 from tests.backends import OnlineUnderTest
 from tests.conftest import T0
@@ -307,3 +308,20 @@ def test_online_values_equal_the_training_values_for_every_dtype(
         w.replace(tzinfo=UTC) for w in pushed.column("when").cast(pa.timestamp("us")).to_pylist()
     ]
     assert {name: again[name] for name in TYPED} == {name: expected[name] for name in TYPED}
+
+
+def test_apply_creates_and_teardown_removes_the_online_tables(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_store(make_repo, backend)
+    with fs:
+        assert set(fs.online_store.tables("basic")) == {"driver_hourly_stats"}
+        fs.materialize(T0, T0 + H)
+        view = fs.get_feature_view("driver_hourly_stats")
+        layout = layout_of("basic", view)
+        assert fs.online_store.has_rows(layout)
+        fs.teardown()
+        assert fs.online_store.tables("basic") == {}
+        assert not fs.online_store.has_rows(layout)
+        fs.apply()  # declared again: the table is back, empty
+        assert fs.online_store.read(layout, ["avg_daily_trips"], [[1001]]) == [(None, None)]

@@ -72,7 +72,7 @@ def test_unknown_keys_warn_by_name(tmp_path: Path) -> None:
         ("registry: r.db\n", "project: None is not valid"),
         ("project: 9lives\n", "project: '9lives' is not valid"),
         ("project: p\nprovider: gcp\n", "provider: 'gcp' is not supported"),
-        ("project: p\nonline_store: {type: redis}\n", "online_store type 'redis'"),
+        ("project: p\nonline_store: {type: dynamodb}\n", "online_store type 'dynamodb'"),
         ("project: p\noffline_store: {type: bigquery}\n", "offline_store type 'bigquery'"),
         ("project: p\nregistry: 12\n", "registry: 12 is not valid"),
         ("project: p\nregistry: {registry_type: snowflake.registry, path: r}\n", "`sql`"),

@@ -53,7 +53,9 @@ def server(make_repo: Callable[..., Path]) -> Iterator[str]:
         fs.model_registry.register_model("churn", model, training_set=saved.record)
         fs.model_registry.deployments.deploy("churn", "production", [Target(1)])
         fs.materialize(T0, T0 + 10 * H)
-        _, secret = fs.model_registry.tokens.create("tests", ["outcomes", "deploy", "approve"])
+        _, secret = fs.model_registry.tokens.create(
+            "tests", ["outcomes", "deploy", "approve", "push"]
+        )
         AUTH["Authorization"] = f"Bearer {secret}"
     port = free_port()
     process = subprocess.Popen(
@@ -151,6 +153,20 @@ def test_health_online_features_and_predictions(server: str) -> None:
             {"outcomes": [{"prediction_id": "x", "value": 1, "at": "yesterday"}]},
             400,
             "is not an ISO time",
+        ),
+        ("/push", {"df": {"driver_id": [1]}}, 400, "name the view"),
+        ("/push", {"feature_view": "driver_hourly_stats", "df": []}, 400, "give `df` as columns"),
+        (
+            "/write-to-online-store",
+            {"feature_view_name": "driver_hourly_stats", "df": {"driver_id": [1]}},
+            400,
+            "lack column(s)",
+        ),
+        (
+            "/push",
+            {"feature_view": "driver_hourly_stats", "df": {"event_timestamp": ["soon"]}},
+            400,
+            "not ISO times",
         ),
     ],
 )
