@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from registry.browse import Browse, Page
 from registry.cards import SECTIONS, ModelCard, ModelCards
 from registry.catalog import (
     KINDS,
@@ -57,6 +58,7 @@ __all__ = [
     "AlertEvent",
     "AliasMove",
     "ArtifactIntegrityError",
+    "Browse",
     "Catalog",
     "CatalogChange",
     "CatalogObject",
@@ -78,6 +80,7 @@ __all__ = [
     "ModelVersion",
     "Monitoring",
     "NewValidationRun",
+    "Page",
     "ProjectRegistry",
     "Registry",
     "RegistryError",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from registry import migrate
+from registry.browse import Browse
 from registry.catalog import Catalog
 from registry.database import Database
 from registry.models import ModelRegistry
@@ -35,6 +36,7 @@ class Registry:
         self.catalog = Catalog(self.db)
         self.training_sets = TrainingSets(self.db)
         self.monitoring = Monitoring(self.db)
+        self.browse = Browse(self.db)
 
     def project(self, project: str, artifact_root: Path) -> ProjectRegistry:
         """Models, cards, deployments and lineage of ``project``."""
