@@ -90,9 +90,12 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
             "store.monitoring",
         ),
     ),
-    # The server adapts the facade to HTTP; nothing else in serving looks up.
-    ("store.serving.server", (*FOUNDATION, "store.feature_store")),
+    # The server adapts the facade to HTTP and mounts the UI; nothing else in serving looks up.
+    ("store.serving.server", (*FOUNDATION, "store.feature_store", "store.ui")),
     ("store.serving", (*FOUNDATION, "store.definitions", "store.online.read")),
+    # The web UI reads the registry (its public API) through the facade that serves it;
+    # never an engine, a backend or the stores' internals.
+    ("store.ui", (*FOUNDATION, "store.feature_store")),
     ("store.feature_store", ("store",)),
     ("store.cli", ("store",)),
 ]
@@ -111,6 +114,9 @@ ONLY_IN: dict[str, set[str]] = {
     "sqlite3": {"store/online/backends/sqlite.py", "store/serving/prediction_log.py"},
     "click": {"store/cli.py"},
     "fastapi": {"store/serving/server.py"},
+    # The UI: its routes are a Starlette app, its pages Jinja2 templates.
+    "starlette": {"store/ui/routes.py"},
+    "jinja2": {"store/ui/templates.py"},
     "uvicorn": {"store/cli.py"},
     "sqlglot": {"store/offline/compiler/*", "store/offline/engines/duckdb.py"},
 }

@@ -13,6 +13,7 @@ Endpoints:
 - ``POST /outcomes``: ``{"outcomes": [{"prediction_id": ..., "value": ..., "at": ...}]}``;
   records the ground truth when it arrives; returns ``{"recorded": n, "unknown": [...]}``.
 - ``GET /health``.
+- ``GET /ui/...``: the web UI (:mod:`store.ui`), each page also as ``.json``.
 
 Bad input answers with a JSON ``{"error": ...}`` and status 400 (404 for unknown objects).
 """
@@ -39,6 +40,9 @@ def create_app(store: FeatureStore) -> FastAPI:
     from fastapi.responses import JSONResponse
 
     app = FastAPI(title="Silage", version="0.1.0")
+    from store.ui.routes import create_ui
+
+    app.mount("/ui", create_ui(store))  # the web UI: pages and their JSON twins
 
     @app.exception_handler(StoreError)
     @app.exception_handler(RegistryError)
