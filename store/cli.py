@@ -953,9 +953,16 @@ def _show_revision(revision: Any) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=6566, show_default=True, type=int)
+@click.option(
+    "--root-path",
+    default="",
+    help="The path prefix a reverse proxy serves Silage under (e.g. /tools/silage); "
+    "the UI's links keep it.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
-    """Serve online features and predictions over HTTP (FastAPI on uvicorn)."""
+def serve(ctx: click.Context, host: str, port: int, root_path: str) -> None:
+    """Serve online features and predictions over HTTP (FastAPI on uvicorn), and the web
+    UI under /ui."""
     try:
         import uvicorn
     except ImportError:
@@ -964,7 +971,12 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
         ) from None
     from store.serving.server import create_app
 
-    uvicorn.run(create_app(_store(ctx)), host=host, port=port, log_level="warning")
+    root_path = root_path.rstrip("/")
+    proxied = f" (its links under {root_path}/ui/, for the proxy)" if root_path else ""
+    click.echo(f"Silage UI: http://{host}:{port}/ui/{proxied}")
+    uvicorn.run(
+        create_app(_store(ctx)), host=host, port=port, root_path=root_path, log_level="warning"
+    )
 
 
 @cli.group(name="training-sets")
