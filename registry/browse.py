@@ -392,6 +392,16 @@ class Browse:
         )
         return Page(summaries, int(total), offset, limit)
 
+    def has_model(self, project: str, name: str) -> bool:
+        """Whether the project has a model of this name (with or without versions)."""
+        with self._db.read() as session:
+            found = session.scalar(
+                select(ModelRow.id).where(
+                    ModelRow.project_id == _project_id(project), ModelRow.name == name
+                )
+            )
+        return found is not None
+
     def versions(
         self,
         project: str,

@@ -4,7 +4,7 @@ Both sides are flattened to dotted paths (``source.path``, ``features.2.dtype``)
 change is a path whose value differs, was added or was removed.
 
 Example:
-    >>> [c.path for c in diff({"ttl": 3600, "tags": {"a": 1}}, {"ttl": 7200, "tags": {}})]
+    >>> [c.path for c in diff({"ttl": 3600, "tags": {"a": 1}}, {"ttl": 7200, "tags": {"a": 2}})]
     ['tags.a', 'ttl']
 """
 

@@ -110,7 +110,7 @@ def model_page(store: FeatureStore, name: str, query: Mapping[str, str]) -> Mode
     offset, limit, sort, text = page_args(query, "-version")
     page = browse.versions(store.project, name, sort=sort, offset=offset, limit=limit)
     series_rows = browse.metric_series(store.project, name)
-    if page.total == 0 and not _model_exists(store, name):
+    if page.total == 0 and not browse.has_model(store.project, name):
         raise NotFound("model", name, "/models")
     series: dict[str, list[tuple[int, float]]] = {}
     for number, metrics in series_rows:
@@ -227,11 +227,6 @@ def _facts(version: VersionSummary) -> dict[str, Any]:
 
 def _keys(mappings: Any) -> tuple[str, ...]:
     return tuple(sorted({str(k) for m in mappings for k in m}))
-
-
-def _model_exists(store: FeatureStore, name: str) -> bool:
-    rows = store.registry.browse.models(store.project, contains=name, limit=500).rows
-    return any(m.name == name for m in rows)
 
 
 def _paging(page: Page[Any], sort: str, text: str) -> Paging:

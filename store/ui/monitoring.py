@@ -92,7 +92,7 @@ def model_monitoring_page(
     store: FeatureStore, model: str, query: Mapping[str, str]
 ) -> ModelMonitoringPage:
     browse = store.registry.browse
-    if not any(m.name == model for m in browse.models(store.project, contains=model).rows):
+    if not browse.has_model(store.project, model):
         raise NotFound("model", model, "/monitoring")
     results = store.registry.monitoring.drift_results(
         store.project, model, environment=query.get("environment") or None

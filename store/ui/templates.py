@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from registry.card_render import format_value
+from registry.card_render import format_value, value_html
 
 __all__ = ["render"]
 
@@ -32,6 +32,13 @@ def share(value: float | None) -> str:
     return "—" if value is None else f"{value:g}%"
 
 
+def block(value: Any) -> Any:
+    """A nested value (parameters, a spec) as tables and lists, escaped, marked safe."""
+    from markupsafe import Markup
+
+    return Markup(value_html(value))  # safe: value_html escapes every value it holds
+
+
 @cache
 def _environment() -> Any:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -43,7 +50,7 @@ def _environment() -> Any:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=format_value, when=when, share=share)
+    env.filters.update(num=format_value, when=when, share=share, block=block)
     env.globals.update(zip=zip)
     return env
 
