@@ -22,6 +22,10 @@ demo: venv
 	$(BIN)/silage --repo feature_repo plan
 	$(BIN)/silage --repo feature_repo list feature-views
 	$(BIN)/silage --repo feature_repo deployments
+	@echo
+	@echo "Browse it in the web UI: run"
+	@echo "    $(BIN)/silage --repo feature_repo serve"
+	@echo "and open http://127.0.0.1:6566/ui/"
 
 lint: venv
 	$(BIN)/ruff check .

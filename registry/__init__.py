@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from registry.browse import Browse, Page
 from registry.cards import SECTIONS, ModelCard, ModelCards
 from registry.catalog import (
     KINDS,
@@ -63,6 +64,7 @@ __all__ = [
     "AliasMove",
     "ApiToken",
     "ArtifactIntegrityError",
+    "Browse",
     "Catalog",
     "CatalogChange",
     "CatalogObject",
@@ -85,6 +87,7 @@ __all__ = [
     "ModelVersion",
     "Monitoring",
     "NewValidationRun",
+    "Page",
     "ProjectRegistry",
     "Registry",
     "RegistryError",

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from registry.card_render import PRINT_CSS, format_value, sections_html
 from registry.database import Database
 from registry.errors import RegistryError
 from registry.models import ModelRegistry, ModelVersion, whoami
@@ -82,25 +83,24 @@ class ModelCard:
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        """A self-contained page (inline style, no external resources)."""
+        """A self-contained page (inline style with print rules, no external resources):
+        the sections as prose and tables, rendered by :mod:`registry.card_render` as in the
+        web UI."""
+        title = f"Model card: {html.escape(self.model)} v{self.version}"
         parts = [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>Model card: {html.escape(self.model)} v{self.version}</title>",
-            "<style>body{font-family:system-ui,sans-serif;max-width:50rem;margin:2rem auto;"
-            "line-height:1.5;padding:0 1rem}table{border-collapse:collapse}td,th{border:1px "
-            "solid #ccc;padding:.2rem .5rem;text-align:left}.missing{color:#a40000}"
-            "pre{background:#f5f5f5;padding:.5rem;overflow:auto}</style></head><body>",
-            f"<h1>Model card: {html.escape(self.model)} v{self.version}</h1>",
-            f"<p>Revision {self.revision}, <strong>{html.escape(self.status)}</strong>, by "
-            f"{html.escape(self.created_by)} on {self.created_at:%Y-%m-%d %H:%M} UTC.</p>",
+            f"<title>{title}</title><style>{PRINT_CSS}</style></head><body><main>",
+            f"<h1>{title}</h1>",
+            f'<p>Revision {self.revision}, <span class="status">{html.escape(self.status)}'
+            f"</span>, by {html.escape(self.created_by)} on "
+            f"{self.created_at:%Y-%m-%d %H:%M} UTC.</p>",
         ]
         if self.missing:
             missing = ", ".join(SECTIONS[m] for m in self.missing)
             parts.append(f'<p class="missing"><strong>Missing sections:</strong> {missing}.</p>')
-        for key, title in SECTIONS.items():
-            parts.append(f"<h2>{title}</h2>{_html(self.sections.get(key))}")
-        parts.append("</body></html>")
+        parts.append(sections_html(self.sections, SECTIONS))
+        parts.append("</main></body></html>")
         return "\n".join(parts)
 
 
@@ -252,7 +252,7 @@ class ModelCards:
                         "passed": run.passed,
                         "checks": [
                             f"{c.description}: {'passed' if c.passed else 'FAILED'} "
-                            f"({', '.join(f'{k} {v}' for k, v in c.observed.items())})"
+                            f"({_observed(c.observed)})"
                             for c in run.checks
                         ],
                     }
@@ -337,20 +337,6 @@ def _markdown(value: Any) -> str:
     return str(value)
 
 
-def _html(value: Any) -> str:
-    if not value:
-        return '<p class="missing">Missing.</p>'
-    if isinstance(value, Mapping):
-        rows = "".join(
-            f"<tr><th>{html.escape(str(k))}</th><td>{_cell(v)}</td></tr>" for k, v in value.items()
-        )
-        return f"<table>{rows}</table>"
-    if isinstance(value, list):
-        return "<ul>" + "".join(f"<li>{html.escape(str(v))}</li>" for v in value) + "</ul>"
-    return f"<p>{html.escape(str(value))}</p>"
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, str | int | float) or value is None:
-        return html.escape(str(value))
-    return f"<pre>{html.escape(json.dumps(value, indent=1, default=str))}</pre>"
+def _observed(observed: Mapping[str, Any]) -> str:
+    """A check's observations as text, numbers rounded."""
+    return ", ".join(f"{k} {format_value(v)}" for k, v in observed.items())

@@ -103,7 +103,7 @@ class Lineage:
                 .order_by(TrainingSetFeatureRow.position)
             ).all()
         features = tuple(
-            FeatureLineage(view, view_version, feature, column, spec.get("source", {}))
+            FeatureLineage(view, view_version, feature, column, _source_of(spec))
             for view, view_version, spec, feature, column in rows
         )
         return VersionLineage(model, version, found.training_set, features)
@@ -147,3 +147,16 @@ class Lineage:
         """The deployment revision live at ``when``, and what each of its versions trained on."""
         revision = self._deployments.served_at(model, environment, when)
         return revision, [self.of_version(model, v) for v in revision.versions()]
+
+
+def _source_of(spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A view spec's source; an on-demand view's is what it computes from (the views and
+    request sources its function reads)."""
+    if spec.get("type") != "on_demand":
+        found: Mapping[str, Any] = spec.get("source", {})
+        return found
+    inputs = [
+        s["view"]["name"] if s.get("type") == "feature_view" else f"request {s.get('name')}"
+        for s in spec.get("sources", [])
+    ]
+    return {"type": "on_demand", "name": f"on demand from {', '.join(inputs)}"}

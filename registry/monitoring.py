@@ -200,28 +200,41 @@ class Monitoring:
     ) -> list[ValidationRun]:
         """The newest runs first, of one view, of one training set, or of the project."""
         with self._db.read() as session:
+            # Views, versions and training sets joined in, every run's checks in one more
+            # query: two queries however many runs (a page lists fifty).
             query = (
-                select(ValidationRunRow)
+                select(
+                    ValidationRunRow,
+                    FeatureViewRow.name,
+                    FeatureViewVersionRow.version,
+                    TrainingSetRow.name,
+                )
                 .join(ProjectRow, ProjectRow.id == ValidationRunRow.project_id)
+                .join(
+                    FeatureViewVersionRow,
+                    FeatureViewVersionRow.id == ValidationRunRow.feature_view_version_id,
+                )
+                .join(FeatureViewRow, FeatureViewRow.id == FeatureViewVersionRow.feature_view_id)
+                .outerjoin(TrainingSetRow, TrainingSetRow.id == ValidationRunRow.training_set_id)
                 .where(ProjectRow.name == project)
             )
             if feature_view is not None:
-                query = (
-                    query.join(
-                        FeatureViewVersionRow,
-                        FeatureViewVersionRow.id == ValidationRunRow.feature_view_version_id,
-                    )
-                    .join(
-                        FeatureViewRow, FeatureViewRow.id == FeatureViewVersionRow.feature_view_id
-                    )
-                    .where(FeatureViewRow.name == feature_view)
-                )
+                query = query.where(FeatureViewRow.name == feature_view)
             if training_set is not None:
-                query = query.join(
-                    TrainingSetRow, TrainingSetRow.id == ValidationRunRow.training_set_id
-                ).where(TrainingSetRow.name == training_set)
-            rows = session.scalars(query.order_by(ValidationRunRow.id.desc()).limit(limit)).all()
-            return [_run(session, row) for row in rows]
+                query = query.where(TrainingSetRow.name == training_set)
+            rows = session.execute(query.order_by(ValidationRunRow.id.desc()).limit(limit)).all()
+            checks: dict[int, list[ValidationResultRow]] = {}
+            if rows:
+                for result in session.scalars(
+                    select(ValidationResultRow)
+                    .where(ValidationResultRow.run_id.in_([r[0].id for r in rows]))
+                    .order_by(ValidationResultRow.run_id, ValidationResultRow.position)
+                ):
+                    checks.setdefault(result.run_id, []).append(result)
+            return [
+                _run_record(row, view, version, training, checks.get(row.id, []))
+                for row, view, version, training in rows
+            ]
 
     def record_statistics(
         self,
@@ -578,17 +591,29 @@ def _run(session: Session, row: ValidationRunRow) -> ValidationRun:
         .where(ValidationResultRow.run_id == row.id)
         .order_by(ValidationResultRow.position)
     ).all()
+    return _run_record(
+        row, view.name, version.version, training_set.name if training_set else None, results
+    )
+
+
+def _run_record(
+    row: ValidationRunRow,
+    view: str,
+    version: int,
+    training_set: str | None,
+    results: Sequence[ValidationResultRow],
+) -> ValidationRun:
     return ValidationRun(
         id=row.id,
-        feature_view=view.name,
-        version=version.version,
+        feature_view=view,
+        version=version,
         trigger=row.trigger,
         policy=row.policy,
         window_start=row.window_start,
         window_end=row.window_end,
         row_count=row.row_count,
         passed=row.passed,
-        training_set=training_set.name if training_set else None,
+        training_set=training_set,
         created_at=row.created_at,
         checks=tuple(
             CheckRecord(

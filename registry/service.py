@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from registry import migrate
+from registry.browse import Browse
 from registry.catalog import Catalog
 from registry.changes import ChangeWatcher, change_count
 from registry.database import Database
@@ -49,6 +50,7 @@ class Registry:
         self.catalog = Catalog(self.db)
         self.training_sets = TrainingSets(self.db)
         self.monitoring = Monitoring(self.db)
+        self.browse = Browse(self.db)
 
     def project(self, project: str, artifact_root: Path | FileStore) -> ProjectRegistry:
         """Models, cards, deployments and lineage of ``project``; artifacts in a folder or a

@@ -1100,6 +1100,12 @@ def _revision(revision: Any) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=6566, show_default=True, type=int)
 @click.option(
+    "--root-path",
+    default="",
+    help="The path prefix a reverse proxy serves Silage under (e.g. /tools/silage); "
+    "the UI's links keep it.",
+)
+@click.option(
     "--read-token",
     is_flag=True,
     help="Close reads too: every request but /health needs a token (scope read for reads).",
@@ -1123,12 +1129,13 @@ def serve(
     ctx: click.Context,
     host: str,
     port: int,
+    root_path: str,
     read_token: bool,
     workers: int,
     refresh_seconds: float,
 ) -> None:
-    """Serve online features and predictions over HTTP (FastAPI on uvicorn). Writes need a
-    bearer token from `silage tokens create`."""
+    """Serve online features and predictions over HTTP (FastAPI on uvicorn), and the web
+    UI under /ui. Writes need a bearer token from `silage tokens create`."""
     try:
         import uvicorn
     except ImportError:
@@ -1142,9 +1149,12 @@ def serve(
         create_app,
     )
 
+    root_path = root_path.rstrip("/")
+    proxied = f" (its links under {root_path}/ui/, for the proxy)" if root_path else ""
+    click.echo(f"Silage UI: http://{host}:{port}/ui/{proxied}")
     if workers == 1:
         app = create_app(_store(ctx), refresh_seconds=refresh_seconds, read_token=read_token)
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, root_path=root_path, log_level="warning")
         return
     _store(ctx)  # check the repository before starting the processes
     # Each worker process builds its own store from the repository (uvicorn starts them
@@ -1158,6 +1168,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        root_path=root_path,
         log_level="warning",
     )
 

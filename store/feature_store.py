@@ -373,6 +373,16 @@ class FeatureStore:
         """Every logged prediction as a pandas DataFrame, oldest first."""
         return self._prediction_log.read()
 
+    def prediction_counts(self, model: str, environment: str) -> dict[int, tuple[int, int]]:
+        """Per version of ``model`` live in ``environment`` at some point: how many
+        predictions it served and how many of their outcomes arrived (from the log's running
+        sums, not its rows)."""
+        counts: dict[int, tuple[int, int]] = {}
+        for arm in self._prediction_log.arm_sums(model, "outcome", environment=environment):
+            served, outcomes = counts.get(arm.version, (0, 0))
+            counts[arm.version] = (served + arm.predictions, outcomes + arm.outcomes)
+        return counts
+
     @cached_property
     def _prediction_log(self) -> PredictionLog:
         return PredictionLog(self.repo_path / "data" / "predictions.db")

@@ -92,10 +92,16 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
             "store.monitoring",
         ),
     ),
-    # The server adapts the facade to HTTP; nothing else in serving looks up.
-    # It also polls the registry for changes made by other processes (serving.freshness).
-    ("store.serving.server", (*FOUNDATION, "store.feature_store", "store.serving.freshness")),
+    # The server adapts the facade to HTTP and mounts the UI; nothing else in serving looks
+    # up. It also polls the registry for changes made by other processes (serving.freshness).
+    (
+        "store.serving.server",
+        (*FOUNDATION, "store.feature_store", "store.serving.freshness", "store.ui"),
+    ),
     ("store.serving", (*FOUNDATION, "store.definitions", "store.online.read")),
+    # The web UI reads the registry (its public API) through the facade that serves it;
+    # never an engine, a backend or the stores' internals.
+    ("store.ui", (*FOUNDATION, "store.feature_store")),
     ("store.feature_store", ("store",)),
     # Terminal output: tables, trees, numbers, JSON; it knows nothing of the store.
     ("store.console", ()),
@@ -119,6 +125,9 @@ ONLY_IN: dict[str, set[str]] = {
     "psycopg": {"store/online/backends/postgres.py"},
     "click": {"store/cli.py"},
     "fastapi": {"store/serving/server.py"},
+    # The UI: its routes are a Starlette app, its pages Jinja2 templates.
+    "starlette": {"store/ui/routes.py"},
+    "jinja2": {"store/ui/templates.py"},
     "uvicorn": {"store/cli.py"},
     "sqlglot": {"store/offline/compiler/*", "store/offline/engines/duckdb.py"},
 }

@@ -68,6 +68,7 @@ def test_public_api_is_pinned() -> None:
         "AliasMove",
         "ApiToken",
         "ArtifactIntegrityError",
+        "Browse",
         "Catalog",
         "CatalogChange",
         "CatalogObject",
@@ -92,6 +93,7 @@ def test_public_api_is_pinned() -> None:
         "ModelVersion",
         "Monitoring",
         "NewValidationRun",
+        "Page",
         "ProjectRegistry",
         "Registry",
         "RegistryError",
@@ -163,3 +165,6 @@ def test_wheel_ships_packages_and_migrations(tmp_path: Path) -> None:
     assert "registry/_migrations/env.py" in names
     assert "registry/_migrations/versions/0001_feature_catalog.py" in names
     assert "store/repo/templates/example.py" in names
+    # the web UI's templates and stylesheet
+    assert "store/ui/templates/base.html" in names
+    assert "store/ui/static/ui.css" in names

@@ -22,6 +22,8 @@ Endpoints:
   the new deployment revision.
 - ``POST /models/{model}/versions/{version}/card/approve``: approves the model card.
 - ``GET /health``: always open, for load balancers.
+- ``GET /ui/...``: the web UI (:mod:`store.ui`), each page also as ``.json`` (behind the
+  ``read`` scope under ``read_token``).
 
 Tokens. Reads are open unless the server runs with ``read_token=True`` (``silage serve
 --read-token``), then they need a token with scope ``read``. Every write needs a bearer
@@ -105,6 +107,40 @@ def app_from_environment() -> FastAPI:
     )
 
 
+class _ReadGate:
+    """Lets a request through to ``app`` only with a token of scope ``read`` (the UI under
+    ``read_token``: it is a mounted app, outside FastAPI's dependencies)."""
+
+    def __init__(self, app: _ASGI, tokens: Any) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(
+        self,
+        scope: _Scope,
+        receive: Callable[[], Awaitable[_Message]],
+        send: Callable[[_Message], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers", []))
+            kind, _, secret = headers.get(b"authorization", b"").decode().partition(" ")
+            try:
+                self.tokens.authenticate(
+                    secret.strip() if kind.lower() == "bearer" else None, "read"
+                )
+            except TokenRefusedError as exc:
+                from fastapi.responses import JSONResponse
+
+                answer = JSONResponse(
+                    {"error": str(exc)},
+                    status_code=exc.status,
+                    headers={"WWW-Authenticate": "Bearer"} if exc.status == 401 else None,
+                )
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class _WorkerHeader:
     """Adds ``X-Silage-Worker: <process id>`` to every answer (a plain ASGI wrapper: it costs
     one list append per response)."""
@@ -168,6 +204,11 @@ def create_app(
         status = exc.status if isinstance(exc, TokenRefusedError) else 401
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"error": str(exc)}, status_code=status, headers=headers)
+
+    from store.ui.routes import create_ui
+
+    ui = create_ui(store)  # the web UI: pages and their JSON twins
+    app.mount("/ui", _ReadGate(ui, tokens) if read_token else ui)
 
     @app.exception_handler(StoreError)
     @app.exception_handler(RegistryError)

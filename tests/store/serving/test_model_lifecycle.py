@@ -138,6 +138,9 @@ def test_model_cards_fill_known_sections_and_list_missing_ones(
     assert page.startswith("<!DOCTYPE html>")
     assert "<link" not in page
     assert "<script" not in page
+    assert "<pre>" not in page  # tables and prose, not JSON dumps
+    assert '<td class="num">0.81</td>' in page
+    assert "@media print" in page
     assert project.cards.approve("churn", 1).status == "approved"
     with pytest.raises(RegistryError, match="sliced_metrics must be"):
         project.cards.update("churn", 1, {"quantitative_analyses": {"sliced_metrics": {"a": 1}}})

@@ -89,6 +89,7 @@ def test_reads_are_open_unless_the_server_closes_them(store: FeatureStore) -> No
         TestClient(create_app(store)).post("/get-online-features", json=request).status_code == 200
     )
     closed = TestClient(create_app(store, read_token=True))
+    assert closed.get("/ui/").status_code == 401  # the UI is a read too
     assert closed.post("/get-online-features", json=request).status_code == 401
     assert closed.get("/health").status_code == 200  # load balancers still see it
     _, writer = store.model_registry.tokens.create("writer", ["outcomes"])
@@ -99,6 +100,8 @@ def test_reads_are_open_unless_the_server_closes_them(store: FeatureStore) -> No
     assert (
         closed.post("/get-online-features", json=request, headers=bearer(reader)).status_code == 200
     )
+    assert closed.get("/ui/", headers=bearer(writer)).status_code == 403
+    assert closed.get("/ui/", headers=bearer(reader)).status_code == 200
 
 
 def test_tokens_are_kept_as_hashes_and_names_stay_taken(registry_url: str, tmp_path: Path) -> None:
