@@ -25,6 +25,7 @@ Spark facts this module designs around (verified on Spark 4.3):
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import uuid
@@ -265,13 +266,14 @@ def _source_frame(session: SparkSession, source: SourceTable) -> DataFrame:
     Raises:
         SourceDataError: Spark cannot read the files, naming the view and the files.
     """
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
     from pyspark.sql import functions as F
 
     view = _view_of(source.name)
     try:
         frame = session.read.option("mergeSchema", "true").parquet(*source.files)
-    except PySparkException as exc:
+    except (PySparkException, Py4JJavaError) as exc:  # a bad footer comes as a raw Java error
         raise SourceDataError(
             f"feature view {view!r}: Spark cannot read its source "
             f"{', '.join(source.files)}: {_reason(exc)}; check that the path exists and is "
@@ -344,20 +346,31 @@ def _read_parts(folder: Path, batch_size: int = 100_000) -> Iterator[pa.RecordBa
 def _reason(exc: BaseException) -> str:
     """Spark's message without its Java stack trace."""
     text = str(exc).strip()
+    if "[" in text and not text.startswith("["):  # a raw Java error: "...: org...: [COND..."
+        text = text[text.index("[") :]
     return text.split("\n\nJVM stacktrace:")[0].split("\n")[0]
+
+
+def _condition(exc: BaseException) -> str:
+    """Spark's error condition (``CAST_INVALID_INPUT``), also from a raw Java error."""
+    getter = getattr(exc, "getCondition", None)
+    if getter is not None:
+        return str(getter() or "")
+    match = re.search(r"\[([A-Z_.]+)\]", str(exc))
+    return match.group(1) if match else ""
 
 
 @contextmanager
 def _source_errors(query: CompiledQuery) -> Iterator[None]:
     """Turn Spark's errors about unreadable or mistyped source data into SourceDataError,
     naming the views the query reads."""
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
 
     try:
         yield
-    except PySparkException as exc:
-        condition = exc.getCondition() or ""
-        if condition.split(".")[0] not in _DATA_ERRORS:
+    except (PySparkException, Py4JJavaError) as exc:
+        if _condition(exc).split(".")[0] not in _DATA_ERRORS:
             raise
         views = ", ".join(repr(_view_of(s.name)) for s in query.sources) or "(none)"
         raise SourceDataError(
