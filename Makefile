@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-env-redis bench-large bench-online bench-online-redis bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-env-redis bench-large bench-online bench-online-redis bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand bench-spark clean
 
 venv: $(STAMP)
 
@@ -57,6 +57,10 @@ $(FEAST_VENV)/bin/feast:
 # Point-in-time join: 10M feature rows, 1M entity rows; Silage, Feast, hand-written DuckDB.
 bench: venv bench-env
 	$(BIN)/python benchmarks/pit_benchmark.py $(if $(BASELINE),--baseline $(BASELINE))
+
+# The join on Spark (local[1] and local[2], uniform and one hot key), DuckDB beside it.
+bench-spark: venv
+	$(BIN)/python benchmarks/spark_benchmark.py
 
 # Online store: materialization throughput and lookup latency, Silage against Feast.
 bench-online: venv bench-env

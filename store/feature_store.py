@@ -40,7 +40,7 @@ from store.definitions.references import AnyView
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
 from store.epoch import as_utc, parse_duration
-from store.errors import ObjectNotFoundError, RequestError
+from store.errors import ConfigError, ObjectNotFoundError, RequestError
 from store.experiments.analysis import ExperimentReport
 from store.experiments.ranking import InterleavingReport, Ranking
 from store.experiments.retraining import Retrainer
@@ -51,7 +51,7 @@ from store.monitoring.quality import QualityReport
 from store.monitoring.report import FORMATS, render
 from store.monitoring.skew import SkewReport
 from store.monitoring.validation import ValidationReport
-from store.offline.engine import OfflineEngine
+from store.offline.engine import OfflineEngine, SessionEngine
 from store.offline.retrieval import RetrievalJob, build_retrieval_job
 from store.offline.training_set import TrainingSet, save_training_set
 from store.online.backend import OnlineBackend
@@ -98,8 +98,12 @@ class FeatureStore:
         [view.name for view in store.list_feature_views()]
     """
 
-    def __init__(self, repo_path: str | Path = ".", config: RepoConfig | None = None) -> None:
+    def __init__(
+        self, repo_path: str | Path = ".", config: RepoConfig | None = None, *, spark: Any = None
+    ) -> None:
         self.config = config if config is not None else load_config(Path(repo_path))
+        # A Spark session the caller owns, for `offline_store: {type: spark}`.
+        self._spark = spark
         self.repo_path = self.config.repo_path
         self.project = self.config.project
 
@@ -175,8 +179,18 @@ class FeatureStore:
 
     @cached_property
     def offline_engine(self) -> OfflineEngine:
-        """The offline engine ``offline_store.type`` names (DuckDB by default)."""
-        return self.config.offline_engine()
+        """The offline engine ``offline_store.type`` names (DuckDB by default), on the
+        Spark session given to the constructor, if any."""
+        engine = self.config.offline_engine()
+        if self._spark is None:
+            return engine
+        if not isinstance(engine, SessionEngine):
+            raise ConfigError(
+                f"a Spark session was given, but offline_store type is "
+                f"{self.config.offline_store.type!r}; set offline_store: {{type: spark}}",
+                path=self.config.offline_store.config_path,
+            )
+        return engine.with_session(self._spark)
 
     def get_historical_features(
         self,

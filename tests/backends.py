@@ -31,7 +31,37 @@ from tests import services
 # The `offline_store:` settings tests use per engine (besides `type`).
 OFFLINE_SETTINGS: dict[str, dict[str, Any]] = {
     "duckdb": {"threads": 1},
+    # One small local session for the whole run (Spark keeps one per process).
+    "spark": {
+        "spark_conf": {
+            "spark.master": "local[2]",
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.ui.enabled": "false",
+            "spark.driver.memory": "1g",
+        }
+    },
 }
+
+
+# Each example of a generated-data test costs a few Spark jobs (about a second each on two
+# cores), so the Spark engine runs a share of the examples DuckDB runs: the same properties,
+# fewer draws per CI run (hypothesis draws new ones every run).
+EXAMPLE_SHARE: dict[str, float] = {"spark": 0.2}
+
+
+def examples(engine: str, count: int) -> int:
+    """How many hypothesis examples a generated-data test runs for ``engine``."""
+    return max(5, round(count * EXAMPLE_SHARE.get(engine, 1.0)))
+
+
+# How each engine's SQL reads a Parquet file as a table (for entity tables given as SQL).
+_PARQUET_TABLE = {"duckdb": "'{path}'", "spark": "parquet.`{path}`"}
+
+
+def parquet_table(dialect: str, path: Path) -> str:
+    """A Parquet file as a table in ``dialect``'s SQL."""
+    return _PARQUET_TABLE[dialect].format(path=path)
 
 
 def online_settings(name: str, folder: Path) -> dict[str, Any]:

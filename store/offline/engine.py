@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from store.offline.compiler.query import CompiledQuery
     from store.settings import Settings
 
-__all__ = ["OfflineEngine"]
+__all__ = ["DataFrameEngine", "OfflineEngine", "SessionEngine"]
 
 
 class OfflineEngine(Protocol):
@@ -82,4 +82,25 @@ class OfflineEngine(Protocol):
         Raises:
             RequestError: the query fails; the message carries the engine's reason.
         """
+        ...
+
+
+@runtime_checkable
+class SessionEngine(Protocol):
+    """An engine that can run on a session its caller owns (Spark: ``FeatureStore(...,
+    spark=session)``) instead of one it starts from its settings."""
+
+    def with_session(self, session: Any) -> OfflineEngine:
+        """This engine, running every job on ``session``."""
+        ...
+
+
+@runtime_checkable
+class DataFrameEngine(Protocol):
+    """An engine whose results can stay inside it as a lazy DataFrame (Spark)."""
+
+    def to_spark_df(
+        self, query: CompiledQuery, tables: Mapping[str, pa.Table] | None = None
+    ) -> Any:
+        """The query's rows as the engine's own DataFrame, not yet run."""
         ...

@@ -37,7 +37,7 @@ from store.offline.compiler.query import (
     TIMESTAMP_COLUMN,
     CompiledQuery,
 )
-from store.offline.engine import OfflineEngine
+from store.offline.engine import DataFrameEngine, OfflineEngine
 from store.offline.entity_table import (
     EntityTable,
     check_columns,
@@ -54,7 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RetrievalJob", "build_retrieval_job"]
 
-EntityInput = Any  # pandas.DataFrame | pyarrow.Table | str (SQL) | pathlib.Path (Parquet)
+# pandas.DataFrame | pyarrow.Table | str (SQL) | pathlib.Path (Parquet) | pyspark DataFrame
+EntityInput = Any
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,6 +165,22 @@ class RetrievalJob:
         )
         return target
 
+    def to_spark_df(self) -> Any:
+        """The whole result, entity columns included, as a Spark DataFrame that has not run
+        yet (only on the Spark engine).
+
+        Raises:
+            RequestError: the engine is not Spark.
+        """
+        if not isinstance(self.engine, DataFrameEngine):
+            raise RequestError(
+                f"to_spark_df() needs offline_store type spark; this job runs on "
+                f"{self.engine.dialect!r}: use to_df(), to_arrow() or to_parquet()"
+            )
+        return self.engine.to_spark_df(
+            self._compiled(self.entities.columns), {ENTITY_TABLE: self.entity_table()}
+        )
+
     # --- internals ---------------------------------------------------------------------
 
     def _compiled(self, entity_columns: Sequence[str], *, pretty: bool = False) -> CompiledQuery:
@@ -252,10 +269,14 @@ def build_retrieval_job(
     elif isinstance(entity_df, str):
         table = engine.run_sql(entity_df)
         columns = table.column_names
+    elif _is_spark_frame(entity_df):
+        # The entity rows are collected (as Arrow) to number them and to check their types.
+        table = entity_df.toArrow()
+        columns = table.column_names
     else:
         raise RequestError(
-            f"entity_df must be a pandas DataFrame, a pyarrow Table, a Parquet path or an SQL "
-            f"query string, got {type(entity_df).__name__}"
+            f"entity_df must be a pandas DataFrame, a pyarrow Table, a Parquet path, an SQL "
+            f"query string or a Spark DataFrame, got {type(entity_df).__name__}"
         )
     requested = resolve_features(
         features,
@@ -339,6 +360,12 @@ def _stored_reads(
                     )
                 view_reads.setdefault(field, f"__silage_in__{view.name}__{field.name}")
     return reads
+
+
+def _is_spark_frame(value: object) -> bool:
+    """A pyspark DataFrame (classic or Connect), recognized without importing pyspark."""
+    kind = type(value)
+    return kind.__name__ == "DataFrame" and kind.__module__.startswith("pyspark.")
 
 
 # Below this many source rows per entity row (a ttl window of one key, on average, counted

@@ -72,13 +72,18 @@ def read_source_schema(source: FileSource, repo_root: Path) -> dict[str, object]
 
 def time_statistics(files: Sequence[Path], column: str) -> tuple[int, int, int] | None:
     """Row count and the smallest and largest value of a timestamp column, in microseconds,
-    from the Parquet footers alone (no data is read). None when a footer lacks statistics."""
+    from the Parquet footers alone (no data is read). None when a footer lacks statistics
+    or cannot be read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows, low, high = 0, None, None
     for file in files:
-        metadata = pq.ParquetFile(file).metadata
+        try:
+            metadata = pq.ParquetFile(file).metadata
+        except (pa.ArrowInvalid, OSError):
+            return None  # unreadable: no plan from it; the engine reports the file to the user
+
         names = [metadata.schema.column(i).name for i in range(metadata.num_columns)]
         if column not in names:
             return None

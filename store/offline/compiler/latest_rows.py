@@ -41,8 +41,9 @@ from store.offline.compiler.sql import identifier as _q
 
 __all__ = ["DIALECTS", "compile_earliest_event", "compile_latest_rows"]
 
-# Dialects whose engines run these queries (QUALIFY is DuckDB's; see sql.check_dialect).
-DIALECTS = frozenset({"duckdb"})
+# Dialects whose engines run these queries (see sql.check_dialect). Spark has no QUALIFY;
+# sqlglot renders it there as a filter over a subquery, which Spark runs.
+DIALECTS = frozenset({"duckdb", "spark"})
 
 
 def compile_latest_rows(

@@ -453,6 +453,129 @@ def _render_window(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.S
     return (), select.order_by(_col(ROW_COLUMN, "e"))
 
 
+# --- carry: entity and source rows in one time line, the last write carried forward ---------
+
+
+_SIDE = "__silage_side"
+_ORDER = "__silage_order"
+_CARRIED = "__silage_carried"
+
+
+def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
+    """Source rows (side 0) and entity rows (side 1) of one view in one relation: keys, time,
+    the ttl bucket (with a ttl), the entity row number, the write order, and the source
+    row's values packed in one struct (null on entity rows). With a ttl each source row
+    also goes into the next bucket, so an entity row finds its whole window ``[t - ttl, t]``
+    inside its own bucket: the window below is per key and bucket, and a hot key's rows
+    spread over as many tasks as it has buckets."""
+    ttl = bool(view.ttl_seconds)
+    keys = [k for k, _ in view.keys]
+    values = exp.Struct(
+        expressions=[
+            exp.PropertyEQ(this=_q(_TS), expression=_col(_TS)),
+            *[
+                exp.PropertyEQ(this=_q(f.column), expression=_col(f.column))
+                for f in _unique_columns(view)
+            ],
+        ]
+    )
+    order = exp.func("coalesce", _col(_CREATED), _number(_NO_CREATED))
+
+    source: list[exp.Expr] = [_col(k) for k in keys]
+    source.append(_col(_TS))
+    if ttl:
+        # Each source row in its own bucket and the next: read once, doubled by the generator.
+        bucket = _bucket_of(_col(_TS), view)
+        both = exp.Array(expressions=[bucket, exp.Add(this=bucket.copy(), expression=_number(1))])
+        source.append(exp.alias_(exp.Explode(this=both), _q(_BUCKET)))
+    source += [
+        exp.alias_(exp.cast(exp.null(), "BIGINT"), _q(ROW_COLUMN)),
+        exp.alias_(_number(0), _q(_SIDE)),
+        exp.alias_(order, _q(_ORDER)),
+        exp.alias_(values, _q(_VALUES)),
+    ]
+    scan = _scan(view, query, created=True, features=True)
+    rows = exp.select(*source).from_(exp.Subquery(this=scan, alias=exp.TableAlias(this=_q("s"))))
+
+    entity_columns: list[exp.Expr] = [_col(k) for k in keys]
+    entity_columns.append(_col(_TS))
+    if ttl:
+        entity_columns.append(exp.alias_(_bucket_of(_col(_TS), view), _q(_BUCKET)))
+    entity_columns += [
+        _col(ROW_COLUMN),
+        exp.alias_(_number(1), _q(_SIDE)),
+        exp.alias_(exp.cast(exp.null(), "BIGINT"), _q(_ORDER)),
+        exp.alias_(exp.null(), _q(_VALUES)),
+    ]
+    entities = exp.select(*entity_columns).from_(exp.Table(this=_q("e")))
+    return exp.union(rows, entities, distinct=False)
+
+
+def _carry_latest(view: ViewScan, query: PointInTimeQuery, union: str) -> exp.Select:
+    """Per entity row, the newest source row at or before it: the last non-null values
+    struct over the key's (and bucket's) time line, source rows sorting before entity rows
+    at the same time and by write order among themselves."""
+    partition = [_col(k) for k, _ in view.keys]
+    if view.ttl_seconds:
+        partition.append(_col(_BUCKET))
+    window = exp.Window(
+        this=exp.IgnoreNulls(this=exp.LastValue(this=_col(_VALUES))),
+        partition_by=partition,
+        order=exp.Order(
+            expressions=[
+                exp.Ordered(this=_col(_TS), desc=False, nulls_first=True),
+                exp.Ordered(this=_col(_SIDE), desc=False, nulls_first=True),
+                exp.Ordered(this=_col(_ORDER), desc=False, nulls_first=True),
+            ]
+        ),
+        spec=exp.WindowSpec(
+            kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
+        ),
+    )
+    carried = exp.select(
+        _col(ROW_COLUMN), _col(_TS), _col(_SIDE), exp.alias_(window, _q(_CARRIED))
+    ).from_(exp.Table(this=_q(union)))
+    return (
+        exp.select(_col(ROW_COLUMN), _col(_TS), _col(_CARRIED))
+        .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("w"))))
+        .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
+    )
+
+
+def _field(struct: exp.Expr, name: str) -> exp.Expr:
+    return exp.Dot(this=struct, expression=_q(name))
+
+
+def _render_carry(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Select]:
+    select = exp.select(*[_col(c, "e") for c in query.entity_columns])
+    select = select.from_(exp.Table(this=_q("e"))).with_(_q("e"), as_=_entities(query))
+    for index, view in enumerate(query.views):
+        alias = _alias(view, index)
+        union = f"{alias}_timeline"
+        select = select.with_(_q(union), as_=_carry_union(view, query))
+        select = select.with_(_q(alias), as_=_carry_latest(view, query, union))
+        carried = _col(_CARRIED, alias)
+        within: exp.Expr | None = None
+        if view.ttl_seconds:
+            oldest = exp.Sub(
+                this=_col(_TS, alias), expression=_number(view.ttl_seconds * 1_000_000)
+            )
+            within = exp.GTE(this=_field(carried.copy(), _TS), expression=oldest)
+        select = select.select(
+            *[
+                exp.alias_(_when(within, _field(carried.copy(), f.column)), _q(f.output))
+                for f in view.features
+            ],
+            append=True,
+        )
+        select = select.join(
+            exp.Table(this=_q(alias)),
+            on=exp.EQ(this=_col(ROW_COLUMN, alias), expression=_col(ROW_COLUMN, "e")),
+            join_type="left",
+        )
+    return (), select.order_by(_col(ROW_COLUMN, "e"))
+
+
 @dataclass(frozen=True, slots=True)
 class Rendering:
     """One way to write the join, and the SQL dialects it can be rendered in: a rendering
@@ -467,7 +590,9 @@ RENDERINGS: dict[str, Rendering] = {
     "asof": Rendering(_render_asof, frozenset({"duckdb"})),
     # Standard SQL in shape (a range join ranked by row_number()), so the first one to try on
     # a new engine; listed for the dialects its tests have run on.
-    "window": Rendering(_render_window, frozenset({"duckdb"})),
+    "window": Rendering(_render_window, frozenset({"duckdb", "spark"})),
+    # Window functions only, no range join: for engines without an ASOF join (Spark).
+    "carry": Rendering(_render_carry, frozenset({"spark"})),
 }
 
 

@@ -26,6 +26,7 @@ __all__ = ["ALIASES", "ENGINES", "engine_class"]
 
 ENGINES: dict[str, str] = {
     "duckdb": "store.offline.engines.duckdb:DuckDBEngine",
+    "spark": "store.offline.engines.spark:SparkEngine",
 }
 # Feast's ``file`` offline store reads Parquet with pandas; here DuckDB reads the same files.
 ALIASES: dict[str, str] = {"file": "duckdb"}

@@ -191,6 +191,7 @@ SCHEMA = pa.schema(
 )
 
 
+@pytest.mark.notimpl(["spark"], reason="this SQL is not rendered for Spark yet")
 @pytest.mark.parametrize("engine", OFFLINE_ENGINES)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
@@ -225,6 +226,7 @@ def test_a_window_is_judged_as_the_reference_judges_it(
         assert outcome.passed is passed, (outcome.expectation, outcome.observed)
 
 
+@pytest.mark.notimpl(["spark"], reason="this SQL is not rendered for Spark yet")
 @pytest.mark.parametrize("engine", OFFLINE_ENGINES)
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=rows_strategy.filter(bool), checks=expectations())

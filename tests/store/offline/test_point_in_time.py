@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from store import Entity, FeatureView, Field, FileSource
 from store.offline.retrieval import build_retrieval_job
 from store.types import Float64, Int64, String
-from tests.backends import OFFLINE_ENGINES, offline_engine
+from tests.backends import OFFLINE_ENGINES, examples, offline_engine
 
 from .pit_reference import RefView, acceptable_values, every_plan
 
@@ -171,20 +171,25 @@ def same(a: Any, b: Any) -> bool:
 
 
 @pytest.mark.parametrize("engine", OFFLINE_ENGINES)
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(
-    stats_rows=driver_rows(),
-    pairs=pair_rows(),
-    entities=entity_rows(),
-    driver_ttl=st.sampled_from([None, 0, 1, 3, 5]),
-    pair_ttl=st.sampled_from([None, 2, 4]),
-    zone=st.sampled_from(ZONES),
-)
-def test_join_matches_the_brute_force_reference(  # noqa: PLR0917 (hypothesis passes them)
+def test_join_matches_the_brute_force_reference(engine: str) -> None:
+    run = settings(
+        max_examples=examples(engine, 120),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )(
+        given(
+            stats_rows=driver_rows(),
+            pairs=pair_rows(),
+            entities=entity_rows(),
+            driver_ttl=st.sampled_from([None, 0, 1, 3, 5]),
+            pair_ttl=st.sampled_from([None, 2, 4]),
+            zone=st.sampled_from(ZONES),
+        )(lambda **drawn: check_one_example(engine, **drawn))
+    )
+    run()
+
+
+def check_one_example(  # noqa: PLR0917 (hypothesis passes them)
     engine: str,
     stats_rows: list[dict[str, Any]],
     pairs: list[dict[str, Any]],

@@ -71,8 +71,13 @@ CASES = {
 }
 
 
-def golden_path(case: str, rendering: str) -> Path:
-    return GOLDEN / f"{case}.{rendering}.sql"
+# Every rendering in every dialect it renders for (DuckDB's files keep their short names).
+RENDERED = [(r, d) for r in sorted(RENDERINGS) for d in sorted(RENDERINGS[r].dialects)]
+
+
+def golden_path(case: str, rendering: str, dialect: str = "duckdb") -> Path:
+    suffix = "" if dialect == "duckdb" else f".{dialect}"
+    return GOLDEN / f"{case}.{rendering}{suffix}.sql"
 
 
 def golden_text(compiled: CompiledQuery) -> str:
@@ -84,11 +89,11 @@ def latest_rows_text() -> str:
     return golden_text(compile_latest_rows(PAIRS, start_us=0, end_us=86_400_000_000, pretty=True))
 
 
-@pytest.mark.parametrize("rendering", sorted(RENDERINGS))
+@pytest.mark.parametrize(("rendering", "dialect"), RENDERED)
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_compiled_sql_matches_golden_file(case: str, rendering: str) -> None:
-    compiled = compile_point_in_time(CASES[case], rendering=rendering, pretty=True)
-    assert golden_text(compiled) == golden_path(case, rendering).read_text()
+def test_compiled_sql_matches_golden_file(case: str, rendering: str, dialect: str) -> None:
+    compiled = compile_point_in_time(CASES[case], rendering=rendering, dialect=dialect, pretty=True)
+    assert golden_text(compiled) == golden_path(case, rendering, dialect).read_text()
 
 
 def test_latest_rows_sql_matches_golden_file() -> None:
@@ -96,7 +101,7 @@ def test_latest_rows_sql_matches_golden_file() -> None:
 
 
 def test_unknown_rendering_is_refused() -> None:
-    with pytest.raises(ValueError, match="choose one of asof, window"):
+    with pytest.raises(ValueError, match="choose one of asof, window, carry"):
         compile_point_in_time(CASES["one_view"], rendering="hash")
 
 
@@ -105,8 +110,8 @@ def test_sql_no_engine_of_a_dialect_has_run_is_refused_not_rendered() -> None:
     unchanged; the compilers refuse instead, naming what they render for."""
     with pytest.raises(ValueError, match=r"'asof' rendering .* cannot run in 'spark'"):
         compile_point_in_time(CASES["one_view"], rendering="asof", dialect="spark")
-    with pytest.raises(ValueError, match="newest-rows compiler does not render for 'spark'"):
-        compile_latest_rows(PAIRS, start_us=0, end_us=1, dialect="spark")
+    with pytest.raises(ValueError, match="newest-rows compiler does not render for 'sqlite'"):
+        compile_latest_rows(PAIRS, start_us=0, end_us=1, dialect="sqlite")
     with pytest.raises(ValueError, match="statistics compiler does not render for 'spark'"):
         compile_statistics(SourceTable("t", ("t.parquet",)), [("x", Int64)], dialect="spark")
 
@@ -114,7 +119,9 @@ def test_sql_no_engine_of_a_dialect_has_run_is_refused_not_rendered() -> None:
 if __name__ == "__main__":
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for name, query in CASES.items():
-        for rendering in RENDERINGS:
-            compiled = compile_point_in_time(query, rendering=rendering, pretty=True)
-            golden_path(name, rendering).write_text(golden_text(compiled))
+        for rendering, dialect in RENDERED:
+            compiled = compile_point_in_time(
+                query, rendering=rendering, dialect=dialect, pretty=True
+            )
+            golden_path(name, rendering, dialect).write_text(golden_text(compiled))
     (GOLDEN / "latest_rows.sql").write_text(latest_rows_text())

@@ -122,6 +122,7 @@ rows = st.lists(
 )
 
 
+@pytest.mark.notimpl(["spark"], reason="this SQL is not rendered for Spark yet")
 @pytest.mark.parametrize("engine", OFFLINE_ENGINES)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=rows)

@@ -1,0 +1,67 @@
+-- __silage_source_driver_customer: /data/pairs/a.parquet, /data/pairs/b.parquet
+WITH `e` AS (
+  SELECT
+    *,
+    UNIX_MICROS(`event_timestamp`) AS `__silage_ts`
+  FROM `__silage_entities`
+), `v0_driver_customer_timeline` AS (
+  SELECT
+    `driver_id`,
+    `customer_id`,
+    `__silage_ts`,
+    CAST(NULL AS BIGINT) AS `__silage_row`,
+    0 AS `__silage_side`,
+    COALESCE(`__silage_created`, -9223372036854775807) AS `__silage_order`,
+    STRUCT(
+      `__silage_ts` AS `__silage_ts`,
+      `trips_together` AS `trips_together`,
+      `ratings` AS `ratings`
+    ) AS `__silage_values`
+  FROM (
+    SELECT
+      CAST(`driver_id` AS BIGINT) AS `driver_id`,
+      CAST(`customer_id` AS STRING) AS `customer_id`,
+      UNIX_MICROS(CAST(`ts` AS TIMESTAMP)) AS `__silage_ts`,
+      CAST(NULL AS BIGINT) AS `__silage_created`,
+      CAST(`n_trips` AS BIGINT) AS `trips_together`,
+      CAST(`ratings` AS ARRAY<DOUBLE>) AS `ratings`
+    FROM `__silage_source_driver_customer`
+  ) AS `s`
+  UNION ALL
+  SELECT
+    `driver_id`,
+    `customer_id`,
+    `__silage_ts`,
+    `__silage_row`,
+    1 AS `__silage_side`,
+    CAST(NULL AS BIGINT) AS `__silage_order`,
+    NULL AS `__silage_values`
+  FROM `e`
+), `v0_driver_customer` AS (
+  SELECT
+    `__silage_row`,
+    `__silage_ts`,
+    `__silage_carried`
+  FROM (
+    SELECT
+      `__silage_row`,
+      `__silage_ts`,
+      `__silage_side`,
+      LAST_VALUE(`__silage_values`) IGNORE NULLS OVER (
+        PARTITION BY `driver_id`, `customer_id`
+        ORDER BY `__silage_ts` ASC, `__silage_side` ASC, `__silage_order` ASC
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS `__silage_carried`
+    FROM `v0_driver_customer_timeline`
+  ) AS `w`
+  WHERE
+    `__silage_side` = 1
+)
+SELECT
+  `v0_driver_customer`.`__silage_carried`.`trips_together` AS `driver_customer__trips_together`,
+  `v0_driver_customer`.`__silage_carried`.`ratings` AS `driver_customer__ratings`
+FROM `e`
+LEFT JOIN `v0_driver_customer`
+  ON `v0_driver_customer`.`__silage_row` = `e`.`__silage_row`
+ORDER BY
+  `e`.`__silage_row`;

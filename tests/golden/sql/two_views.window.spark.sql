@@ -1,0 +1,70 @@
+-- __silage_source_driver_hourly_stats: /data/driver_stats.parquet
+-- __silage_source_driver_customer: /data/pairs/a.parquet, /data/pairs/b.parquet
+WITH `e` AS (
+  SELECT
+    *,
+    UNIX_MICROS(`event_timestamp`) AS `__silage_ts`
+  FROM `__silage_entities`
+), `v0_driver_hourly_stats_src` AS (
+  SELECT
+    CAST(`driver_id` AS BIGINT) AS `driver_id`,
+    UNIX_MICROS(CAST(`event_timestamp` AS TIMESTAMP)) AS `__silage_ts`,
+    UNIX_MICROS(CAST(`created` AS TIMESTAMP)) AS `__silage_created`,
+    CAST(`conv_rate` AS FLOAT) AS `conv_rate`,
+    CAST(`avg_daily_trips` AS BIGINT) AS `avg_daily_trips`
+  FROM `__silage_source_driver_hourly_stats`
+), `v0_driver_hourly_stats` AS (
+  SELECT
+    `e`.`__silage_row`,
+    `f`.`conv_rate`,
+    `f`.`avg_daily_trips`,
+    ROW_NUMBER() OVER (
+      PARTITION BY `e`.`__silage_row`
+      ORDER BY `f`.`__silage_ts` DESC, `f`.`__silage_created` DESC
+    ) AS `__silage_rank`
+  FROM `e`
+  JOIN `v0_driver_hourly_stats_src` AS `f`
+    ON `e`.`driver_id` = `f`.`driver_id`
+    AND `f`.`__silage_ts` <= `e`.`__silage_ts`
+    AND `f`.`__silage_ts` >= `e`.`__silage_ts` - 86400000000
+), `v1_driver_customer_src` AS (
+  SELECT
+    CAST(`driver_id` AS BIGINT) AS `driver_id`,
+    CAST(`customer_id` AS STRING) AS `customer_id`,
+    UNIX_MICROS(CAST(`ts` AS TIMESTAMP)) AS `__silage_ts`,
+    CAST(NULL AS BIGINT) AS `__silage_created`,
+    CAST(`n_trips` AS BIGINT) AS `trips_together`,
+    CAST(`ratings` AS ARRAY<DOUBLE>) AS `ratings`
+  FROM `__silage_source_driver_customer`
+), `v1_driver_customer` AS (
+  SELECT
+    `e`.`__silage_row`,
+    `f`.`trips_together`,
+    `f`.`ratings`,
+    ROW_NUMBER() OVER (
+      PARTITION BY `e`.`__silage_row`
+      ORDER BY `f`.`__silage_ts` DESC, `f`.`__silage_created` DESC
+    ) AS `__silage_rank`
+  FROM `e`
+  JOIN `v1_driver_customer_src` AS `f`
+    ON `e`.`driver_id` = `f`.`driver_id`
+    AND `e`.`customer_id` = `f`.`customer_id`
+    AND `f`.`__silage_ts` <= `e`.`__silage_ts`
+)
+SELECT
+  `e`.`driver_id`,
+  `e`.`customer_id`,
+  `e`.`event_timestamp`,
+  `v0_driver_hourly_stats`.`conv_rate` AS `conv_rate`,
+  `v0_driver_hourly_stats`.`avg_daily_trips` AS `avg_daily_trips`,
+  `v1_driver_customer`.`trips_together` AS `driver_customer__trips_together`,
+  `v1_driver_customer`.`ratings` AS `driver_customer__ratings`
+FROM `e`
+LEFT JOIN `v0_driver_hourly_stats`
+  ON `v0_driver_hourly_stats`.`__silage_row` = `e`.`__silage_row`
+  AND `v0_driver_hourly_stats`.`__silage_rank` = 1
+LEFT JOIN `v1_driver_customer`
+  ON `v1_driver_customer`.`__silage_row` = `e`.`__silage_row`
+  AND `v1_driver_customer`.`__silage_rank` = 1
+ORDER BY
+  `e`.`__silage_row`;

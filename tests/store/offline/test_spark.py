@@ -1,0 +1,261 @@
+"""What only the Spark engine has: Spark's own plans of every rendering, its session, its
+DataFrames, and its errors. Correctness is the shared conformance suite's job (the
+``engine`` parameter runs it on Spark too); these tests cover the rest."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from store import FeatureStore, SourceDataError
+from store.errors import ConfigError
+from store.offline.compiler.point_in_time import (
+    RENDERINGS,
+    PointInTimeQuery,
+    compile_point_in_time,
+)
+from store.offline.compiler.query import ENTITY_TABLE, ROW_COLUMN
+from store.offline.engines.spark import SparkEngine
+from tests.backends import configure_offline, offline_engine
+from tests.conftest import T0, serve_stale_values
+
+from .test_point_in_time_sql import CASES
+
+SPARK_RENDERINGS = sorted(r for r, spec in RENDERINGS.items() if "spark" in spec.dialects)
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> SparkEngine:
+    engine = offline_engine("spark", tmp_path_factory.mktemp("spark"))
+    assert isinstance(engine, SparkEngine)
+    return engine
+
+
+def _planned_case(case: str, folder: Path) -> tuple[PointInTimeQuery, dict[str, pa.Table]]:
+    """A golden case reading empty Parquet files of its columns' types, and one entity row
+    (an empty entity table would let Spark prune the whole plan)."""
+    query = CASES[case]
+    entity: dict[str, pa.Array] = {"event_timestamp": pa.array([T0], pa.timestamp("us", tz="UTC"))}
+    for column in query.entity_columns:
+        if column == "driver_id":
+            entity[column] = pa.array([1], pa.int64())
+        elif column != "event_timestamp":
+            entity[column] = pa.array(["x"])
+    for view in query.views:
+        for key, _ in view.keys:
+            entity[key] = pa.array([1], pa.int64()) if key == "driver_id" else pa.array(["x"])
+    entity[ROW_COLUMN] = pa.array([0], pa.int64())
+    views = []
+    for view in query.views:
+        fields: dict[str, pa.DataType] = {
+            view.source_column(k): pa.int64() if k == "driver_id" else pa.string()
+            for k, _ in view.keys
+        }
+        fields[view.timestamp_column] = pa.timestamp("us", tz="UTC")
+        if view.created_column:
+            fields[view.created_column] = pa.timestamp("us", tz="UTC")
+        for feature in view.features:
+            array = feature.dtype.spec.startswith("Array")
+            fields[view.source_column(feature.column)] = (
+                pa.list_(pa.float64()) if array else pa.float64()
+            )
+        path = folder / f"{view.name}.parquet"
+        pq.write_table(pa.schema(fields).empty_table(), path)
+        views.append(dataclasses.replace(view, files=(str(path),)))
+    return dataclasses.replace(query, views=tuple(views)), {ENTITY_TABLE: pa.table(entity)}
+
+
+@pytest.mark.parametrize("rendering", SPARK_RENDERINGS)
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_spark_plans_every_rendering(
+    spark: SparkEngine,
+    case: str,
+    rendering: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each golden query, as Spark plans it: a rendering Spark cannot plan fails here."""
+    query, tables = _planned_case(case, tmp_path)
+    compiled = compile_point_in_time(query, rendering=rendering, dialect="spark")
+    spark.to_spark_df(compiled, tables).explain(mode="formatted")
+    plan = capsys.readouterr().out
+    assert "== Physical Plan ==" in plan
+    if rendering == "carry":
+        # No range join: no nested loops, no cartesian product; the window does the work.
+        assert "NestedLoopJoin" not in plan
+        assert "CartesianProduct" not in plan
+        assert "Window" in plan
+        tree = plan.split("\n\n")[0].splitlines()
+        scans = [i for i, line in enumerate(tree) if "Scan parquet" in line]
+        # Each source is read once (the ttl's second bucket comes from a generator), and its
+        # rows cross the network once: the window's shuffle (the other one, above the join back,
+        # sorts the result rows by entity row).
+        assert len(scans) == len(query.views)
+        for scan in scans:
+            shuffles = [a for a in _ancestors(tree, scan) if a.startswith("Exchange")]
+            assert len(shuffles) == 2, tree  # the window's, and the final sort's
+
+
+def _ancestors(tree: list[str], index: int) -> list[str]:
+    """The operators above line ``index`` of an indented plan tree, nearest first."""
+    found: list[str] = []
+    depth = _depth(tree[index])
+    for line in reversed(tree[:index]):
+        if _depth(line) < depth:
+            found.append(line.lstrip(" :+-"))
+            depth = _depth(line)
+    return found
+
+
+def _depth(line: str) -> int:
+    return len(line) - len(line.lstrip(" :+-"))
+
+
+def test_the_asof_rendering_is_refused_for_spark() -> None:
+    """sqlglot prints DuckDB's ASOF join into Spark SQL unchanged; the compiler refuses."""
+    with pytest.raises(ValueError, match=r"'asof' rendering .* cannot run in 'spark'"):
+        compile_point_in_time(CASES["one_view"], rendering="asof", dialect="spark")
+
+
+def _entities() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "driver_id": [1001, 1002, 1001],
+            "event_timestamp": [T0 + pd.Timedelta(hours=2)] * 3,
+            "label": [1, 0, 1],
+        }
+    )
+
+
+def test_a_session_passed_in_runs_the_jobs_and_results_stay_in_spark(
+    make_repo: Callable[..., Path], spark: SparkEngine, tmp_path: Path
+) -> None:
+    repo = make_repo("basic")
+    configure_offline(repo, "spark")
+    session = spark.root_session()
+    fs = FeatureStore(repo_path=repo, spark=session)
+    fs.apply()
+    engine = fs.offline_engine
+    assert isinstance(engine, SparkEngine)
+    assert engine.root_session() is session
+    features = ["driver_hourly_stats:avg_daily_trips", "driver_hourly_stats:conv_rate"]
+    job = fs.get_historical_features(_entities(), features)
+    expected = job.to_df()
+    assert expected["avg_daily_trips"].tolist() == [2, 12, 2]
+    # The same rows from a Spark DataFrame given as the entity table, and back as one.
+    given = session.createDataFrame(pa.Table.from_pandas(_entities(), preserve_index=False))
+    frame = fs.get_historical_features(given, features).to_spark_df()
+    rows = frame.toArrow().to_pandas()
+    assert rows.columns.tolist() == ["driver_id", "event_timestamp", "label", *expected.columns[3:]]
+    assert rows["avg_daily_trips"].tolist() == [2, 12, 2]
+    # to_parquet: Spark writes the parts in parallel; one file comes out, in order.
+    out = job.to_parquet(tmp_path / "out" / "training.parquet")
+    assert pq.read_table(out).column("avg_daily_trips").to_pylist() == [2, 12, 2]
+
+
+def test_a_session_for_another_engine_is_refused(
+    make_repo: Callable[..., Path], spark: SparkEngine
+) -> None:
+    repo = make_repo("basic")
+    fs = FeatureStore(repo_path=repo, spark=spark.root_session())
+    with pytest.raises(ConfigError, match=r"set offline_store: \{type: spark\}"):
+        _ = fs.offline_engine
+
+
+def test_to_spark_df_on_duckdb_says_what_to_use(make_repo: Callable[..., Path]) -> None:
+    fs = FeatureStore(repo_path=make_repo("basic"))
+    fs.apply()
+    job = fs.get_historical_features(_entities(), ["driver_hourly_stats:conv_rate"])
+    with pytest.raises(Exception, match="to_spark_df\\(\\) needs offline_store type spark"):
+        job.to_spark_df()
+
+
+def _store(make_repo: Callable[..., Path]) -> FeatureStore:
+    repo = make_repo("basic")
+    configure_offline(repo, "spark")
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    return fs
+
+
+def test_an_unreadable_source_names_the_view(
+    make_repo: Callable[..., Path], spark: SparkEngine
+) -> None:
+    fs = _store(make_repo)
+    (fs.repo_path / "data" / "driver_stats.parquet").write_bytes(b"not parquet at all")
+    job = fs.get_historical_features(_entities(), ["driver_hourly_stats:conv_rate"])
+    with pytest.raises(SourceDataError, match="'driver_hourly_stats'"):
+        job.using("window").to_df()
+
+
+def test_a_value_that_does_not_fit_its_type_names_the_view(
+    make_repo: Callable[..., Path], spark: SparkEngine
+) -> None:
+    fs = _store(make_repo)
+    path = fs.repo_path / "data" / "driver_stats.parquet"
+    table = pq.read_table(path)
+    texts = pa.array(["many"] * table.num_rows)
+    table = table.set_column(
+        table.schema.get_field_index("avg_daily_trips"), "avg_daily_trips", texts
+    )
+    entity = _entities()
+    # Applied while the data was right; the file changed since.
+    pq.write_table(table, path)
+    job = fs.get_historical_features(entity, ["driver_hourly_stats:avg_daily_trips"])
+    with pytest.raises(SourceDataError, match=r"'driver_hourly_stats'.*declared type"):
+        job.to_df()
+
+
+def test_materialization_computes_the_newest_rows_on_spark(
+    make_repo: Callable[..., Path], spark: SparkEngine
+) -> None:
+    """Newest rows per key, computed by Spark, streamed to the online store in batches."""
+    repo = make_repo("basic")
+    configure_offline(repo, "spark")
+    serve_stale_values(repo)  # the fixture data is older than its ttl
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    (done,) = fs.materialize(T0, T0 + pd.Timedelta(hours=2))
+    assert (done.feature_view, done.rows) == ("driver_hourly_stats", 3)
+    rows = [{"driver_id": d} for d in (1001, 1002, 1003)]
+    online = fs.get_online_features(["driver_hourly_stats:avg_daily_trips"], rows)
+    assert online.to_dict()["avg_daily_trips"] == [2, 12, 22]
+
+
+def test_an_entity_query_that_fails_says_so(spark: SparkEngine) -> None:
+    with pytest.raises(Exception, match="entity table's SQL query failed on Spark"):
+        spark.run_sql("SELECT * FROM no_such_table_anywhere")
+
+
+def test_without_java_spark_says_what_to_install(tmp_path: Path) -> None:
+    """A fresh process whose JAVA_HOME points nowhere: a ConfigError naming the fix."""
+    script = (
+        "from store.offline.engines.spark import SparkEngine\n"
+        "from store.offline.compiler.query import CompiledQuery\n"
+        "try:\n"
+        "    SparkEngine().run_sql('SELECT 1')\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    env: dict[str, Any] = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java")}
+    env.pop("SPARK_HOME", None)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert out.startswith("ConfigError"), out
+    assert "Java 17" in out
