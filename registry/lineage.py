@@ -56,7 +56,7 @@ class VersionLineage:
 
     @property
     def sources(self) -> list[str]:
-        return sorted({str(f.source.get("path")) for f in self.features})
+        return sorted({str(f.source.get("path") or f.source.get("name")) for f in self.features})
 
 
 @dataclass(frozen=True, slots=True)

@@ -1122,7 +1122,8 @@ def _revision(revision: Any) -> str:
     default=1.0,
     show_default=True,
     type=click.FloatRange(min=0),
-    help="How often each process polls the registry for changes made elsewhere (0: never).",
+    help="How often each process polls the registry for changes made elsewhere, to drop "
+    "cached definitions (0: never; online reads also follow the registry's poll_seconds).",
 )
 @click.pass_context
 def serve(

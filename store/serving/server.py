@@ -55,6 +55,7 @@ from registry import (
     DeploymentRevision,
     RegistryError,
     RegistryNotFoundError,
+    RegistryUnavailableError,
     TokenRefusedError,
 )
 from store.errors import ObjectNotFoundError, StoreError
@@ -123,10 +124,14 @@ class _ReadGate:
     ) -> None:
         if scope["type"] == "http":
             headers = dict(scope.get("headers", []))
-            kind, _, secret = headers.get(b"authorization", b"").decode().partition(" ")
+            kind, _, secret = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
             try:
-                self.tokens.authenticate(
-                    secret.strip() if kind.lower() == "bearer" else None, "read"
+                from fastapi.concurrency import run_in_threadpool
+
+                await run_in_threadpool(  # a database read: off the event loop
+                    self.tokens.authenticate,
+                    secret.strip() if kind.lower() == "bearer" else None,
+                    "read",
                 )
             except TokenRefusedError as exc:
                 from fastapi.responses import JSONResponse
@@ -213,8 +218,8 @@ def create_app(
     @app.exception_handler(StoreError)
     @app.exception_handler(RegistryError)
     async def user_error(_: Request, exc: Exception) -> JSONResponse:
-        missing = isinstance(exc, ObjectNotFoundError | RegistryNotFoundError)
-        return JSONResponse({"error": str(exc)}, status_code=404 if missing else 400)
+        # 503: the registry is down (an outage, not the client's mistake); 404: not found
+        return JSONResponse({"error": str(exc)}, status_code=_status(exc))
 
     read, write = Depends(needs("read")), {s: Depends(needs(s)) for s in SCOPES_WRITTEN}
 
@@ -351,7 +356,9 @@ def _add_registry_writes(app: FastAPI, store: FeatureStore, write: dict[str, Any
                 for t in given
             ]
         except (KeyError, TypeError, ValueError) as exc:
-            raise _bad(f"a target needs an integer `version`: {exc}") from None
+            raise _bad(
+                f"a target needs an integer `version` and a numeric `share`: {exc}"
+            ) from None
         revision = store.model_registry.deployments.deploy(
             model, environment, targets, by=token.name, reason=str(request.get("reason", ""))
         )
@@ -365,10 +372,12 @@ def _add_registry_writes(app: FastAPI, store: FeatureStore, write: dict[str, Any
         token: ApiToken = write["deploy"],
     ) -> dict[str, Any]:
         version = request.get("version")
+        if version is not None and not (isinstance(version, int) and not isinstance(version, bool)):
+            raise _bad(f"`version` {version!r} is not a version number")
         revision = store.promote(
             model,
             environment,
-            version=None if version is None else int(version),
+            version=version,
             if_better=bool(request.get("if_better", False)),
             reason=str(request.get("reason", "")),
             by=token.name,
@@ -461,6 +470,13 @@ def _pushed_frame(df: dict[str, Any], times: set[str | None]) -> Any:
         except (ValueError, TypeError):
             raise _bad(f"`df` column {column!r} holds values that are not ISO times") from None
     return frame
+
+
+def _status(exc: Exception) -> int:
+    """The HTTP status of a user error."""
+    if isinstance(exc, RegistryUnavailableError):
+        return 503
+    return 404 if isinstance(exc, ObjectNotFoundError | RegistryNotFoundError) else 400
 
 
 def _time(value: Any) -> datetime | None:

@@ -65,6 +65,10 @@ def test_writes_need_a_token_with_their_scope(store: FeatureStore) -> None:
     )
     assert (promoted.json()["action"], promoted.json()["created_by"]) == ("promote", "release-bot")
     assert deployments.live("churn", "production").versions("primary") == [2]
+    bad = client.post(
+        "/deployments/churn/production/promote", json={"version": "two"}, headers=bearer(deployer)
+    )
+    assert (bad.status_code, "is not a version number" in bad.json()["error"]) == (400, True)
     # approving a card needs its own scope, and records the token's name
     refused = client.post("/models/churn/versions/2/card/approve", headers=bearer(deployer))
     assert refused.status_code == 403
@@ -102,6 +106,8 @@ def test_reads_are_open_unless_the_server_closes_them(store: FeatureStore) -> No
     )
     assert closed.get("/ui/", headers=bearer(writer)).status_code == 403
     assert closed.get("/ui/", headers=bearer(reader)).status_code == 200
+    latin = {"Authorization": b"Bearer \xe9"}  # not UTF-8: refused, not a crash
+    assert closed.get("/ui/", headers=latin).status_code == 401  # type: ignore[dict-item]
 
 
 def test_tokens_are_kept_as_hashes_and_names_stay_taken(registry_url: str, tmp_path: Path) -> None:
