@@ -29,7 +29,7 @@ from registry import DeploymentRevision, ProjectRegistry, Target
 from store.errors import RequestError
 from store.experiments.analysis import experiment_start
 from store.experiments.interleaving import Preference, Slot, preference, team_draft
-from store.serving.predict import Predictor, route
+from store.serving.predict import Predictor, route, routing_key
 from store.serving.prediction_log import LoggedPrediction, PredictionLog, canonical
 
 __all__ = ["InterleavingReport", "Ranking"]
@@ -106,7 +106,7 @@ class Ranking:
             slots = team_draft(order["a"], order["b"], key=request_id, length=limit)
             latency = (time.perf_counter() - started) * 1000 / max(len(rows), 1)
         else:
-            key = json.dumps(dict(context), sort_keys=True, default=str)
+            key = routing_key(context, self._predictor.join_keys())
             target = route(model, environment, key, live.targets)
             teams = {"a": target}
             started = time.perf_counter()

@@ -2,8 +2,9 @@
 
 For a request to a model in an environment, each entity row is routed to one served target
 of the live deployment (primary, canary or A/B arm) by its traffic shares, using a hash of
-the model, environment and the row's entity key: the same entity always lands on the same
-arm while the deployment stays the same. The serving version gets exactly the features its
+the model, environment and the row's join keys (:func:`routing_key`): the same entity always
+lands on the same arm while the deployment stays the same, whatever request values (a trip's
+distance, say) come with it. The serving version gets exactly the features its
 training set had, in that order, from the online store. Shadow targets run on the same
 features; their predictions are logged, never returned.
 
@@ -22,7 +23,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -36,11 +37,24 @@ if TYPE_CHECKING:
 
     from store.online.read import OnlineResponse
 
-__all__ = ["PredictionError", "Predictor", "model_outputs", "route"]
+__all__ = ["PredictionError", "Predictor", "model_outputs", "route", "routing_key"]
 
 
 class PredictionError(RequestError):
     """A prediction cannot be made as asked (for example, a feature value is missing)."""
+
+
+def routing_key(row: Mapping[str, Any], join_keys: Collection[str]) -> str:
+    """What routing hashes for a row: its entity join keys, without request values.
+
+    A row with none of the project's join keys (a model served on request values alone)
+    is routed by all of its values.
+
+    >>> routing_key({"driver_id": 7, "trip_km": 3.5}, {"driver_id", "customer_id"})
+    '{"driver_id": 7}'
+    """
+    keys = {k: v for k, v in row.items() if k in join_keys} or dict(row)
+    return json.dumps(keys, sort_keys=True, default=str)
 
 
 def route(model: str, environment: str, key: str, targets: Sequence[Target]) -> Target:
@@ -75,11 +89,13 @@ class Predictor:
         online: Callable[[Sequence[str], Sequence[Mapping[str, Any]], bool], OnlineResponse],
         log: PredictionLog,
         *,
+        join_keys: Callable[[], Collection[str]] = frozenset,
         trusted_types: Sequence[str] = (),
     ) -> None:
         self._registry = registry
         self._online = online
         self._log = log
+        self.join_keys = join_keys
         self._trusted = list(trusted_types)
         self._loaded: dict[tuple[str, int], _Serving] = {}
 
@@ -106,7 +122,10 @@ class Predictor:
             )
         request_id = uuid.uuid4().hex
         keys = [json.dumps(dict(row), sort_keys=True, default=str) for row in rows]
-        chosen = [route(model, environment, key, live.targets) for key in keys]
+        join_keys = self.join_keys()
+        chosen = [
+            route(model, environment, routing_key(row, join_keys), live.targets) for row in rows
+        ]
         results: list[dict[str, Any]] = [{} for _ in rows]
         served_ids: list[str] = ["" for _ in rows]
         log: list[LoggedPrediction] = []

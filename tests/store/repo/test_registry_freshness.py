@@ -44,3 +44,32 @@ def test_an_apply_elsewhere_is_seen_by_the_next_online_read(
             with pytest.raises(Exception) as stale:  # noqa: PT011 (any failure but not-found)
                 server.get_online_features(REF, [{"driver_id": 1001}])
             assert not isinstance(stale.value, ObjectNotFoundError)
+
+
+def test_lookups_read_the_catalog_once_per_registry_change(
+    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Definitions are looked up by name many times per call (a training set looks up each
+    view); the catalog is read again only when the registry's change counter moved, and a
+    change made through another FeatureStore is seen by the next lookup."""
+    repo = make_repo("basic")
+    with FeatureStore(repo_path=repo) as writer, FeatureStore(repo_path=repo) as reader:
+        writer.apply()
+        reads: list[str] = []
+        catalog = reader.registry.catalog
+        objects = catalog.objects
+        monkeypatch.setattr(
+            catalog, "objects", lambda *a, **k: reads.append("read") or objects(*a, **k)
+        )
+        for _ in range(5):
+            assert reader.get_feature_view("driver_hourly_stats").ttl is not None
+            reader.get_entity("driver")
+            reader.get_feature_service("driver_activity")
+        assert len(reads) == 1
+        definitions = repo / "definitions.py"
+        text = definitions.read_text(encoding="utf-8")
+        definitions.write_text(text.split("driver_hourly_stats = FeatureView")[0], "utf-8")
+        writer.apply()
+        with pytest.raises(ObjectNotFoundError, match="driver_hourly_stats"):
+            reader.get_feature_view("driver_hourly_stats")
+        assert len(reads) == 2

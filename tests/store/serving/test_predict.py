@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from registry import Target
 from store import FeatureStore
-from store.serving.predict import PredictionError, route
+from store.serving.predict import PredictionError, route, routing_key
 from tests.conftest import T0, serve_stale_values
 
 H = timedelta(hours=1)
@@ -73,6 +73,26 @@ def test_predict_routes_fetches_the_trained_features_and_logs(store: FeatureStor
     assert list(first["features"]) == ["conv_rate", "avg_daily_trips"]
     assert first["request_id"] == log.iloc[1]["request_id"]
     assert first["predicted_at"].tzinfo is not None
+
+
+def test_request_values_do_not_move_an_entity_between_arms(store: FeatureStore) -> None:
+    """Routing hashes the join keys only: a request value (a distance, a query) that comes
+    with the entity must not send the same driver to another arm from call to call."""
+    store.model_registry.deployments.deploy(
+        "churn", "production", [Target(1, share=50), Target(2, "canary", 50)]
+    )
+    arms = {
+        d: {
+            store.predict("churn", [{"driver_id": d, "trip_km": km}])[0]["model_version"]
+            for km in (0.5, 1.5, 2.5, 4.0, 8.0, 16.0, 32.0, 64.0)
+        }
+        for d in (1001, 1002, 1003)
+    }
+    assert all(len(versions) == 1 for versions in arms.values()), arms
+    # The whole row still reaches the log (skew checks recompute from request values).
+    assert "trip_km" in store.prediction_log()["entity"].iloc[0]
+    # Without join keys in the row, every value routes.
+    assert routing_key({"trip_km": 3.0}, {"driver_id"}) == '{"trip_km": 3.0}'
 
 
 def test_missing_features_are_an_error_naming_entity_and_feature(store: FeatureStore) -> None:
