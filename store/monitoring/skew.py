@@ -223,6 +223,11 @@ def _differences(
         left = pa.array(served)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         left = None
+    if left is not None and _numeric(left.type) and any(isinstance(v, bool) for v in served):
+        # Arrow reads booleans among numbers as 0 and 1 when a number comes first (and
+        # refuses them when a boolean does): compare such columns one by one, the same
+        # whatever the order.
+        left = None
     right = offline.combine_chunks() if offline.num_chunks else pa.nulls(0)
     if left is not None and _numeric(left.type) and _numeric(right.type):
         a, b = (x.cast(pa.float64()).to_numpy(zero_copy_only=False) for x in (left, right))
