@@ -14,7 +14,7 @@ import pytest
 HOW_TO = "Feast is not installed here: run `make feast-check` (its own venv, Feast 0.67)"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _require_feast() -> None:
     if importlib.util.find_spec("feast") is not None:
         return
