@@ -321,3 +321,38 @@ def test_feast_is_imported_only_by_repositories_that_import_it(tmp_path: Path) -
         tmp_path,
     )
     assert {"feast", "store.feast"} <= with_feast
+
+
+def test_a_refused_object_writes_nothing(tmp_path: Path) -> None:
+    """A repository with one object Silage cannot honour applies nothing, not the rest."""
+    from store import FeatureStore
+
+    body = """
+    keyless = FeatureView(name="keyless", source=stats_source,
+                          schema=[Field(name="trips", dtype=Int64)])
+    """
+    repo = repo_with(tmp_path, body)
+    store = FeatureStore(repo_path=repo)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(RepoValidationError, match="Feast FeatureView 'keyless'"):
+            store.apply()
+    assert (store.list_entities(), store.list_feature_views()) == ([], [])
+
+
+def test_objects_shared_between_files_convert_once(tmp_path: Path) -> None:
+    """A Feast layout of several files: entities in one, views importing them in another."""
+    repo = repo_with(tmp_path, "")
+    (repo / "services.py").write_text(
+        "from feast import FeatureService\n"
+        "from definitions import stats\n\n"
+        "ranker = FeatureService(name='ranker', features=[stats])\n",
+        encoding="utf-8",
+    )
+    contents = load(repo)
+    _, view = silage_stats()
+    assert [v.to_spec() for v in contents.feature_views] == [view.to_spec()]
+    assert [s.feature_refs for s in contents.feature_services] == [
+        ["stats:conv_rate", "stats:trips", "stats:cities"]
+    ]
+    assert contents.where("feature_service", "ranker") == "services.py: feature service 'ranker'"
