@@ -362,7 +362,15 @@ def _feature_view(conversion: Conversion, view: Any, where: str) -> FeatureView:
     if feast_source is None:
         raise _Refused(f"{where} has no source; give it a FileSource")
     source = conversion.convert(feast_source, where)
-    schema = [conversion.field(f, where) for f in [*view.entity_columns, *view.features]]
+    # Feast's schema may list the source's timestamp columns ("feature, timestamp and entity
+    # columns"); in Silage they belong to the source, not the view's features.
+    batch = view.batch_source
+    timestamps = {batch.timestamp_field, batch.created_timestamp_column} if batch else set()
+    schema = [
+        conversion.field(f, where)
+        for f in [*view.entity_columns, *view.features]
+        if f.name not in timestamps
+    ]
     declared = {f.name for f in schema}
     for feast_entity_name, entity in zip(names, entities, strict=True):
         key_type = _entity_value_type(conversion, feast_entity_name, where)

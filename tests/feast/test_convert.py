@@ -124,11 +124,15 @@ def test_entity_source_and_view_convert_to_their_silage_twins(tmp_path: Path) ->
     assert contents.where("feature_view", "stats") == "definitions.py: feature view 'stats'"
 
 
-def test_zero_ttl_is_no_limit_and_a_declared_key_keeps_its_type(tmp_path: Path) -> None:
+def test_zero_ttl_is_no_limit_a_declared_key_keeps_its_type_timestamps_go_to_the_source(
+    tmp_path: Path,
+) -> None:
     body = """
+    from feast.types import UnixTimestamp
     forever = FeatureView(name="forever", entities=[driver], ttl=timedelta(0),
                           source=stats_source,
                           schema=[Field(name="driver_id", dtype=Int64),
+                                  Field(name="ts", dtype=UnixTimestamp),
                                   Field(name="trips", dtype=Int64)])
     """
     view = {v.name: v for v in load(repo_with(tmp_path, body)).feature_views}["forever"]
