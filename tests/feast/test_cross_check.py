@@ -485,3 +485,29 @@ def test_rich_repository_matches_feast(
     for column in ("conv_rate", "trips_together", "expected_value"):
         assert _null(silage_rows[4][column])
         assert _null(feast_rows[4][column])
+
+    # The service, online, in both.
+    f_service = online_rows(
+        feast.get_online_features(feast.get_feature_service("trip_model"), requests).to_dict()
+    )
+    s_service = online_rows(
+        silage.get_online_features(silage.get_feature_service("trip_model"), requests).to_dict()
+    )
+    service_columns = ["conv_rate", "city", "lifetime_value", "expected_value", "long_trip"]
+    assert differences(f_service, s_service, service_columns) == [
+        "row 2 conv_rate: feast 0.5, silage None",
+        "row 2 expected_value: feast 80.0, silage None",
+    ]
+
+    # Materializing an earlier window again (a backfill): Feast's SQLite store writes the
+    # older rows over the newer ones; Silage keeps the newest value per key.
+    feast.materialize(base - 200 * H, base - 2 * H)
+    silage.materialize(base - 200 * H, base - 2 * H)
+    f_after = online_rows(feast.get_online_features(RICH_FEATURES, requests).to_dict())
+    s_after = online_rows(silage.get_online_features(RICH_FEATURES, requests).to_dict())
+    assert differences(s_online, s_after, RICH_COLUMNS) == []
+    stored = ("conv_rate", "trips_today", "city")
+    # Driver 1: Feast now serves the row from 3 hours ago; Silage its newest row.
+    assert [f_after[0][c] for c in stored] == [0.3, 3, "Lima"]
+    assert [s_after[0][c] for c in stored] == [None, 4, "Oslo"]
+    assert [f_online[0][c] for c in stored] == [None, 4, "Oslo"]  # before the backfill
