@@ -256,7 +256,9 @@ def convert_feast_objects(
     conversion = Conversion()
     converted: list[tuple[Any, FeastObject]] = []
     for item in candidates:
-        where = str(item.path)
+        # The object's own name says which it is; a nameless one is named by its variable.
+        named = isinstance(getattr(item.value, "name", None), str) and item.value.name
+        where = str(item.path) if named else f"{item.path}: variable {item.variable!r}"
         try:
             result = conversion.convert(item.value, where)
         except _Refused as exc:

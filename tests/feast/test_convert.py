@@ -208,6 +208,16 @@ def test_on_demand_view_and_service_convert(tmp_path: Path) -> None:
         ),
         pytest.param(
             """
+            from feast.data_format import DeltaFormat
+            delta_source = FileSource(path="data/stats", timestamp_field="ts",
+                                      file_format=DeltaFormat())
+            """,
+            "definitions.py: Feast FileSource 'data/stats' reads Delta files; Silage's "
+            "FileSource reads Parquet (a file, a folder or a glob): convert the data to Parquet",
+            id="Delta files",
+        ),
+        pytest.param(
+            """
             from feast import BigQuerySource
             warehouse = FeatureView(
                 name="warehouse", entities=[driver],
