@@ -280,6 +280,15 @@ def test_feast_init_template_matches_feast(
     feast_dir, silage_dir = twin_copies(repo, tmp_path)
     feast = feast_store(feast_dir)
     silage = silage_store(silage_dir)
+    # Converting again gives the same definitions (the function's text included).
+    plan = subprocess.run(
+        [str(Path(sys.executable).parent / "silage"), "plan"],
+        cwd=silage_dir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "No changes: the registry matches the repository." in plan.stdout
 
     entity_df = template_entity_df(repo / "data")
     columns = [ref.partition(":")[2] for ref in features]
