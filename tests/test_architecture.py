@@ -54,11 +54,14 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("store.online", (*FOUNDATION, "store.definitions", "store.transformation")),
+    # Feast objects converted to definitions (a Feast repository loads unchanged).
+    ("store.feast", (*FOUNDATION, "store.definitions")),
     (
         "store.repo",
         (
             *FOUNDATION,
             "store.definitions",
+            "store.feast",
             "store.offline.sources",
             "store.offline.engine",
             "store.offline.engines",  # the table, not an engine (checked below)

@@ -208,7 +208,29 @@ def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
                 return f"sqlite:///{(repo_path / relative).as_posix()}"
         return value
     file = Path(value)
-    return f"sqlite:///{(file if file.is_absolute() else repo_path / file).as_posix()}"
+    file = file if file.is_absolute() else repo_path / file
+    _refuse_foreign_registry_file(file, value, path)
+    return f"sqlite:///{file.as_posix()}"
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _refuse_foreign_registry_file(file: Path, value: str, path: Path) -> None:
+    """A registry path holding something other than SQLite is most often Feast's own
+    registry (a protobuf file `feast apply` writes at the same default path)."""
+    if not file.is_file() or file.stat().st_size == 0:
+        return
+    with file.open("rb") as handle:
+        header = handle.read(len(_SQLITE_HEADER))
+    if header != _SQLITE_HEADER:
+        raise ConfigError(
+            f"registry: {value} is not a SQLite database (Feast's own registry, written by "
+            f"`feast apply`, lives at this path by default); give Silage a file of its own, "
+            f"e.g. `registry: data/silage_registry.db`, or delete the file if Feast no "
+            f"longer needs it",
+            path=path,
+        )
 
 
 def _enforce_ttl(value: Any, path: Path) -> bool:

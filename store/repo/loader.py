@@ -9,7 +9,9 @@ the repository root, ``#`` for comments; a pattern naming a folder skips what is
 Definitions are the module-level values of type Entity, FileSource, RequestSource,
 FeatureView, OnDemandFeatureView and FeatureService; sources used by views are collected
 too, as in Feast. On-demand views are catalogued as feature views (one namespace for
-``view:feature`` references) and request sources as data sources.
+``view:feature`` references) and request sources as data sources. Objects of Feast's own
+classes (a file that imports from ``feast``) are converted by :mod:`store.feast` first;
+``store.feast`` is imported only when a file holds such objects.
 """
 
 from __future__ import annotations
@@ -147,14 +149,17 @@ def load_repo(repo_path: Path) -> RepoContents:
     problems: list[str] = []
     rules: dict[str, tuple[AlertRule, Path]] = {}
     policies: dict[str, tuple[RetrainingPolicy, Path]] = {}
+    feast_objects: list[tuple[str, Any, Path]] = []
     for path, module in _import_all(repo_path):
         for obj in _definitions_of(module):
-            _collect(found, obj, path, problems)
-            if isinstance(obj, FeatureView):
-                _collect(found, obj.source, path, problems)
-            if isinstance(obj, OnDemandFeatureView):
-                for request in obj.request_sources:
-                    _collect(found, request, path, problems)
+            _collect_with_sources(found, obj, path, problems)
+        # Objects of Feast's classes (a Feast repository, applied unchanged): converted below,
+        # once every file is loaded, since a view may use an entity of another file.
+        feast_objects += [
+            (name, v, path)
+            for name, v in vars(module).items()
+            if type(v).__module__.partition(".")[0] == "feast"
+        ]
         for rule in (v for v in vars(module).values() if isinstance(v, AlertRule)):
             earlier = rules.setdefault(rule.name, (rule, path))
             if earlier[0] != rule:
@@ -169,6 +174,12 @@ def load_repo(repo_path: Path) -> RepoContents:
                     f"retraining policy {policy.name!r} is declared twice, in "
                     f"{known[1].name} and {path.name}; rename one or delete the other"
                 )
+    if feast_objects:
+        from store.feast import FeastObject, convert_feast_objects
+
+        found_feast = [FeastObject(v, p.relative_to(repo_path), n) for n, v, p in feast_objects]
+        for obj, origin in convert_feast_objects(found_feast, problems):
+            _collect_with_sources(found, obj, repo_path / origin.path, problems)
     if problems:
         raise RepoValidationError(problems)
     contents = RepoContents(
@@ -259,6 +270,21 @@ def validate_references(contents: RepoContents) -> None:
                     )
     if problems:
         raise RepoValidationError(problems)
+
+
+def _collect_with_sources(
+    found: dict[tuple[str, str], tuple[Definition, Path]],
+    obj: Definition,
+    path: Path,
+    problems: list[str],
+) -> None:
+    """Collect a definition and the sources it carries (as Feast does)."""
+    _collect(found, obj, path, problems)
+    if isinstance(obj, FeatureView):
+        _collect(found, obj.source, path, problems)
+    if isinstance(obj, OnDemandFeatureView):
+        for request in obj.request_sources:
+            _collect(found, request, path, problems)
 
 
 def _collect(

@@ -130,3 +130,20 @@ def test_each_backend_warns_about_keys_it_does_not_read(tmp_path: Path) -> None:
     write(tmp_path, "project: p\nonline_store: {type: sqlite, path: 7}\n")
     with pytest.raises(ConfigError, match="online_store path: 7 is not valid"):
         load_config(tmp_path)
+
+
+def test_feasts_own_registry_file_at_the_registry_path_is_refused_with_the_fix(
+    tmp_path: Path,
+) -> None:
+    """`feast apply` writes a protobuf registry at Feast's default path, which is Silage's
+    default too: a clear error, not SQLite's "file is not a database"."""
+    repo = write(tmp_path, "project: p\nregistry: data/registry.db\n")
+    (repo / "data").mkdir()
+    (repo / "data" / "registry.db").write_bytes(b"\n\x0cdriver_app\x12\x04\x08\x01")
+    with pytest.raises(ConfigError, match=r"registry: data/registry.db is not a SQLite database"):
+        load_config(repo)
+    import sqlite3
+
+    (repo / "data" / "registry.db").unlink()
+    sqlite3.connect(repo / "data" / "registry.db").execute("create table t (x)").connection.close()
+    assert load_config(repo).registry_url.endswith("data/registry.db")
