@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-env-redis bench-large bench-online bench-online-redis bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand bench-spark feast-check clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-env-redis bench-large bench-online bench-online-redis bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand bench-spark bench-env-spark feast-check clean
 
 venv: $(STAMP)
 
@@ -73,9 +73,13 @@ $(FEAST_VENV)/bin/feast:
 bench: venv bench-env
 	$(BIN)/python benchmarks/pit_benchmark.py $(if $(BASELINE),--baseline $(BASELINE))
 
-# The join on Spark (local[1] and local[2], uniform and one hot key), DuckDB beside it.
-bench-spark: venv
-	$(BIN)/python benchmarks/spark_benchmark.py
+# The join on Spark beside Feast 0.67's Spark offline store (local[1] and local[2], uniform and
+# one hot key); smaller runs: make bench-spark SPARK_BENCH="--feature-rows 1000000 --entities 100000"
+bench-env-spark: bench-env
+	$(FEAST_VENV)/bin/python -m pip install --quiet "feast[duckdb,spark]==0.67.0"
+
+bench-spark: venv bench-env-spark
+	$(BIN)/python benchmarks/spark_benchmark.py $(SPARK_BENCH)
 
 # Online store: materialization throughput and lookup latency, Silage against Feast.
 bench-online: venv bench-env

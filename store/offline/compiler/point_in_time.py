@@ -464,10 +464,12 @@ _CARRIED = "__silage_carried"
 def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
     """Source rows (side 0) and entity rows (side 1) of one view in one relation: keys, time,
     the ttl bucket (with a ttl), the entity row number, the write order, and the source
-    row's values packed in one struct (null on entity rows). With a ttl each source row
-    also goes into the next bucket, so an entity row finds its whole window ``[t - ttl, t]``
-    inside its own bucket: the window below is per key and bucket, and a hot key's rows
-    spread over as many tasks as it has buckets."""
+    row's values packed in one struct (null on entity rows). With a ttl each entity row
+    also goes into the previous bucket, so its whole window ``[t - ttl, t]`` is covered by
+    the two copies (the copy in the previous bucket sorts after all of that bucket's source
+    rows): the window below is per key and bucket, and a hot key's rows spread over as many
+    tasks as it has buckets. Doubling the entity rows rather than the source rows keeps
+    the sorted time line short (source rows are usually many more)."""
     ttl = bool(view.ttl_seconds)
     keys = [k for k, _ in view.keys]
     values = exp.Struct(
@@ -484,10 +486,7 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
     source: list[exp.Expr] = [_col(k) for k in keys]
     source.append(_col(_TS))
     if ttl:
-        # Each source row in its own bucket and the next: read once, doubled by the generator.
-        bucket = _bucket_of(_col(_TS), view)
-        both = exp.Array(expressions=[bucket, exp.Add(this=bucket.copy(), expression=_number(1))])
-        source.append(exp.alias_(exp.Explode(this=both), _q(_BUCKET)))
+        source.append(exp.alias_(_bucket_of(_col(_TS), view), _q(_BUCKET)))
     source += [
         exp.alias_(exp.cast(exp.null(), "BIGINT"), _q(ROW_COLUMN)),
         exp.alias_(_number(0), _q(_SIDE)),
@@ -500,7 +499,10 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
     entity_columns: list[exp.Expr] = [_col(k) for k in keys]
     entity_columns.append(_col(_TS))
     if ttl:
-        entity_columns.append(exp.alias_(_bucket_of(_col(_TS), view), _q(_BUCKET)))
+        # Each entity row in its own bucket and the previous one, doubled by the generator.
+        bucket = _bucket_of(_col(_TS), view)
+        both = exp.Array(expressions=[bucket, exp.Sub(this=bucket.copy(), expression=_number(1))])
+        entity_columns.append(exp.alias_(exp.Explode(this=both), _q(_BUCKET)))
     entity_columns += [
         _col(ROW_COLUMN),
         exp.alias_(_number(1), _q(_SIDE)),
@@ -514,7 +516,9 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
 def _carry_latest(view: ViewScan, query: PointInTimeQuery, union: str) -> exp.Select:
     """Per entity row, the newest source row at or before it: the last non-null values
     struct over the key's (and bucket's) time line, source rows sorting before entity rows
-    at the same time and by write order among themselves."""
+    at the same time and by write order among themselves. With a ttl an entity row's two
+    copies are merged: the newer of the two carried rows (they come from different buckets,
+    so their times differ)."""
     partition = [_col(k) for k, _ in view.keys]
     if view.ttl_seconds:
         partition.append(_col(_BUCKET))
@@ -535,10 +539,22 @@ def _carry_latest(view: ViewScan, query: PointInTimeQuery, union: str) -> exp.Se
     carried = exp.select(
         _col(ROW_COLUMN), _col(_TS), _col(_SIDE), exp.alias_(window, _q(_CARRIED))
     ).from_(exp.Table(this=_q(union)))
-    return (
+    entity_rows = (
         exp.select(_col(ROW_COLUMN), _col(_TS), _col(_CARRIED))
         .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("w"))))
         .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
+    )
+    if not view.ttl_seconds:
+        return entity_rows
+    newest = exp.ArgMax(this=_col(_CARRIED), expression=_field(_col(_CARRIED), _TS))
+    return (
+        exp.select(
+            _col(ROW_COLUMN),
+            exp.alias_(exp.Max(this=_col(_TS)), _q(_TS)),
+            exp.alias_(newest, _q(_CARRIED)),
+        )
+        .from_(exp.Subquery(this=entity_rows, alias=exp.TableAlias(this=_q("c"))))
+        .group_by(_col(ROW_COLUMN))
     )
 
 

@@ -57,8 +57,11 @@ __all__ = [
     "is_numeric",
 ]
 
-# Dialects whose engines run these queries (QUANTILE_CONT over a list, HISTOGRAM, QUALIFY).
-DIALECTS = frozenset({"duckdb"})
+# Dialects whose engines run these queries. DuckDB: QUANTILE_CONT over a list, HISTOGRAM,
+# bias-corrected SKEWNESS and KURTOSIS. Spark: exact PERCENTILE over an array, a MAP of
+# COUNT_IFs per bin, its population SKEWNESS and KURTOSIS corrected for bias here (sqlglot
+# turns QUALIFY into a filtered subquery).
+DIALECTS = frozenset({"duckdb", "spark"})
 TOP_VALUES = 5
 PERCENTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _NUMERIC = {"Int32", "Int64", "Float32", "Float64"}
@@ -182,7 +185,7 @@ def compile_statistics(
             ),
         ]
         if is_numeric(dtype):
-            summary += _numeric_aggregates(value, i, given.get(name))
+            summary += _numeric_aggregates(value, i, given.get(name), dialect)
     select = exp.select(*summary).from_(table(source.name))
     if where is not None:
         select = select.where(where)
@@ -243,20 +246,87 @@ def equal_width_edges(low: float | None, high: float | None, bins: int = 10) -> 
     return (*(float(low) + k * width for k in range(bins)), float(high))
 
 
-def _numeric_aggregates(value: exp.Expr, i: int, edges: tuple[float, ...] | None) -> list[exp.Expr]:
+def _numeric_aggregates(
+    value: exp.Expr, i: int, edges: tuple[float, ...] | None, dialect: str
+) -> list[exp.Expr]:
     percentiles = exp.Array(expressions=[exp.Literal.number(q) for q in PERCENTILES])
+    spark = dialect == "spark"
     found = [
         _as(exp.Min(this=value.copy()), f"c{i}_min"),
         _as(exp.Max(this=value.copy()), f"c{i}_max"),
         _as(exp.Avg(this=value.copy()), f"c{i}_mean"),
         _as(exp.Variance(this=value.copy()), f"c{i}_variance"),
-        _as(exp.func("quantile_cont", value.copy(), percentiles), f"c{i}_percentiles"),
-        _as(exp.func("skewness", value.copy()), f"c{i}_skewness"),
-        _as(exp.func("kurtosis", value.copy()), f"c{i}_kurtosis"),
+        _as(
+            exp.func("percentile" if spark else "quantile_cont", value.copy(), percentiles),
+            f"c{i}_percentiles",
+        ),
+        _as(_skewness(value) if spark else exp.func("skewness", value.copy()), f"c{i}_skewness"),
+        _as(_kurtosis(value) if spark else exp.func("kurtosis", value.copy()), f"c{i}_kurtosis"),
     ]
     if edges is not None:
-        found.append(_as(exp.func("histogram", _bin(value, edges)), f"c{i}_histogram"))
+        found.append(_as(_histogram(value, edges, spark=spark), f"c{i}_histogram"))
     return found
+
+
+def _histogram(value: exp.Expr, edges: tuple[float, ...], *, spark: bool) -> exp.Expr:
+    """Bin index to count: DuckDB's HISTOGRAM; on Spark a MAP of one COUNT_IF per bin."""
+    binned = _bin(value, edges)
+    if not spark:
+        return exp.func("histogram", binned)
+    bins = range(len(edges) - 1)
+    return exp.VarMap(
+        keys=exp.Array(expressions=[exp.Literal.number(b) for b in bins]),
+        values=exp.Array(
+            expressions=[
+                exp.CountIf(this=exp.EQ(this=binned.copy(), expression=exp.Literal.number(b)))
+                for b in bins
+            ]
+        ),
+    )
+
+
+def _skewness(value: exp.Expr) -> exp.Expr:
+    """Spark's SKEWNESS is the population's (g1); the bias-corrected one (DuckDB's, scipy's
+    with ``bias=False``) is ``g1 * sqrt(n (n - 1)) / (n - 2)``, null below three values."""
+    n = _count_as_double(value)
+    corrected = exp.Div(
+        this=exp.Mul(
+            this=exp.func("skewness", value.copy()),
+            expression=exp.Sqrt(this=exp.Mul(this=n.copy(), expression=_minus(n, 1))),
+        ),
+        expression=_minus(n, 2),
+    )
+    return exp.Case(ifs=[exp.If(this=exp.GT(this=n.copy(), expression=number(2)), true=corrected)])
+
+
+def _kurtosis(value: exp.Expr) -> exp.Expr:
+    """Spark's KURTOSIS is the population's excess kurtosis (g2); the bias-corrected one is
+    ``((n + 1) g2 + 6) (n - 1) / ((n - 2) (n - 3))``, null below four values."""
+    n = _count_as_double(value)
+    g2 = exp.func("kurtosis", value.copy())
+    top = exp.Mul(
+        this=exp.Paren(
+            this=exp.Add(
+                this=exp.Mul(
+                    this=exp.Paren(this=exp.Add(this=n.copy(), expression=number(1))), expression=g2
+                ),
+                expression=number(6),
+            )
+        ),
+        expression=_minus(n, 1),
+    )
+    corrected = exp.Div(
+        this=top, expression=exp.Paren(this=exp.Mul(this=_minus(n, 2), expression=_minus(n, 3)))
+    )
+    return exp.Case(ifs=[exp.If(this=exp.GT(this=n.copy(), expression=number(3)), true=corrected)])
+
+
+def _count_as_double(value: exp.Expr) -> exp.Expr:
+    return exp.cast(exp.Count(this=value.copy()), exp.DataType.Type.DOUBLE)
+
+
+def _minus(n: exp.Expr, k: int) -> exp.Expr:
+    return exp.Paren(this=exp.Sub(this=n.copy(), expression=number(k)))
 
 
 def _bin(value: exp.Expr, edges: tuple[float, ...]) -> exp.Expr:

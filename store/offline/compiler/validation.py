@@ -51,7 +51,8 @@ from store.offline.compiler.sql import check_dialect, column, epoch_us, identifi
 
 __all__ = ["DIALECTS", "CheckOutcome", "ValidationQuery", "compile_validation"]
 
-DIALECTS = frozenset({"duckdb"})
+# DuckDB; Spark (its exact PERCENTILE for a quantile, a STRUCT for a composite key).
+DIALECTS = frozenset({"duckdb", "spark"})
 _COMPARE: dict[str, type[exp.Binary]] = {
     "<": exp.LT,
     "<=": exp.LTE,
@@ -116,7 +117,9 @@ def compile_validation(
         _as(exp.Max(this=event.copy()), "newest_us"),
     ]
     for i, expectation in enumerate(expectations):
-        columns.extend(_as(value, f"e{i}_{name}") for name, value in _aggregates(expectation, scan))
+        columns.extend(
+            _as(value, f"e{i}_{name}") for name, value in _aggregates(expectation, scan, dialect)
+        )
     conditions: list[exp.Expr] = []
     if start_us is not None:
         conditions.append(exp.GTE(this=event.copy(), expression=number(start_us)))
@@ -134,7 +137,9 @@ def compile_validation(
     return ValidationQuery(tuple(expectations), compiled, as_of_us)
 
 
-def _aggregates(expectation: Expectation, scan: ViewScan) -> list[tuple[str, exp.Expr]]:
+def _aggregates(
+    expectation: Expectation, scan: ViewScan, dialect: str
+) -> list[tuple[str, exp.Expr]]:
     """The named aggregates an expectation needs."""
 
     def col(name: str) -> exp.Expr:
@@ -162,7 +167,9 @@ def _aggregates(expectation: Expectation, scan: ViewScan) -> list[tuple[str, exp
             ("values", exp.Count(this=x.copy())),
             (
                 "quantile",
-                exp.PercentileCont(this=x.copy(), expression=_literal(expectation.quantile)),
+                exp.func("percentile", x.copy(), _literal(expectation.quantile))
+                if dialect == "spark"
+                else exp.PercentileCont(this=x.copy(), expression=_literal(expectation.quantile)),
             ),
         ]
     if isinstance(expectation, NullShare):
@@ -184,12 +191,12 @@ def _aggregates(expectation: Expectation, scan: ViewScan) -> list[tuple[str, exp
         holds = _COMPARE[expectation.op](this=left.copy(), expression=right.copy())
         return [("values", count_if(both)), ("inside", count_if(holds))]
     if isinstance(expectation, UniqueKeys):
-        key = exp.Tuple(
-            expressions=[
-                *(col(k) for k, _ in scan.keys),
-                epoch_us(scan.source_column(scan.timestamp_column)),
-            ]
-        )
+        parts = [
+            *(col(k) for k, _ in scan.keys),
+            epoch_us(scan.source_column(scan.timestamp_column)),
+        ]
+        # One value per row, nulls included (Spark's COUNT(DISTINCT a, b) skips rows with a null).
+        key = exp.Struct(expressions=parts) if dialect == "spark" else exp.Tuple(expressions=parts)
         distinct = exp.Count(this=exp.Distinct(expressions=[key]))
         return [("duplicates", exp.Sub(this=exp.Count(this=exp.Star()), expression=distinct))]
     if isinstance(expectation, RowCount):

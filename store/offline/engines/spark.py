@@ -25,6 +25,8 @@ Spark facts this module designs around (verified on Spark 4.3):
 
 from __future__ import annotations
 
+import atexit
+import functools
 import re
 import shutil
 import tempfile
@@ -272,7 +274,8 @@ def _source_frame(session: SparkSession, source: SourceTable) -> DataFrame:
 
     view = _view_of(source.name)
     try:
-        frame = session.read.option("mergeSchema", "true").parquet(*source.files)
+        files = [_visible(file) for file in source.files]
+        frame = session.read.option("mergeSchema", "true").parquet(*files)
     except (PySparkException, Py4JJavaError) as exc:  # a bad footer comes as a raw Java error
         raise SourceDataError(
             f"feature view {view!r}: Spark cannot read its source "
@@ -284,6 +287,29 @@ def _source_frame(session: SparkSession, source: SourceTable) -> DataFrame:
         micros = F.floor(F.col(name) / F.lit(1000)).cast("bigint")
         frame = frame.withColumn(name, F.timestamp_micros(micros))
     return frame
+
+
+def _visible(file: str) -> str:
+    """A path Spark lists: Spark skips files whose name starts with ``.`` or ``_`` (a
+    training set is written as ``.name.partial.parquet`` and its statistics are computed
+    before it is renamed), so such a local file is read through a hard link (or a symbolic
+    one across file systems) with a plain name, in a folder removed when the process exits."""
+    path = Path(file)
+    if not path.name.startswith((".", "_")) or not path.is_file():
+        return file
+    link = _links_folder() / f"{uuid.uuid4().hex}{path.suffix}"
+    try:
+        link.hardlink_to(path)
+    except OSError:
+        link.symlink_to(path.resolve())
+    return str(link)
+
+
+@functools.cache
+def _links_folder() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="silage-spark-links-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def _nanosecond_columns(files: tuple[str, ...]) -> list[str]:

@@ -9,7 +9,7 @@ WITH `e` AS (
   SELECT
     `driver_id`,
     `__silage_ts`,
-    EXPLODE(ARRAY(`__silage_ts` DIV 86400000000, `__silage_ts` DIV 86400000000 + 1)) AS `__silage_bucket`,
+    `__silage_ts` DIV 86400000000 AS `__silage_bucket`,
     CAST(NULL AS BIGINT) AS `__silage_row`,
     0 AS `__silage_side`,
     COALESCE(`__silage_created`, -9223372036854775807) AS `__silage_order`,
@@ -31,7 +31,7 @@ WITH `e` AS (
   SELECT
     `driver_id`,
     `__silage_ts`,
-    `__silage_ts` DIV 86400000000 AS `__silage_bucket`,
+    EXPLODE(ARRAY(`__silage_ts` DIV 86400000000, `__silage_ts` DIV 86400000000 - 1)) AS `__silage_bucket`,
     `__silage_row`,
     1 AS `__silage_side`,
     CAST(NULL AS BIGINT) AS `__silage_order`,
@@ -40,22 +40,30 @@ WITH `e` AS (
 ), `v0_driver_hourly_stats` AS (
   SELECT
     `__silage_row`,
-    `__silage_ts`,
-    `__silage_carried`
+    MAX(`__silage_ts`) AS `__silage_ts`,
+    MAX_BY(`__silage_carried`, `__silage_carried`.`__silage_ts`) AS `__silage_carried`
   FROM (
     SELECT
       `__silage_row`,
       `__silage_ts`,
-      `__silage_side`,
-      LAST_VALUE(`__silage_values`) IGNORE NULLS OVER (
-        PARTITION BY `driver_id`, `__silage_bucket`
-        ORDER BY `__silage_ts` ASC, `__silage_side` ASC, `__silage_order` ASC
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-      ) AS `__silage_carried`
-    FROM `v0_driver_hourly_stats_timeline`
-  ) AS `w`
-  WHERE
-    `__silage_side` = 1
+      `__silage_carried`
+    FROM (
+      SELECT
+        `__silage_row`,
+        `__silage_ts`,
+        `__silage_side`,
+        LAST_VALUE(`__silage_values`) IGNORE NULLS OVER (
+          PARTITION BY `driver_id`, `__silage_bucket`
+          ORDER BY `__silage_ts` ASC, `__silage_side` ASC, `__silage_order` ASC
+          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS `__silage_carried`
+      FROM `v0_driver_hourly_stats_timeline`
+    ) AS `w`
+    WHERE
+      `__silage_side` = 1
+  ) AS `c`
+  GROUP BY
+    `__silage_row`
 ), `v1_driver_customer_timeline` AS (
   SELECT
     `driver_id`,

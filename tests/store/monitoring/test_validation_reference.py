@@ -37,7 +37,7 @@ from store import (
 from store.definitions.expectations import Expectation
 from store.monitoring.validation import check_rows, check_window
 from store.types import Float64, Int64, String
-from tests.backends import OFFLINE_ENGINES, offline_engine
+from tests.backends import OFFLINE_ENGINES, examples, offline_engine
 
 BASE = datetime(2026, 5, 1, tzinfo=UTC)
 DRIVER = Entity(name="driver", join_keys=["driver_id"])
@@ -191,15 +191,23 @@ SCHEMA = pa.schema(
 )
 
 
-@pytest.mark.notimpl(["spark"], reason="this SQL is not rendered for Spark yet")
 @pytest.mark.parametrize("engine", OFFLINE_ENGINES)
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    rows=rows_strategy,
-    checks=expectations(),
-    window=st.tuples(st.integers(0, 3), st.integers(2, 7)),
-)
-def test_a_window_is_judged_as_the_reference_judges_it(
+def test_a_window_is_judged_as_the_reference_judges_it(engine: str) -> None:
+    run = settings(
+        max_examples=examples(engine, 60),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )(
+        given(
+            rows=rows_strategy,
+            checks=expectations(),
+            window=st.tuples(st.integers(0, 3), st.integers(2, 7)),
+        )(lambda **drawn: check_window_example(engine, **drawn))
+    )
+    run()
+
+
+def check_window_example(
     engine: str, rows: list[dict[str, Any]], checks: list[Expectation], window: tuple[int, int]
 ) -> None:
     start, end = (BASE + timedelta(hours=h) for h in window)
@@ -226,11 +234,21 @@ def test_a_window_is_judged_as_the_reference_judges_it(
         assert outcome.passed is passed, (outcome.expectation, outcome.observed)
 
 
-@pytest.mark.notimpl(["spark"], reason="this SQL is not rendered for Spark yet")
 @pytest.mark.parametrize("engine", OFFLINE_ENGINES)
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rows=rows_strategy.filter(bool), checks=expectations())
-def test_pushed_rows_are_judged_as_the_reference_judges_them(
+def test_pushed_rows_are_judged_as_the_reference_judges_them(engine: str) -> None:
+    run = settings(
+        max_examples=examples(engine, 30),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )(
+        given(rows=rows_strategy.filter(bool), checks=expectations())(
+            lambda **drawn: check_pushed_example(engine, **drawn)
+        )
+    )
+    run()
+
+
+def check_pushed_example(
     engine: str, rows: list[dict[str, Any]], checks: list[Expectation]
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:

@@ -112,8 +112,8 @@ def test_sql_no_engine_of_a_dialect_has_run_is_refused_not_rendered() -> None:
         compile_point_in_time(CASES["one_view"], rendering="asof", dialect="spark")
     with pytest.raises(ValueError, match="newest-rows compiler does not render for 'sqlite'"):
         compile_latest_rows(PAIRS, start_us=0, end_us=1, dialect="sqlite")
-    with pytest.raises(ValueError, match="statistics compiler does not render for 'spark'"):
-        compile_statistics(SourceTable("t", ("t.parquet",)), [("x", Int64)], dialect="spark")
+    with pytest.raises(ValueError, match="statistics compiler does not render for 'postgres'"):
+        compile_statistics(SourceTable("t", ("t.parquet",)), [("x", Int64)], dialect="postgres")
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ def trips_by_plan(fs: FeatureStore, entity: pd.DataFrame) -> list[list[Any]]:
 
 def test_edge_cases_by_hand(store: FeatureStore) -> None:
     day = timedelta(days=1)  # the view's ttl
+    midnight = pd.Timestamp(T0).ceil("D") + day
     write(
         store.repo_path,
         [
@@ -75,11 +76,15 @@ def test_edge_cases_by_hand(store: FeatureStore) -> None:
             row(3, T0 - H, 30, created=T0),  # ...rather than falling back to an older row
             row(4, T0, 40, created=T0),
             row(5, T0 + H, 50, created=T0),  # in the entity row's future
+            # Either side of a midnight (ttl-wide buckets start there): the window of an
+            # entity row spans its own bucket and the previous one.
+            row(7, midnight - 2 * H, 70, created=T0),
+            row(7, midnight + H, 71, created=T0),
         ],
     )
     entity = pd.DataFrame(
         {
-            "driver_id": [1, 2, 3, 4, 4, 4, 5, 6, 1],
+            "driver_id": [1, 2, 3, 4, 4, 4, 5, 6, 1, 7, 7],
             "event_timestamp": [
                 T0,
                 T0,
@@ -90,11 +95,13 @@ def test_edge_cases_by_hand(store: FeatureStore) -> None:
                 T0,
                 T0,  # no rows for this key
                 T0,  # a duplicate of the first row
+                midnight + 2 * H,  # the newer row, in its own bucket
+                midnight + H / 2,  # only the previous bucket's row is older
             ],
         }
     )
     for trips in trips_by_plan(store, entity):
-        assert trips == [11, 20, None, 40, None, None, None, None, 11]
+        assert trips == [11, 20, None, 40, None, None, None, None, 11, 71, 70]
 
 
 def test_entity_timestamps_in_any_zone_or_naive_mean_the_same_instant(

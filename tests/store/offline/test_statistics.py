@@ -23,7 +23,7 @@ from store.offline.compiler.query import SourceTable
 from store.offline.compiler.statistics import TOP_VALUES, equal_width_edges
 from store.offline.statistics import compute_statistics
 from store.types import Bool, DType, Float64, Int64, String
-from tests.backends import OFFLINE_ENGINES, offline_engine
+from tests.backends import OFFLINE_ENGINES, examples, offline_engine
 
 COLUMNS: list[tuple[str, DType]] = [
     ("rate", Float64),
@@ -122,13 +122,17 @@ rows = st.lists(
 )
 
 
-@pytest.mark.notimpl(["spark"], reason="this SQL is not rendered for Spark yet")
 @pytest.mark.parametrize("engine", OFFLINE_ENGINES)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=rows)
-def test_hourly_statistics_match_pandas_numpy_and_scipy(
-    engine: str, data: list[dict[str, Any]]
-) -> None:
+def test_hourly_statistics_match_pandas_numpy_and_scipy(engine: str) -> None:
+    run = settings(
+        max_examples=examples(engine, 40),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )(given(data=rows)(lambda data: check_statistics(engine, data)))
+    run()
+
+
+def check_statistics(engine: str, data: list[dict[str, Any]]) -> None:
     frame = pd.DataFrame(data)
     frame["ts"] = [BASE + timedelta(hours=h, minutes=7) for h in frame["hour"]]
     with tempfile.TemporaryDirectory() as tmp:

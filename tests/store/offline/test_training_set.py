@@ -29,11 +29,6 @@ def entities(n: int = 3) -> pd.DataFrame:
     )
 
 
-# Saving a training set computes its statistics, which are not rendered for Spark yet.
-STATS_GAP = "statistics SQL is not rendered for Spark yet"
-
-
-@pytest.mark.notimpl(["spark"], reason=STATS_GAP)
 def test_save_records_everything_and_reads_back_verified(store: FeatureStore) -> None:
     job = store.get_historical_features(entities(), REFS)
     saved = job.save("drivers_v1")
@@ -70,7 +65,6 @@ def test_save_records_everything_and_reads_back_verified(store: FeatureStore) ->
     assert linked == [1, 1]
 
 
-@pytest.mark.notimpl(["spark"], reason=STATS_GAP)
 def test_fingerprint_follows_the_inputs(
     store: FeatureStore, make_repo: Callable[..., Path]
 ) -> None:
@@ -91,7 +85,6 @@ def test_fingerprint_follows_the_inputs(
     assert {f.version for f in saved.record.features} == {2}
 
 
-@pytest.mark.notimpl(["spark"], reason=STATS_GAP)
 def test_a_taken_name_is_refused_before_anything_is_written(store: FeatureStore) -> None:
     store.get_historical_features(entities(), REFS).save("taken")
     before = (store.repo_path / "data" / "training_sets" / "taken.parquet").read_bytes()
@@ -103,7 +96,6 @@ def test_a_taken_name_is_refused_before_anything_is_written(store: FeatureStore)
     ]
 
 
-@pytest.mark.notimpl(["spark"], reason=STATS_GAP)
 def test_a_changed_data_file_is_refused(store: FeatureStore) -> None:
     saved = store.get_historical_features(entities(), REFS).save("drivers")
     saved.path.write_bytes(saved.path.read_bytes() + b" ")
