@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-env-redis bench-large bench-online bench-online-redis bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand bench-spark bench-env-spark feast-check clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-env-redis bench-large bench-online bench-online-redis bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand bench-spark bench-env-spark feast-check browser clean
 
 venv: $(STAMP)
 
@@ -52,8 +52,18 @@ $(FEAST_CHECK_STAMP): pyproject.toml
 feast-check: $(FEAST_CHECK_STAMP)
 	$(FEAST_CHECK_VENV)/bin/pytest -q -m feast tests/feast
 
-# The README's test command: style, types and every test (the Feast cross-check included).
-test: lint typecheck unit feast-check
+# The browser the UI's tests drive: Debian's Chromium, installed when missing (as root, or
+# through sudo). Playwright comes with the dev extra and is pointed at it; nothing is downloaded
+# by Playwright itself.
+browser: venv
+	@test -x /usr/bin/chromium || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The README's test command: style, types and every test (browser tier and the Feast
+# cross-check included).
+test: lint typecheck browser unit feast-check
 
 # Benchmarks (not part of `make test`): Feast runs from its own virtualenv.
 # BASELINE=DIR adds another checkout of Silage, with its own .venv, side by side:

@@ -124,3 +124,25 @@ def drop_postgres_schema(url: str, schema: str) -> None:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     finally:
         engine.dispose()
+
+
+CHROMIUM = os.environ.get("SILAGE_CHROMIUM", "/usr/bin/chromium")
+
+
+def chromium() -> str:
+    """The path of the Chromium the browser tests drive (Debian's package); skips (or fails
+    under ``CI=true``) without it or without Playwright."""
+    missing = []
+    if not os.path.exists(CHROMIUM):
+        missing.append(f"Chromium at {CHROMIUM}")
+    try:
+        import axe_playwright_python  # noqa: F401
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append("playwright and axe-playwright-python")
+    if not missing:
+        return CHROMIUM
+    message = f"{' and '.join(missing)} missing: run `make browser` (installs both)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)

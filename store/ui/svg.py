@@ -1,8 +1,9 @@
 """Inline SVG drawn in Python: histograms, a metric-over-versions chart, the lineage graph.
 
 Each function returns a complete ``<svg>`` element (well-formed XML, every text escaped,
-``role="img"`` and an ``aria-label``); pages put a table or list with the same numbers
-beside it for screen readers and for copying. No script, no external resource.
+``role="img"`` (``role="group"`` when it holds links) and an ``aria-label``); pages put a
+table or list with the same numbers beside it for screen readers and for copying. No script,
+no external resource.
 
 Example:
     >>> histogram([1, 3, 2], "conv_rate").startswith("<svg")
@@ -24,9 +25,9 @@ _REFERENCE = "#9a9a9a"
 _LINES = ("#3b6fb6", "#c0562a", "#2f8f4e", "#8a4fb0", "#b08a1e", "#2a8fa0")
 
 
-def _svg(width: int, height: int, label: str, body: str) -> str:
+def _svg(width: int, height: int, label: str, body: str, *, role: str = "img") -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(label)}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="{role}" aria-label="{escape(label)}" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
         f"<title>{escape(label)}</title>{body}</svg>"
     )
@@ -175,4 +176,7 @@ def graph(nodes: Sequence[GraphNode], edges: Sequence[GraphEdge], label: str) ->
         if node.href:
             box = f'<a href="{escape(node.href)}">{box}</a>'
         parts.append(box)
-    return _svg(max(width, 1), max(height, 1), label, "".join(parts))
+    # A picture whose nodes are links is a group, not an image: an image's content is
+    # hidden from assistive technology, so its links would be unreachable.
+    role = "group" if any(node.href for node in nodes) else "img"
+    return _svg(max(width, 1), max(height, 1), label, "".join(parts), role=role)
