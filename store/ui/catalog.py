@@ -8,7 +8,7 @@ including fields this version of the UI does not know, appears as escaped text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +27,14 @@ __all__ = ["CatalogList", "ObjectPage", "ViewPage"]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CatalogList:
     """``/ui/entities``, ``/ui/sources``, ``/ui/feature-views``, ``/ui/feature-services``:
-    the current objects of a kind, by name."""
+    a page of the current objects of a kind (filter ``q`` over names and descriptions;
+    sort ``name`` or ``updated``, ``-`` for descending)."""
 
     title: str
     kind: str
+    path: str
     objects: tuple[CatalogObject, ...]
+    paging: Paging
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,24 +86,49 @@ _KINDS = {
 }
 
 
-def _list(store: FeatureStore, kind: Any) -> CatalogList:
-    return CatalogList(title=_KINDS[kind][0], kind=kind, objects=tuple(store.catalog_objects(kind)))
+_LIST_SORTS: dict[str, Callable[[CatalogObject], Any]] = {
+    "name": lambda o: o.name,
+    "updated": lambda o: o.updated_at,
+}
 
 
-def entities_page(store: FeatureStore) -> CatalogList:
-    return _list(store, "entity")
+def _list(store: FeatureStore, kind: Any, path: str, query: Mapping[str, str]) -> CatalogList:
+    """A page of one kind's objects. The current catalog is held by the store between
+    registry changes (one counter read per request), so filtering, sorting and slicing
+    happen on that copy rather than in a query per page."""
+    offset, limit, sort, text = page_args(query, "name")
+    if sort.lstrip("-") not in _LIST_SORTS:
+        sort = "name"
+    needle = text.casefold()
+    found = [
+        o
+        for o in store.catalog_objects(kind)
+        if needle in o.name.casefold() or needle in str(o.spec.get("description") or "").casefold()
+    ]
+    found.sort(key=_LIST_SORTS[sort.lstrip("-")], reverse=sort.startswith("-"))
+    return CatalogList(
+        title=_KINDS[kind][0],
+        kind=kind,
+        path=path,
+        objects=tuple(found[offset : offset + limit]),
+        paging=Paging(offset=offset, limit=limit, total=len(found), sort=sort, filter=text),
+    )
 
 
-def sources_page(store: FeatureStore) -> CatalogList:
-    return _list(store, "data_source")
+def entities_page(store: FeatureStore, query: Mapping[str, str]) -> CatalogList:
+    return _list(store, "entity", "/entities", query)
 
 
-def views_page(store: FeatureStore) -> CatalogList:
-    return _list(store, "feature_view")
+def sources_page(store: FeatureStore, query: Mapping[str, str]) -> CatalogList:
+    return _list(store, "data_source", "/sources", query)
 
 
-def services_page(store: FeatureStore) -> CatalogList:
-    return _list(store, "feature_service")
+def views_page(store: FeatureStore, query: Mapping[str, str]) -> CatalogList:
+    return _list(store, "feature_view", "/feature-views", query)
+
+
+def services_page(store: FeatureStore, query: Mapping[str, str]) -> CatalogList:
+    return _list(store, "feature_service", "/feature-services", query)
 
 
 def _object(store: FeatureStore, kind: Any, name: str, uses: Any) -> ObjectPage:

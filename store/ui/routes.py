@@ -53,18 +53,18 @@ Builder = Callable[[Call], Any]
 PAGES: list[tuple[str, str, Builder]] = [
     ("/", "home.html", lambda c: home.home_page(c.store)),
     ("/search", "search.html", lambda c: home.search_page(c.store, c.query)),
-    ("/entities", "entities.html", lambda c: catalog.entities_page(c.store)),
+    ("/entities", "entities.html", lambda c: catalog.entities_page(c.store, c.query)),
     ("/entities/{name}", "entity.html", lambda c: catalog.entity_page(c.store, c.params["name"])),
-    ("/sources", "sources.html", lambda c: catalog.sources_page(c.store)),
+    ("/sources", "sources.html", lambda c: catalog.sources_page(c.store, c.query)),
     ("/sources/{name}", "source.html", lambda c: catalog.source_page(c.store, c.params["name"])),
-    ("/feature-views", "views.html", lambda c: catalog.views_page(c.store)),
+    ("/feature-views", "views.html", lambda c: catalog.views_page(c.store, c.query)),
     (
         "/feature-views/{name}",
         "view.html",
         lambda c: catalog.view_page(c.store, c.params["name"], c.query),
     ),
     ("/features", "features.html", lambda c: catalog.features_page(c.store, c.query)),
-    ("/feature-services", "services.html", lambda c: catalog.services_page(c.store)),
+    ("/feature-services", "services.html", lambda c: catalog.services_page(c.store, c.query)),
     (
         "/feature-services/{name}",
         "service.html",

@@ -238,6 +238,33 @@ def test_lists_sort_filter_and_page_in_the_url(app: Any) -> None:
     assert aucs[: len(known)] == known  # versions without the metric come last
 
 
+@pytest.mark.parametrize("path", ["/ui/feature-views", "/ui/entities", "/ui/sources"])
+def test_catalog_lists_sort_filter_and_page_in_the_url(app: Any, path: str) -> None:
+    web = client(app)
+    everything = web.get(f"{path}.json", params={"limit": 500}).json()
+    names = [o["name"] for o in everything["objects"]]
+    assert len(names) >= 2
+    assert names == sorted(names)
+    assert everything["paging"]["total"] == len(names)
+    first = web.get(f"{path}.json", params={"limit": 1, "sort": "-name"}).json()
+    assert [o["name"] for o in first["objects"]] == [max(names)]
+    assert first["paging"]["next_offset"] == 1
+    second = web.get(f"{path}.json", params={"limit": 1, "offset": 1, "sort": "-name"}).json()
+    assert [o["name"] for o in second["objects"]] == [sorted(names)[-2]]
+    wanted = names[0][:5].upper()
+    only = web.get(f"{path}.json", params={"q": wanted}).json()
+    assert only["objects"]
+    assert all(
+        wanted.casefold() in (o["name"] + str(o["spec"].get("description") or "")).casefold()
+        for o in only["objects"]
+    )
+    html = web.get(path, params={"limit": 1}).text
+    assert 'rel="next"' in html
+    assert "aria-sort" in html
+    nothing = web.get(path, params={"q": "no-such-object"}).text
+    assert "None named or described like" in nothing
+
+
 def test_search_finds_every_kind(app: Any) -> None:
     hits = client(app).get("/ui/search.json", params={"q": "trip"}).json()["hits"]
     kinds = {h["kind"] for h in hits}
