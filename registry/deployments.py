@@ -352,7 +352,8 @@ class Deployments:
                 .where(ProjectRow.name == self.project)
                 .order_by(EnvironmentRow.name, ModelRow.name)
             ).all()
-            return [_revision(session, m, e, row) for row, m, e in rows]
+            targets = _targets(session, [row.id for row, _, _ in rows])
+            return [_revision(session, m, e, row, targets[row.id]) for row, m, e in rows]
 
     # --- internals -------------------------------------------------------------------------
 
@@ -598,15 +599,33 @@ def _require_approved_card(
         )
 
 
+def _targets(session: Session, revision_ids: Sequence[int]) -> dict[int, list[Target]]:
+    """The targets of several revisions in one query (in chunks that every database's
+    parameter limit admits), each revision's in the order they were written."""
+    found: dict[int, list[Target]] = {i: [] for i in revision_ids}
+    ids = list(found)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(DeploymentTargetRow, ModelVersionRow.version)
+            .join(ModelVersionRow, ModelVersionRow.id == DeploymentTargetRow.model_version_id)
+            .where(DeploymentTargetRow.revision_id.in_(ids[start : start + 500]))
+            .order_by(DeploymentTargetRow.id)
+        ).all()
+        for t, v in rows:
+            found[t.revision_id].append(Target(v, t.role, t.share, t.arm))
+    return found
+
+
 def _revision(
-    session: Session, model: str, environment: str, row: DeploymentRevisionRow
+    session: Session,
+    model: str,
+    environment: str,
+    row: DeploymentRevisionRow,
+    targets: Sequence[Target] | None = None,
 ) -> DeploymentRevision:
-    targets = session.execute(
-        select(DeploymentTargetRow, ModelVersionRow.version)
-        .join(ModelVersionRow, ModelVersionRow.id == DeploymentTargetRow.model_version_id)
-        .where(DeploymentTargetRow.revision_id == row.id)
-        .order_by(DeploymentTargetRow.id)
-    ).all()
+    """A revision as a value; its targets read here unless the caller read them in bulk."""
+    if targets is None:
+        targets = _targets(session, [row.id])[row.id]
     return DeploymentRevision(
         model=model,
         environment=environment,
@@ -615,7 +634,7 @@ def _revision(
         created_by=row.created_by,
         created_at=row.created_at,
         reason=row.reason,
-        targets=tuple(Target(v, t.role, t.share, t.arm) for t, v in targets),
+        targets=tuple(targets),
         mode=row.mode,
         policy=row.policy,
         evidence=row.evidence,

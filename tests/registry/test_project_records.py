@@ -58,6 +58,45 @@ def test_deployments_history_and_search_and_lineage(project: ProjectRegistry) ->
     assert project.lineage.of_version("churn", 2).feature_views == []
 
 
+def test_live_deployments_are_read_in_a_fixed_number_of_queries(
+    project: ProjectRegistry, reg: Registry
+) -> None:
+    """The UI's view page and lineage list every live deployment: their targets are read
+    together, not one query per deployment (the UI benchmark found 100 queries for 100)."""
+    from sqlalchemy import event
+
+    def queries_for_list_live() -> int:
+        spent: list[str] = []
+
+        def count(*args: object) -> None:
+            if str(args[2]) != "BEGIN":
+                spent.append(str(args[2]))
+
+        event.listen(reg.db.engine, "before_cursor_execute", count)
+        try:
+            live = project.deployments.list_live()
+        finally:
+            event.remove(reg.db.engine, "before_cursor_execute", count)
+        assert all(r.targets for r in live)
+        return len(spent)
+
+    project.deployments.deploy("churn", "production", [Target(1)])
+    few = queries_for_list_live()
+    for env in ("staging", "eu", "us", "asia"):
+        project.deployments.deploy(
+            "churn", env, [Target(1, "primary", 50), Target(2, "canary", 50)]
+        )
+    live = project.deployments.list_live()
+    assert [(r.environment, [t.version for t in r.targets]) for r in live] == [
+        ("asia", [1, 2]),
+        ("eu", [1, 2]),
+        ("production", [1]),
+        ("staging", [1, 2]),
+        ("us", [1, 2]),
+    ]
+    assert queries_for_list_live() == few
+
+
 def test_monitoring_records_round_trip(reg: Registry) -> None:
     monitoring = reg.monitoring
     windows = [
