@@ -402,6 +402,19 @@ class Browse:
             )
         return found is not None
 
+    def model_names(self, project: str, *, limit: int = 500) -> list[str]:
+        """The first ``limit`` model names of the project, by name (one indexed query; for
+        pages that only link to models)."""
+        with self._db.read() as session:
+            return list(
+                session.scalars(
+                    select(ModelRow.name)
+                    .where(ModelRow.project_id == _project_id(project))
+                    .order_by(ModelRow.name)
+                    .limit(limit)
+                )
+            )
+
     def versions(
         self,
         project: str,

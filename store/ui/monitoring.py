@@ -84,7 +84,7 @@ def monitoring_page(store: FeatureStore) -> MonitoringPage:
         alerts=tuple(monitoring.alerts(store.project, limit=LIMIT)),
         validation_runs=tuple(monitoring.validation_runs(store.project, limit=LIMIT)),
         experiments=tuple(store.model_registry.experiments.list()),
-        models=tuple(m.name for m in store.registry.browse.models(store.project, limit=500).rows),
+        models=tuple(store.registry.browse.model_names(store.project, limit=500)),
     )
 
 

@@ -316,3 +316,9 @@ def test_pages_spend_a_bounded_number_of_queries(
         web.get(url)
         spent[url] = len(queries)
     assert {u: n for u, n in spent.items() if n > MAX_QUERIES} == {}
+
+
+def test_monitoring_lists_every_model_by_name(app: Any) -> None:
+    page = client(app).get("/ui/monitoring.json").json()
+    assert page["models"] == sorted(page["models"])
+    assert {MODEL, "hostile.model"} <= set(page["models"])
