@@ -121,6 +121,9 @@ class DriftRecord:
     n_reference: int
     n_current: int
     tests: Mapping[str, Any]
+    histogram: Mapping[str, Any] | None = None
+    """For a numeric feature: ``edges`` (the inner bin edges), ``reference`` and ``current``
+    (counts per bin, one more than the edges)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -379,6 +382,7 @@ class Monitoring:
                         n_reference=result.n_reference,
                         n_current=result.n_current,
                         tests=dict(result.tests),
+                        histogram=None if result.histogram is None else dict(result.histogram),
                         created_at=utc_now(),
                     )
                 )
@@ -423,6 +427,7 @@ class Monitoring:
                     n_reference=r.n_reference,
                     n_current=r.n_current,
                     tests=r.tests,
+                    histogram=r.histogram,
                 )
                 for r in rows
             ]

@@ -580,6 +580,8 @@ class DriftResultRow(Base):
     n_current: Mapped[int] = mapped_column(Integer)
     tests: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # The reference's and the window's values in the same bins (revision 0010).
+    histogram: Mapped[dict[str, Any] | None]
 
 
 # --- alerts (revision 0006) ------------------------------------------------------------------

@@ -86,6 +86,7 @@ __all__ = [
     "DriftError",
     "DriftResult",
     "FeatureDrift",
+    "Histogram",
     "NumericProfile",
     "adjust",
     "adjust_family",
@@ -243,6 +244,18 @@ class FeatureDrift:
     nulls_current: int
     tests: tuple[DriftResult, ...] = ()
     p_adjusted: float | None = None
+    histogram: Histogram | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """A numeric feature's reference and current values counted in the same bins (the PSI
+    bins: the reference's deciles, the outer bins open): ``edges`` are the inner edges, so
+    there is one more count than edges on each side. Pictures of a window draw this."""
+
+    edges: tuple[float, ...]
+    reference: tuple[int, ...]
+    current: tuple[int, ...]
 
 
 def profile(
@@ -342,6 +355,7 @@ def compare(
         raise DriftError(f"no tests named {unknown}; thresholds apply to {sorted(THRESHOLDS)}")
     limits = {**THRESHOLDS, **(thresholds or {})}
     cur = _column(current)
+    histogram = None
     ref: NumericProfile | CategoricalProfile | npt.NDArray[Any]
     if isinstance(reference, NumericProfile | CategoricalProfile):
         ref = reference
@@ -363,6 +377,12 @@ def compare(
             n_ref, measures = r.size, _exact(r, x) if r.size and x.size else None
         n_cur = x.size
         tests = _numeric_tests(measures, n_ref, n_cur, limits) if measures else ()
+        if measures:
+            histogram = Histogram(
+                tuple(float(e) for e in measures[5]),
+                tuple(int(c) for c in measures[2]),
+                tuple(int(c) for c in measures[3]),
+            )
     else:
         raise DriftError(
             f"feature {feature!r}: the reference is numeric but the current values are "
@@ -379,6 +399,7 @@ def compare(
         nulls_reference=ref_nulls,
         nulls_current=cur_nulls,
         tests=tests,
+        histogram=histogram,
     )
     return result if min(n_ref, n_cur) < min_count else _decided(result, result.p_value, alpha)
 
@@ -516,7 +537,8 @@ def adjust_family(
 
 # --- numeric -------------------------------------------------------------------------------
 
-_Measures = tuple[float, float, IntArray, IntArray, float]  # ks, w1, bins ref/cur, std
+# ks, w1, PSI bins of the reference and the current values, std, the bins' inner edges
+_Measures = tuple[float, float, IntArray, IntArray, float, FloatArray]
 
 
 def _exact(r: FloatArray, x: FloatArray) -> _Measures:
@@ -531,7 +553,7 @@ def _exact(r: FloatArray, x: FloatArray) -> _Measures:
     ks = max(float(gap[last].max()), -float(gap[last].min()))
     w1 = float(np.vecdot(np.abs(gap[:-1]), np.diff(values)))
     edges = _edges(rs, BINS)
-    return ks, w1, _bin_counts(rs, edges), _bin_counts(xs, edges), float(rs.std())
+    return ks, w1, _bin_counts(rs, edges), _bin_counts(xs, edges), float(rs.std()), edges
 
 
 def _against_profile(ref: NumericProfile, x: FloatArray) -> _Measures:
@@ -557,13 +579,13 @@ def _against_profile(ref: NumericProfile, x: FloatArray) -> _Measures:
     if upto[-1] < n:
         w1 += float(np.sum(x[x > u[-1]] - u[-1])) / n
     cur_bins = np.diff(upto[np.searchsorted(u, ref.bin_edges)], prepend=0, append=n)
-    return float(ks), w1, np.asarray(ref.bin_counts), cur_bins, ref.std
+    return float(ks), w1, np.asarray(ref.bin_counts), cur_bins, ref.std, np.asarray(ref.bin_edges)
 
 
 def _numeric_tests(
     measures: _Measures, n_ref: int, n_cur: int, limits: Mapping[str, float]
 ) -> tuple[DriftResult, ...]:
-    ks, w1, ref_bins, cur_bins, std = measures
+    ks, w1, ref_bins, cur_bins, std, _ = measures
     p_ref = np.maximum(ref_bins / ref_bins.sum(), PSI_FLOOR)
     p_cur = np.maximum(cur_bins / cur_bins.sum(), PSI_FLOOR)
     psi = float(np.sum((p_cur - p_ref) * np.log(p_cur / p_ref)))

@@ -192,6 +192,13 @@ class DriftReport:
                     }
                     for t in r.tests
                 },
+                histogram=None
+                if r.histogram is None
+                else {
+                    "edges": list(r.histogram.edges),
+                    "reference": list(r.histogram.reference),
+                    "current": list(r.histogram.current),
+                },
             )
             for window in self.windows
             for r in window.results

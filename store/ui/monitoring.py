@@ -3,8 +3,9 @@ and one model's drift results (per feature, every window's verdict and tests, th
 reference's histogram) and online experiment results with their intervals.
 
 Everything here is what monitoring recorded in the registry; a page never runs a check
-(a GET must not write a drift run). The histograms of a current window next to the
-reference are in ``silage monitor report``, which reads the predictions log.
+(a GET must not write a drift run). Each drift result keeps the reference's and the
+window's values counted in the same bins, so the newest window is drawn beside the
+reference from the registry alone; ``silage monitor report`` draws every window.
 """
 
 from __future__ import annotations
@@ -40,12 +41,15 @@ class MonitoringPage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeatureDrift:
-    """One feature's drift windows (newest first) and its reference histogram."""
+    """One feature's drift windows (newest first), its reference histogram, and the newest
+    window's values beside the reference's in the same bins (``window_svg``; empty for
+    categorical features and for results recorded before drift runs kept their bins)."""
 
     feature: str
     latest_verdict: str
     windows: tuple[DriftRecord, ...]
     reference: FeatureStatistics | None
+    window_svg: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,6 +120,7 @@ def model_monitoring_page(
             latest_verdict=windows[-1].verdict,
             windows=tuple(sorted(windows, key=lambda w: w.window_start, reverse=True)),
             reference=reference_stats.get(name),
+            window_svg=_window_svg(name, windows[-1]),
         )
         for name, windows in sorted(by_feature.items())
     )
@@ -150,6 +155,23 @@ def model_monitoring_page(
         features=features,
         comparisons=tuple(reversed(comparisons)),
         alerts=alerts[:LIMIT],
+    )
+
+
+def _window_svg(feature: str, window: DriftRecord) -> str:
+    """The window's share of values per bin beside the reference's (shares, so a small
+    window and a large reference compare by shape)."""
+    from store.ui import svg
+
+    bins = window.histogram or {}
+    reference = [float(c) for c in bins.get("reference", [])]
+    current = [float(c) for c in bins.get("current", [])]
+    if not reference or len(reference) != len(current) or not sum(reference) or not sum(current):
+        return ""
+    return svg.paired_histogram(
+        [c / sum(reference) for c in reference],
+        [c / sum(current) for c in current],
+        f"{feature} in the window from {window.window_start:%Y-%m-%d %H:%M} UTC",
     )
 
 

@@ -130,10 +130,16 @@ def test_monitoring_records_round_trip(reg: Registry) -> None:
                 n_reference=100,
                 n_current=90,
                 tests={"ks": 0.4},
+                histogram={"edges": [0.5], "reference": [60, 40], "current": [30, 60]},
             )
         ],
     )
     assert [d.verdict for d in monitoring.drift_results("demo", "churn")] == ["drift"]
+    assert monitoring.drift_results("demo", "churn")[0].histogram == {
+        "edges": [0.5],
+        "reference": [60, 40],
+        "current": [30, 60],
+    }
     monitoring.save_alert_rule("demo", "auc_drop", {"metric": "auc"})
     assert monitoring.alert_rules("demo") == {"auc_drop": {"metric": "auc"}}
     event = AlertEvent(

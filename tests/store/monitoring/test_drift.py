@@ -130,6 +130,28 @@ def test_psi_equals_the_formula_on_both_paths(seed: int) -> None:
     )
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_the_recorded_histogram_counts_both_sides_in_the_reference_deciles(seed: int) -> None:
+    """What the UI draws beside the reference: both sides counted in the same bins, on the
+    exact path and against a stored profile alike, and equal to a plain NumPy count."""
+    rng = np.random.default_rng(seed)
+    ref = np.round(rng.normal(size=3_000), 1 if seed % 2 else 6)  # ties on odd seeds
+    cur = np.round(rng.normal(0.5, 1.2, size=700), 1 if seed % 2 else 6)
+    exact = compare(ref, cur, feature="x").histogram
+    stored = compare(profile(ref), cur, feature="x").histogram
+    assert exact is not None
+    assert stored is not None
+    assert exact == stored
+    assert sum(exact.reference) == ref.size
+    assert sum(exact.current) == cur.size
+    assert len(exact.current) == len(exact.edges) + 1
+    # (-inf, e0], (e0, e1], ..., (e_last, inf): np.searchsorted with side="left" on the edges
+    bins = np.searchsorted(np.asarray(exact.edges), cur, side="left")
+    assert list(np.bincount(bins, minlength=len(exact.edges) + 1)) == list(exact.current)
+    categorical = compare(profile(np.array(["a", "b"] * 50)), ["a"] * 60, feature="c")
+    assert categorical.histogram is None
+
+
 def test_psi_of_an_unseen_range_is_large_but_finite() -> None:
     ref = np.arange(1_000.0)
     result = compare(profile(ref), ref + 10_000, feature="x")

@@ -322,3 +322,15 @@ def test_monitoring_lists_every_model_by_name(app: Any) -> None:
     page = client(app).get("/ui/monitoring.json").json()
     assert page["models"] == sorted(page["models"])
     assert {MODEL, "hostile.model"} <= set(page["models"])
+
+
+def test_model_monitoring_draws_the_newest_window_beside_the_reference(app: Any) -> None:
+    page = client(app).get(f"/ui/monitoring/{MODEL}.json").json()
+    numeric = [f for f in page["features"] if f["window_svg"]]
+    assert numeric, "no feature has its newest window drawn"
+    for f in numeric:
+        newest = f["windows"][0]["histogram"]
+        assert sum(newest["current"]) == f["windows"][0]["n_current"]
+        assert "reference (grey) and current (blue)" in f["window_svg"]
+    html = client(app).get(f"/ui/monitoring/{MODEL}").text
+    assert "The newest window" in html
