@@ -110,27 +110,31 @@ class Lineage:
 
     def users_of(self, feature_view: str, feature: str | None = None) -> FeatureUsers:
         """Model versions trained on a view (or one feature of it), and where they are live."""
-        with self._db.read() as session:
-            query = (
-                select(ModelRow.name, ModelVersionRow.version)
-                .join(ModelVersionRow, ModelVersionRow.model_id == ModelRow.id)
-                .join(TrainingSetRow, TrainingSetRow.id == ModelVersionRow.training_set_id)
-                .join(
-                    TrainingSetFeatureRow,
-                    TrainingSetFeatureRow.training_set_id == TrainingSetRow.id,
-                )
-                .join(
-                    FeatureViewVersionRow,
-                    FeatureViewVersionRow.id == TrainingSetFeatureRow.feature_view_version_id,
-                )
-                .join(FeatureViewRow, FeatureViewRow.id == FeatureViewVersionRow.feature_view_id)
-                .join(ProjectRow, ProjectRow.id == ModelRow.project_id)
-                .where(ProjectRow.name == self._models.project, FeatureViewRow.name == feature_view)
-                .distinct()
-                .order_by(ModelRow.name, ModelVersionRow.version)
+        # From the view outwards: its versions, the training sets that read them, the model
+        # versions trained on those sets (each step an indexed lookup), rather than joining
+        # every model version to every training-set feature and keeping the view's.
+        view_versions = (
+            select(FeatureViewVersionRow.id)
+            .join(FeatureViewRow, FeatureViewRow.id == FeatureViewVersionRow.feature_view_id)
+            .join(ProjectRow, ProjectRow.id == FeatureViewRow.project_id)
+            .where(ProjectRow.name == self._models.project, FeatureViewRow.name == feature_view)
+        )
+        sets = select(TrainingSetFeatureRow.training_set_id).where(
+            TrainingSetFeatureRow.feature_view_version_id.in_(view_versions)
+        )
+        if feature is not None:
+            sets = sets.where(TrainingSetFeatureRow.feature == feature)
+        query = (
+            select(ModelRow.name, ModelVersionRow.version)
+            .join(ModelVersionRow, ModelVersionRow.model_id == ModelRow.id)
+            .join(ProjectRow, ProjectRow.id == ModelRow.project_id)
+            .where(
+                ProjectRow.name == self._models.project,
+                ModelVersionRow.training_set_id.in_(sets),
             )
-            if feature is not None:
-                query = query.where(TrainingSetFeatureRow.feature == feature)
+            .order_by(ModelRow.name, ModelVersionRow.version)
+        )
+        with self._db.read() as session:
             versions = tuple((str(m), int(v)) for m, v in session.execute(query).all())
         users = set(versions)
         live = tuple(

@@ -282,7 +282,10 @@ class TrainingSetFeatureRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     training_set_id: Mapped[int] = mapped_column(ForeignKey("training_sets.id", ondelete="CASCADE"))
-    feature_view_version_id: Mapped[int] = mapped_column(ForeignKey("feature_view_versions.id"))
+    # Indexed (revision 0010): "which training sets, and so which models, use this view".
+    feature_view_version_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_view_versions.id"), index=True
+    )
     position: Mapped[int] = mapped_column(Integer)
     feature: Mapped[str] = mapped_column(String(200))
     column_name: Mapped[str] = mapped_column(String(400))
@@ -319,7 +322,8 @@ class ModelVersionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column(Integer)
-    training_set_id: Mapped[int | None] = mapped_column(ForeignKey("training_sets.id"))
+    # Indexed (revision 0010): the model versions trained on a training set.
+    training_set_id: Mapped[int | None] = mapped_column(ForeignKey("training_sets.id"), index=True)
     artifact_path: Mapped[str] = mapped_column(String(1000))
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     artifact_size: Mapped[int] = mapped_column(Integer)
