@@ -59,7 +59,10 @@ PAGES = [
     ("search", "/ui/search?q=driver"),
     ("missing", "/ui/models/no_such_model"),
 ]
-ARIA = ("home", "version", "card", "lineage", "deployment", "feature_view")
+# Pages whose structure does not depend on the generated data's values (the card and the
+# home page's activity list carry statistics and counts that vary with the hour the worked
+# example runs in, so their shape is checked by axe and the fast tier instead).
+ARIA = ("version", "lineage", "deployment", "feature_view")
 SERIOUS = ("serious", "critical")
 
 
@@ -181,10 +184,10 @@ def test_a_page_opens_cleanly_and_accessibly(
 
 def normalized(snapshot: str) -> str:
     """An ARIA snapshot without what changes from one seeding to the next: relative times,
-    hexadecimal ids and hashes, and digits."""
+    hexadecimal ids and hashes, and numbers (sign, separators and decimals included)."""
     snapshot = re.sub(r"\b(just now|\d+ (second|minute|hour|day)s? ago)\b", "<when>", snapshot)
     snapshot = re.sub(r"\b[0-9a-f]{8,}\b", "<hex>", snapshot)
-    return re.sub(r"\d+", "0", snapshot)
+    return re.sub(r"-?\d+(?:[.,]\d+)*(?:e[-+]?\d+)?", "0", snapshot)
 
 
 @pytest.mark.slow
