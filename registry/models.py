@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -171,7 +172,7 @@ class ModelRegistry:
                     model_type=info["model_type"],
                     params=info["params"],
                     metrics=dict(metrics),
-                    tags=dict(tags or {}),
+                    tags=_jsonable(dict(tags or {})),
                     input_features={"names": info["features"], "classes": info["classes"]},
                     description=description,
                     created_by=who,
@@ -240,12 +241,14 @@ class ModelRegistry:
         """Every version of a model, oldest first."""
         with self._db.read() as session:
             model = self._model(session, name)
-            rows = session.scalars(
-                select(ModelVersionRow)
+            rows = session.execute(
+                select(ModelVersionRow, TrainingSetRow.name)
+                .outerjoin(TrainingSetRow, TrainingSetRow.id == ModelVersionRow.training_set_id)
                 .where(ModelVersionRow.model_id == model.id, ModelVersionRow.deleted_at.is_(None))
                 .order_by(ModelVersionRow.version)
             ).all()
-            return [_version(session, model, row) for row in rows]
+            aliases = aliases_of(session, [row.id for row, _ in rows])
+            return [version_value(row, name, ts, aliases[row.id]) for row, ts in rows]
 
     def list_models(self) -> list[str]:
         """Names of the project's models."""
@@ -371,11 +374,19 @@ def _numbers(metrics: Mapping[str, Any]) -> dict[str, float]:
                 f"metric {key!r} is {value!r}, not a number; metrics must be numbers "
                 f"(put other facts in tags)"
             ) from None
+        if not math.isfinite(out[str(key)]):
+            raise RegistryError(
+                f"metric {key!r} is {value!r}; metrics must be finite numbers, since "
+                f"searches, comparisons and promotion gates compare them (record a failed "
+                f"evaluation as a tag)"
+            )
     return out
 
 
 def _jsonable(value: Any) -> Any:
     """Parameters as JSON: plain values kept, numpy scalars unwrapped, other objects as repr."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # 'nan', 'inf': JSON has no such numbers, PostgreSQL refuses them
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if hasattr(value, "item") and callable(value.item):
@@ -438,13 +449,30 @@ def _version(session: Session, model: ModelRow, row: ModelVersionRow) -> ModelVe
         if row.training_set_id is not None
         else None
     )
-    aliases = session.scalars(
-        select(ModelAliasRow.alias)
-        .where(ModelAliasRow.model_version_id == row.id)
-        .order_by(ModelAliasRow.alias)
-    ).all()
+    return version_value(row, model.name, training_set, aliases_of(session, [row.id])[row.id])
+
+
+def aliases_of(session: Session, version_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The aliases of several versions in one query, each version's sorted by name."""
+    found: dict[int, list[str]] = {i: [] for i in version_ids}
+    ids = list(found)
+    for start in range(0, len(ids), 500):
+        rows = session.execute(
+            select(ModelAliasRow.model_version_id, ModelAliasRow.alias)
+            .where(ModelAliasRow.model_version_id.in_(ids[start : start + 500]))
+            .order_by(ModelAliasRow.alias)
+        ).all()
+        for version_id, alias in rows:
+            found[version_id].append(alias)
+    return {i: tuple(names) for i, names in found.items()}
+
+
+def version_value(
+    row: ModelVersionRow, model: str, training_set: str | None, aliases: tuple[str, ...]
+) -> ModelVersion:
+    """A version row as a value, given what other tables say about it."""
     return ModelVersion(
-        model=model.name,
+        model=model,
         version=row.version,
         training_set=training_set,
         artifact_path=row.artifact_path,
@@ -460,7 +488,7 @@ def _version(session: Session, model: ModelRow, row: ModelVersionRow) -> ModelVe
         description=row.description,
         created_by=row.created_by,
         created_at=row.created_at,
-        aliases=tuple(aliases),
+        aliases=aliases,
     )
 
 

@@ -23,10 +23,10 @@ from registry.deployments import Deployments
 from registry.errors import RegistryError
 from registry.experiments import Experiments, RetrainingRuns
 from registry.lineage import Lineage
-from registry.models import ModelRegistry, ModelVersion
-from registry.search import lookup, matches, parse_filter
+from registry.models import ModelRegistry, ModelVersion, aliases_of, version_value
+from registry.search import order_clause, parse_filter, where_clause
 from registry.storage import FileStore
-from registry.tables import ModelRow, ModelVersionRow, ProjectRow, utc_now
+from registry.tables import ModelRow, ModelVersionRow, ProjectRow, TrainingSetRow, utc_now
 from registry.tokens import Tokens
 from registry.training_sets import TrainingSets
 
@@ -113,54 +113,35 @@ class ProjectRegistry:
         a sort key come last.
         """
         tree = parse_filter(filter_string)
-        live = self.deployments.list_live()
-        facts = []
-        for name in self.models.list_models():
-            for version in self.models.list_versions(name):
-                lineage = self.lineage.of_version(name, version.version)
-                facts.append(
-                    (
-                        version,
-                        {
-                            "name": name,
-                            "version": version.version,
-                            "model_type": version.model_type,
-                            "training_set": version.training_set,
-                            "description": version.description,
-                            "created_by": version.created_by,
-                            "created_at": version.created_at,
-                            "tags": dict(version.tags),
-                            "metrics": dict(version.metrics),
-                            "params": dict(version.params),
-                            "uses_feature": {
-                                f"{f.feature_view}:{f.feature}" for f in lineage.features
-                            },
-                            "uses_view": {f.feature_view for f in lineage.features},
-                            "deployed_in": {
-                                r.environment
-                                for r in live
-                                if r.model == name and version.version in r.versions()
-                            },
-                            "alias": set(version.aliases),
-                        },
-                    )
-                )
-        found = [(v, f) for v, f in facts if matches(tree, f)]
-        for item in reversed(list(order_by)):
-            field, _, direction = item.strip().partition(" ")
-            descending = direction.strip().upper() == "DESC"
-            present = [p for p in found if lookup(field, p[1]) is not None]
-            absent = [p for p in found if lookup(field, p[1]) is None]
-            present.sort(key=lambda p: lookup(field, p[1]), reverse=descending)
-            found = present + absent
         try:
             start = int(page_token) if page_token else 0
         except ValueError:
-            raise RegistryError(
-                f"page_token {page_token!r} is not one this search returned"
-            ) from None
+            start = -1
+        if start < 0:
+            raise RegistryError(f"page_token {page_token!r} is not one this search returned")
         if max_results < 1:
             raise RegistryError("max_results must be at least 1")
-        page = found[start : start + max_results]
-        more = start + max_results < len(found)
-        return SearchPage(tuple(v for v, _ in page), str(start + max_results) if more else None)
+        dialect = self._db.dialect
+        with self._db.read() as session:
+            rows = session.execute(
+                select(ModelVersionRow, ModelRow.name, TrainingSetRow.name)
+                .join(ModelRow, ModelRow.id == ModelVersionRow.model_id)
+                .join(ProjectRow, ProjectRow.id == ModelRow.project_id)
+                .outerjoin(TrainingSetRow, TrainingSetRow.id == ModelVersionRow.training_set_id)
+                .where(
+                    ProjectRow.name == self.project,
+                    ModelVersionRow.deleted_at.is_(None),
+                    where_clause(tree, dialect),
+                )
+                .order_by(*order_clause(order_by, dialect))
+                .offset(start)
+                .limit(max_results + 1)
+            ).all()
+            page = rows[:max_results]
+            aliases = aliases_of(session, [row.id for row, _, _ in page])
+            versions = tuple(
+                version_value(row, model, training_set, aliases[row.id])
+                for row, model, training_set in page
+            )
+        more = len(rows) > max_results
+        return SearchPage(versions, str(start + max_results) if more else None)

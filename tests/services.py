@@ -73,7 +73,12 @@ def unique_name(prefix: str = "silage_test") -> str:
 
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
-    """A new, empty database on the test server, dropped afterwards; yields its URL."""
+    """A new, empty database on the test server, dropped afterwards; yields its URL.
+
+    The database sorts text by an English locale's rules (ICU's ``en-US``, where ``'a' <
+    'B'``), as a team's server usually does, not by code point as a ``C`` server would:
+    SQL whose order depends on the collation must say so to pass here.
+    """
     import sqlalchemy as sa
 
     server = postgres_server()
@@ -81,7 +86,12 @@ def fresh_postgres_database() -> Iterator[str]:
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            conn.execute(
+                sa.text(
+                    f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
+                    f"ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+                )
+            )
         yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
