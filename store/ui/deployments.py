@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from registry import DeploymentRevision
-from store.ui.context import NotFound
+from store.ui.context import NotFound, Paging, page_args
 
 if TYPE_CHECKING:
     from store.feature_store import FeatureStore
@@ -28,6 +28,7 @@ class DeploymentsPage:
 
     title: str
     live: tuple[DeploymentRevision, ...]
+    paging: Paging
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,9 +46,15 @@ class DeploymentPage:
     served_at: DeploymentRevision | None
 
 
-def deployments_page(store: FeatureStore) -> DeploymentsPage:
+def deployments_page(store: FeatureStore, query: Mapping[str, str]) -> DeploymentsPage:
+    offset, limit, sort, text = page_args(query, "model")
+    page = store.registry.browse.live_deployment_page(
+        store.project, contains=text, sort=sort, offset=offset, limit=limit
+    )
     return DeploymentsPage(
-        title="Deployments", live=tuple(store.registry.browse.live_deployments(store.project))
+        title="Deployments",
+        live=page.rows,
+        paging=Paging(offset=offset, limit=limit, total=page.total, sort=sort, filter=text),
     )
 
 

@@ -111,7 +111,7 @@ PAGES: list[tuple[str, str, Builder]] = [
         "lineage.html",
         lambda c: lineage.lineage_page(c.store, c.params["name"], c.params["number"], c.links),
     ),
-    ("/deployments", "deployments.html", lambda c: deployments.deployments_page(c.store)),
+    ("/deployments", "deployments.html", lambda c: deployments.deployments_page(c.store, c.query)),
     (
         "/deployments/{model}/{environment}",
         "deployment.html",

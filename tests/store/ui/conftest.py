@@ -54,5 +54,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeatureStore]:
         description=HOSTILE,
     )
     project.cards.update("hostile.model", hostile.version, {"intended_use": HOSTILE})
+    project.deployments.deploy("hostile.model", "staging", version=hostile.version, reason=HOSTILE)
     yield store
     store.close()

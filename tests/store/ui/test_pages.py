@@ -265,6 +265,29 @@ def test_catalog_lists_sort_filter_and_page_in_the_url(app: Any, path: str) -> N
     assert "None named or described like" in nothing
 
 
+def test_the_deployments_list_sorts_filters_and_pages_in_the_url(app: Any) -> None:
+    web = client(app)
+    everything = web.get("/ui/deployments.json", params={"limit": 500}).json()
+    live = [(d["model"], d["environment"]) for d in everything["live"]]
+    assert len(live) >= 2
+    assert live == sorted(live)
+    assert everything["paging"]["total"] == len(live)
+    by_environment = web.get("/ui/deployments.json", params={"sort": "-environment"}).json()
+    environments = [d["environment"] for d in by_environment["live"]]
+    assert environments == sorted(environments, reverse=True)
+    first = web.get("/ui/deployments.json", params={"limit": 1}).json()
+    second = web.get("/ui/deployments.json", params={"limit": 1, "offset": 1}).json()
+    assert [(d["model"], d["environment"]) for d in first["live"] + second["live"]] == live[:2]
+    assert first["paging"]["next_offset"] == 1
+    model = live[0][0]
+    only = web.get("/ui/deployments.json", params={"q": model.upper()}).json()
+    assert {d["model"] for d in only["live"]} == {model}
+    html = web.get("/ui/deployments", params={"limit": 1}).text
+    assert 'rel="next"' in html
+    assert 'aria-sort="ascending"' in html
+    assert "No live deployment named like" in web.get("/ui/deployments?q=nowhere").text
+
+
 def test_search_finds_every_kind(app: Any) -> None:
     hits = client(app).get("/ui/search.json", params={"q": "trip"}).json()["hits"]
     kinds = {h["kind"] for h in hits}
