@@ -42,6 +42,7 @@ from store.definitions.expectations import (
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView, FeatureViewProjection
 from store.definitions.field import Field
+from store.definitions.label_view import ConflictPolicy, LabelView
 from store.definitions.on_demand import OnDemandFeatureView, on_demand_feature_view
 from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
@@ -70,6 +71,7 @@ __all__ = [
     "AllowedValues",
     "Compare",
     "ConfigError",
+    "ConflictPolicy",
     "DataValidationError",
     "DefinitionError",
     "DriftReference",
@@ -81,6 +83,7 @@ __all__ = [
     "Field",
     "FileSource",
     "Freshness",
+    "LabelView",
     "Matches",
     "NullShare",
     "ObjectNotFoundError",

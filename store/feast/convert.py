@@ -28,6 +28,9 @@ Conversions, and what is refused:
   modes, ``singleton``. Refused: ``input_schema``, aggregations, other modes.
 - ``FeatureService``: its selections (string references ``"view"`` and ``"view:feature"``
   too). Refused: aliased projections (``with_name``), join key maps, version pins.
+- ``LabelView``: as a feature view, with its labeler field, conflict policy and reference
+  view (a join key Feast typed as String only because its entity has no value type is
+  left for the source's Parquet schema to type).
 - ``Project``: accepted; Silage takes the project from ``feature_store.yaml``.
 """
 
@@ -42,6 +45,7 @@ from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.field import Field
+from store.definitions.label_view import ConflictPolicy, LabelView
 from store.definitions.on_demand import OnDemandFeatureView
 from store.definitions.request_source import RequestSource
 from store.definitions.source import FileSource
@@ -391,6 +395,51 @@ def _feature_view(conversion: Conversion, view: Any, where: str) -> FeatureView:
     )
 
 
+def _label_view(conversion: Conversion, view: Any, where: str) -> LabelView:
+    names = list(view.entities or [])
+    if not names:
+        raise _Refused(
+            f"{where} has no entities; Silage needs at least one, e.g. entities=[driver]"
+        )
+    entities = [conversion.entity(n, where) for n in names]
+    if view.source is None:
+        raise _Refused(
+            f"{where} has no source; give it the FileSource its labels are kept in (or a "
+            f"PushSource over one)"
+        )
+    source = conversion.convert(view.source, where)
+    batch = getattr(view.source, "batch_source", None) or view.source
+    timestamps = {batch.timestamp_field, batch.created_timestamp_column}
+    schema = []
+    for feast_field in [*view.entity_columns, *view.features]:
+        if feast_field.name in timestamps:
+            continue
+        entity_name = next(
+            (n for n, e in zip(names, entities, strict=True) if e.join_key == feast_field.name),
+            None,
+        )
+        # Feast types a join key it was not told the type of as String; Silage reads the
+        # type from the source's Parquet schema instead.
+        if entity_name is not None and _entity_value_type(conversion, entity_name, where) is None:
+            continue
+        schema.append(conversion.field(feast_field, where))
+    policy = getattr(view.conflict_policy, "value", view.conflict_policy)
+    return LabelView(
+        name=view.name,
+        source=source,
+        schema=schema,
+        entities=entities,
+        ttl=view.ttl or None,
+        online=bool(view.online),
+        description=view.description or "",
+        tags=dict(view.tags or {}),
+        owner=view.owner or "",
+        labeler_field=view.labeler_field,
+        conflict_policy=ConflictPolicy(policy),
+        reference_feature_view=view.reference_feature_view or None,
+    )
+
+
 def _entity_value_type(conversion: Conversion, entity_name: str, where: str) -> DType | None:
     """The join key's type from the Feast entity's ``value_type``, when it declares one."""
     value = conversion.feast_entities.get(entity_name)
@@ -516,6 +565,7 @@ CONVERTERS: dict[str, Row] = {
     "FileSource": Row(0, _file_source),
     "RequestSource": Row(0, _request_source),
     "FeatureView": Row(1, _feature_view),
+    "LabelView": Row(1, _label_view),
     "OnDemandFeatureView": Row(2, _on_demand_feature_view),
     "FeatureService": Row(3, _feature_service),
 }

@@ -18,8 +18,10 @@ from pathlib import Path
 from store import types
 from store.definitions.feature_view import FeatureView
 from store.definitions.field import Field
+from store.definitions.label_view import LabelView
 from store.definitions.source import FileSource
 from store.errors import SourceDataError
+from store.offline.compiler.labels import LabelResolution
 from store.offline.compiler.point_in_time import FeatureColumn, ViewScan
 
 __all__ = [
@@ -205,4 +207,18 @@ def view_scan(
         keys=tuple(view_keys(view)),
         features=tuple(FeatureColumn(f.name, output, f.dtype) for f, output in chosen),
         field_mapping=tuple((view.source.field_mapping or {}).items()),
+        labels=_label_resolution(view),
+    )
+
+
+def _label_resolution(view: FeatureView) -> LabelResolution | None:
+    """How a label view's conflicts resolve before the join (None: the join's own rule,
+    the newest row, is the view's policy)."""
+    if not isinstance(view, LabelView) or view.resolves_by_row:
+        return None
+    return LabelResolution(
+        policy=view.policy.value,
+        labeler_column=view.labeler_field,
+        labels=tuple((f.name, f.dtype) for f in view.features if f.name != view.labeler_field),
+        labeler_priority=tuple(view.labeler_priority),
     )

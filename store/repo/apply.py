@@ -21,6 +21,7 @@ from registry import CatalogChange, CatalogObject, DeclaredObject, Registry
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
+from store.definitions.label_view import LabelView
 from store.definitions.on_demand import OnDemandFeatureView
 from store.definitions.request_source import RequestSource
 from store.definitions.source import FileSource
@@ -234,5 +235,6 @@ _BUILDERS: dict[tuple[str, Any], Callable[[Mapping[str, Any]], Definition]] = {
     ("data_source", "request"): RequestSource.from_spec,
     ("feature_view", None): FeatureView.from_spec,
     ("feature_view", "on_demand"): OnDemandFeatureView.from_spec,
+    ("feature_view", "label"): LabelView.from_spec,
     ("feature_service", None): FeatureService.from_spec,
 }

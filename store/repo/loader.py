@@ -32,6 +32,7 @@ from store.definitions.alerts import AlertRule
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
+from store.definitions.label_view import LabelView
 from store.definitions.on_demand import OnDemandFeatureView
 from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
@@ -52,6 +53,7 @@ DEFINITION_TYPES = (
     FileSource,
     RequestSource,
     FeatureView,
+    LabelView,
     OnDemandFeatureView,
     FeatureService,
 )
@@ -61,6 +63,7 @@ _KIND_OF: dict[type, str] = {
     FileSource: "data_source",
     RequestSource: "data_source",
     FeatureView: "feature_view",
+    LabelView: "feature_view",
     OnDemandFeatureView: "feature_view",
     FeatureService: "feature_service",
 }

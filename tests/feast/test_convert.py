@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from store import (
+    ConflictPolicy,
     Entity,
     FeatureService,
     FeatureView,
     Field,
     FileSource,
+    LabelView,
     RepoValidationError,
     RequestSource,
     on_demand_feature_view,
@@ -138,6 +140,35 @@ def test_zero_ttl_is_no_limit_a_declared_key_keeps_its_type_timestamps_go_to_the
     view = {v.name: v for v in load(repo_with(tmp_path, body)).feature_views}["forever"]
     assert view.ttl is None
     assert [(f.name, f.dtype) for f in view.schema] == [("driver_id", Int64), ("trips", Int64)]
+
+
+def test_label_view_converts_with_its_policy(tmp_path: Path) -> None:
+    body = """
+    from feast import ConflictPolicy, Entity, LabelView
+    anyone = Entity(name="anyone", join_keys=["person_id"])  # no value type: Feast says String
+    quality = LabelView(
+        name="quality", entities=[driver, anyone], source=stats_source,
+        schema=[Field(name="trips", dtype=Int64), Field(name="labeler", dtype=String)],
+        conflict_policy=ConflictPolicy.MAJORITY_VOTE, reference_feature_view="stats",
+        ttl=timedelta(0), description="reviews",
+    )
+    """
+    views = {v.name: v for v in load(repo_with(tmp_path, body)).feature_views}
+    driver, view = silage_stats()
+    expected = LabelView(
+        name="quality",
+        entities=[driver, Entity(name="anyone", join_keys=["person_id"])],
+        source=view.source,
+        schema=[
+            Field(name="driver_id", dtype=Int64),
+            Field(name="trips", dtype=Int64),
+            Field(name="labeler", dtype=String),
+        ],
+        conflict_policy=ConflictPolicy.MAJORITY_VOTE,
+        reference_feature_view="stats",
+        description="reviews",
+    )
+    assert views["quality"].to_spec() == expected.to_spec()
 
 
 def test_on_demand_view_and_service_convert(tmp_path: Path) -> None:

@@ -132,8 +132,9 @@ def online_rows(response: Mapping[str, list[Any]]) -> dict[int, dict[str, Any]]:
 
 # --- feast init's template ----------------------------------------------------------------------
 
-# What `feast init` declares that has no Silage row yet (h-types adds PushSource, LabelView,
-# Map/Json/Struct and LoggingConfig): cut from the copy the values are compared on.
+# What `feast init` declares that has no Silage row yet (PushSource, Map/Json/Struct and
+# LoggingConfig; the label view reads a push source): cut from the copy the values are
+# compared on.
 _TEMPLATE_CUT = {
     "driver_stats_push_source",
     "driver_stats_fresh_fv",
@@ -210,7 +211,7 @@ def test_feast_init_template_unsupported_objects_are_named(feast_init: Path) -> 
         with pytest.raises(RepoValidationError) as caught:
             load_repo(feast_init)
     text = str(caught.value)
-    for name in ("driver_stats_push_source", "driver_quality_labels"):
+    for name in ("driver_stats_push_source", "driver_quality_labels_push"):
         assert "feature_definitions.py: Feast " in text
         assert repr(name) in text
     assert "Silage converts these Feast objects: Entity, FeatureService" in text

@@ -49,11 +49,13 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlglot import exp
 
+from store.offline.compiler.labels import LabelResolution, raw_table_name, resolved_history
 from store.offline.compiler.query import (
     ENTITY_TABLE,
     ROW_COLUMN,
@@ -112,6 +114,8 @@ class ViewScan:
     features: tuple[FeatureColumn, ...]
     field_mapping: tuple[tuple[str, str], ...] = ()
     bucketed: bool = False
+    # A label view whose conflicts resolve before the join (see :mod:`.labels`).
+    labels: LabelResolution | None = None
 
     def source_column(self, column: str) -> str:
         """The Parquet column that ``field_mapping`` renames to ``column``."""
@@ -642,10 +646,26 @@ def compile_point_in_time(
             f"the {rendering!r} rendering of the point-in-time join cannot run in {dialect!r}; "
             f"renderings for {dialect!r}: {', '.join(usable) or 'none'}"
         )
-    setup, final = chosen.build(query)
+    # Label views are joined through their resolved history, a view over their raw rows
+    # that already holds one row per entity and write time (so no created column).
+    resolving = tuple(resolved_history(v) for v in query.views if v.labels is not None)
+    joined = dataclasses.replace(
+        query,
+        views=tuple(
+            dataclasses.replace(v, created_column=None) if v.labels is not None else v
+            for v in query.views
+        ),
+    )
+    setup, final = chosen.build(joined)
     return CompiledQuery(
-        setup=tuple(s.sql(dialect=dialect, pretty=pretty) for s in setup),
+        setup=tuple(s.sql(dialect=dialect, pretty=pretty) for s in (*resolving, *setup)),
         query=final.sql(dialect=dialect, pretty=pretty),
-        sources=tuple(SourceTable(source_table_name(v.name), v.files) for v in query.views),
+        sources=tuple(
+            SourceTable(
+                raw_table_name(v.name) if v.labels is not None else source_table_name(v.name),
+                v.files,
+            )
+            for v in query.views
+        ),
         dialect=dialect,
     )

@@ -62,11 +62,11 @@ def number(value: int) -> exp.Expr:
     return exp.Neg(this=literal) if value < 0 else literal
 
 
-def epoch_us(name: str) -> exp.Expr:
+def epoch_us(name: str, table: str | None = None) -> exp.Expr:
     """Microseconds since the epoch, UTC (DuckDB's ``epoch_us``, Spark's ``unix_micros``). The
     cast reads naive Parquet timestamps as UTC (the connection's zone), costs nothing on
     zoned ones, and accepts nanosecond columns."""
-    return exp.UnixMicros(this=exp.cast(column(name), exp.DataType.Type.TIMESTAMPTZ))
+    return exp.UnixMicros(this=exp.cast(column(name, table), exp.DataType.Type.TIMESTAMPTZ))
 
 
 def check_dialect(compiler: str, dialect: str, supported: frozenset[str]) -> None:
