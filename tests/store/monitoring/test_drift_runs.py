@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from registry import RegistryNotFoundError, Target
 from store import DriftReference, FeatureStore, RequestError, StoreError
 from store.cli import main
 from store.serving.prediction_log import LoggedPrediction
+from tests.backends import OFFLINE_ENGINES, configure_offline
 
 DAY = timedelta(days=1)
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -55,9 +57,16 @@ def riders(rng: np.random.Generator, n: int, shift: float = 0.0) -> pd.DataFrame
 
 @pytest.fixture
 def store(tmp_path: Path) -> FeatureStore:
+    return deployed_store(tmp_path)
+
+
+def deployed_store(tmp_path: Path, engine: str = "duckdb") -> FeatureStore:
+    """The riders repository on ``engine``: a model trained on a saved training set and
+    deployed in production."""
     repo = tmp_path / "repo"
     (repo / "data").mkdir(parents=True)
     (repo / "feature_store.yaml").write_text("project: drifting\n")
+    configure_offline(repo, engine)
     (repo / "definitions.py").write_text(DEFINITIONS)
     rng = np.random.default_rng(7)
     frame = riders(rng, 2000).assign(ts=T0 - DAY)
@@ -170,6 +179,50 @@ def test_other_references_and_small_windows(store: FeatureStore) -> None:
         r.verdict == "no_drift" for r in again.windows[0].results if r.feature in ("spend", "tier")
     )
     assert again.notes == ("the reference has no prediction, probability: not compared",)
+
+
+def _outcome(report: Any) -> list[tuple[Any, ...]]:
+    return [
+        (
+            w.start,
+            r.feature,
+            r.verdict,
+            r.n_reference,
+            r.n_current,
+            r.p_value,
+            *((t.test, t.statistic) for t in r.tests),
+        )
+        for w in report.windows
+        for r in w.results
+    ]
+
+
+@pytest.mark.parametrize("engine", [p for p in OFFLINE_ENGINES if p.id != "duckdb"])
+def test_drift_runs_on_another_engine_as_on_duckdb(tmp_path: Path, engine: str) -> None:
+    """The engine reads the references (the saved training set, a window of the view's
+    source): the same windows against the same references give the same statistics."""
+    outcomes = []
+    for name in ("duckdb", engine):
+        fs = deployed_store(tmp_path / name, name)
+        log_window(fs, 0, 400, shift=0.0, seed=1)
+        log_window(fs, 1, 400, shift=1.0, seed=2)
+        source = DriftReference.feature_view("rider_profile", T0 - 2 * DAY, T0)
+        by_training = fs.drift("upsell", features=["spend", "tier"])
+        by_source = fs.drift("upsell", reference=source, features=["spend", "tier"], start_date=T0)
+        outcomes.append((_outcome(by_training), _outcome(by_source)))
+        fs.close()
+    assert outcomes[0][0]
+    assert outcomes[0][1]
+    for ours, theirs in zip(outcomes[0], outcomes[1], strict=True):
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs, strict=True):
+            assert a[:5] == b[:5]
+            assert a[5] == pytest.approx(b[5], rel=1e-9)
+            assert [t for t, _ in a[6:]] == [t for t, _ in b[6:]]
+            assert [v for _, v in a[6:]] == pytest.approx([v for _, v in b[6:]], rel=1e-9)
+    verdicts = {(r[0], r[1]): r[2] for r in outcomes[1][1]}
+    assert verdicts[(T0, "spend")] == "no_drift"
+    assert verdicts[(T0 + DAY, "spend")] == "drift"
 
 
 def test_bad_requests(store: FeatureStore) -> None:
