@@ -1122,8 +1122,8 @@ def _revision(revision: Any) -> str:
     default=1.0,
     show_default=True,
     type=click.FloatRange(min=0),
-    help="How often each process polls the registry for changes made elsewhere, to drop "
-    "cached definitions (0: never; online reads also follow the registry's poll_seconds).",
+    help="The longest a registry change made elsewhere goes unseen by each process: the "
+    "change counter is polled at most this often as requests arrive (0: every request).",
 )
 @click.pass_context
 def serve(

@@ -106,8 +106,8 @@ class FeatureStore:
         self._spark = spark
         self.repo_path = self.config.repo_path
         self.project = self.config.project
-        # (registry change count, the catalog as of it): see _catalog.
-        self._catalog_cache: tuple[int, dict[tuple[Kind, str], CatalogObject]] | None = None
+        # The catalog as last read: see _catalog.
+        self._catalog_cache: dict[tuple[Kind, str], CatalogObject] | None = None
 
     @cached_property
     def registry(self) -> Registry:
@@ -164,18 +164,28 @@ class FeatureStore:
             current = self.registry.catalog.objects(self.project)
             contents = prepare(contents_for_objects(objects, current), self.repo_path)
             delete_missing = False
-        return apply_contents(
-            self.project, contents, self.registry, self.online_store, delete_missing=delete_missing
-        )
+        try:
+            return apply_contents(
+                self.project,
+                contents,
+                self.registry,
+                self.online_store,
+                delete_missing=delete_missing,
+            )
+        finally:
+            self.refresh_registry()  # this store's own apply is seen at once
 
     def teardown(self) -> Plan:
         """Delete the project's catalog objects and drop its online tables.
 
         Feature view versions stay in the registry, as trained models may refer to them.
         """
-        return apply_contents(
-            self.project, RepoContents(), self.registry, self.online_store, delete_missing=True
-        )
+        try:
+            return apply_contents(
+                self.project, RepoContents(), self.registry, self.online_store, delete_missing=True
+            )
+        finally:
+            self.refresh_registry()
 
     # --- training sets ---------------------------------------------------------------------
 
@@ -337,8 +347,7 @@ class FeatureStore:
             ``event_timestamps``. Values older than their view's ttl are None
             (``OUTSIDE_MAX_AGE``) unless ``online_store: {enforce_ttl: false}``.
         """
-        if self._registry_changes.changed():  # an apply elsewhere: definitions are stale
-            self._online_reader.clear_cache()
+        self._follow_registry()
         return self._online_reader.read(
             features, entity_rows, full_feature_names=full_feature_names
         )
@@ -364,8 +373,21 @@ class FeatureStore:
         return self.write_to_online_store(feature_view, df)
 
     def refresh_registry(self) -> None:
-        """Forget cached definitions, so online reads see the latest apply."""
+        """Forget cached definitions, so the next lookup reads the registry again."""
+        self._catalog_cache = None
         self._online_reader.clear_cache()
+
+    def poll_registry_every(self, seconds: float) -> None:
+        """Look for changes made by other processes at most every ``seconds`` (0: before
+        every lookup), instead of the repository's ``registry: {poll_seconds: N}``."""
+        self._registry_changes = self.registry.watch(interval_seconds=seconds)
+
+    def _follow_registry(self) -> None:
+        """The one place this store notices registry changes made elsewhere (an apply from
+        the CLI, another serving process): the change counter is polled at most once per
+        ``poll_seconds``, and when it moved, cached definitions are dropped."""
+        if self._registry_changes.changed():
+            self.refresh_registry()
 
     def predict(
         self,
@@ -886,17 +908,17 @@ class FeatureStore:
     def _catalog(self) -> dict[tuple[Kind, str], CatalogObject]:
         """The project's catalog, read again only after the registry changed.
 
-        A training set over twenty views looks up twenty views: each lookup costs one read
-        of the registry's change counter (one indexed row) instead of a read of the whole
-        catalog. The counter is read first, so a write landing between the two reads makes
-        the next lookup read again rather than keep a stale catalog.
+        A training set over twenty views looks up twenty views: they cost one read of the
+        catalog, and at most one read of the registry's change counter per ``poll_seconds``
+        (:meth:`_follow_registry`). The watcher reads the counter before the catalog is
+        read, so a write landing between the two is noticed by the next poll rather than
+        missed.
         """
-        count = self.registry.change_count()
-        cached = self._catalog_cache
-        if cached is None or cached[0] != count:
+        self._follow_registry()
+        if self._catalog_cache is None:
             objects = self.registry.catalog.objects(self.project)
-            cached = self._catalog_cache = (count, {(o.kind, o.name): o for o in objects})
-        return cached[1]
+            self._catalog_cache = {(o.kind, o.name): o for o in objects}
+        return self._catalog_cache
 
     def _list(self, kind: Kind, cls: type[T]) -> list[T]:
         found = [definition_from_catalog(o) for o in self.catalog_objects(kind)]

@@ -96,11 +96,8 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     # The server adapts the facade to HTTP and mounts the UI; nothing else in serving looks
-    # up. It also polls the registry for changes made by other processes (serving.freshness).
-    (
-        "store.serving.server",
-        (*FOUNDATION, "store.feature_store", "store.serving.freshness", "store.ui"),
-    ),
+    # up (the facade follows registry changes made by other processes).
+    ("store.serving.server", (*FOUNDATION, "store.feature_store", "store.ui")),
     ("store.serving", (*FOUNDATION, "store.definitions", "store.online.read")),
     # The web UI reads the registry (its public API) through the facade that serves it;
     # never an engine, a backend or the stores' internals.

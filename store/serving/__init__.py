@@ -5,7 +5,6 @@
 - :mod:`.prediction_log`: every prediction, shadows included, as an append-only table;
 - :mod:`.server`: ``silage serve`` (FastAPI), Feast's online-features shape, pushes and
   predictions, in one process or several (``--workers N``);
-- :mod:`.freshness`: each serving process polls the registry for changes made elsewhere.
 
 May import: :mod:`store.definitions`, :mod:`store.online` (responses), ``registry``'s
 public API; the server alone imports the ``FeatureStore`` facade, which it serves.

@@ -36,9 +36,9 @@ Bad input answers with a JSON ``{"error": ...}`` and status 400 (404 for unknown
 Every answer names the process that served it in the ``X-Silage-Worker`` header.
 
 Several processes (``silage serve --workers N``) each build the app with
-:func:`app_from_environment`; each polls the registry for changes (see
-:mod:`.freshness`), so an apply made anywhere reaches all of them within about
-``refresh_seconds``.
+:func:`app_from_environment`; each store polls the registry's change counter at most every
+``refresh_seconds`` as requests arrive (:meth:`FeatureStore.poll_registry_every`), so an
+apply made anywhere reaches all of them within about ``refresh_seconds``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,6 @@ from registry import (
     TokenRefusedError,
 )
 from store.errors import ObjectNotFoundError, StoreError
-from store.serving.freshness import ChangeWatcher
 from store.types import UnixTimestamp
 
 if TYPE_CHECKING:
@@ -181,14 +180,16 @@ def create_app(
 ) -> FastAPI:
     """The ASGI application serving ``store``.
 
-    While it runs, a thread polls the registry every ``refresh_seconds`` (0: never) and
-    drops cached definitions when another process changed them. With ``owns_store`` the
-    store is closed when the app stops. With ``read_token``, reads need a token too.
+    The store looks for registry changes made by other processes at most every
+    ``refresh_seconds`` (0: before every request) and drops cached definitions when it
+    finds one. With ``owns_store`` the store is closed when the app stops. With
+    ``read_token``, reads need a token too.
     """
     from fastapi import Body, Depends, FastAPI, Header, Request
     from fastapi.responses import JSONResponse
 
-    lifespan = _lifespan(store, refresh_seconds, owns_store)
+    store.poll_registry_every(refresh_seconds)
+    lifespan = _lifespan(store, owns_store)
     app = FastAPI(title="Silage", version="0.1.0", lifespan=lifespan)
     app.add_middleware(_WorkerHeader)
     tokens = store.model_registry.tokens
@@ -431,24 +432,14 @@ def _revision(revision: DeploymentRevision) -> dict[str, Any]:
     }
 
 
-def _lifespan(
-    store: FeatureStore, refresh_seconds: float, owns_store: bool
-) -> Callable[[Any], Any]:
-    """What runs while the app serves: the registry watcher (and closing an owned store)."""
+def _lifespan(store: FeatureStore, owns_store: bool) -> Callable[[Any], Any]:
+    """What runs when the app stops: closing an owned store."""
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
-        watcher = ChangeWatcher(
-            store.registry.change_count,
-            store.refresh_registry,
-            interval=refresh_seconds,
-        )
-        if refresh_seconds > 0:
-            watcher.start()
         try:
             yield
         finally:
-            watcher.stop()
             if owns_store:
                 store.close()
 

@@ -46,30 +46,46 @@ def test_an_apply_elsewhere_is_seen_by_the_next_online_read(
             assert not isinstance(stale.value, ObjectNotFoundError)
 
 
+@pytest.mark.parametrize("poll_seconds", [0, 3600])
 def test_lookups_read_the_catalog_once_per_registry_change(
-    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, poll_seconds: int
 ) -> None:
     """Definitions are looked up by name many times per call (a training set looks up each
     view); the catalog is read again only when the registry's change counter moved, and a
-    change made through another FeatureStore is seen by the next lookup."""
+    change made through another FeatureStore is seen by the first lookup after the next
+    poll, while the store's own apply is seen at once."""
     repo = make_repo("basic")
     with FeatureStore(repo_path=repo) as writer, FeatureStore(repo_path=repo) as reader:
         writer.apply()
         reads: list[str] = []
+        counts: list[str] = []
         catalog = reader.registry.catalog
         objects = catalog.objects
         monkeypatch.setattr(
             catalog, "objects", lambda *a, **k: reads.append("read") or objects(*a, **k)
         )
+        count = reader.registry.change_count
+        monkeypatch.setattr(
+            reader.registry, "change_count", lambda: counts.append("count") or count()
+        )
+        reader.poll_registry_every(poll_seconds)
         for _ in range(5):
             assert reader.get_feature_view("driver_hourly_stats").ttl is not None
             reader.get_entity("driver")
             reader.get_feature_service("driver_activity")
         assert len(reads) == 1
+        assert len(counts) == (16 if poll_seconds == 0 else 1)  # one poll per lookup, or none
         definitions = repo / "definitions.py"
         text = definitions.read_text(encoding="utf-8")
         definitions.write_text(text.split("driver_hourly_stats = FeatureView")[0], "utf-8")
         writer.apply()
+        if poll_seconds == 0:
+            with pytest.raises(ObjectNotFoundError, match="driver_hourly_stats"):
+                reader.get_feature_view("driver_hourly_stats")
+            assert len(reads) == 2
+        else:  # not polled yet: the catalog as read answers
+            assert reader.get_feature_view("driver_hourly_stats").ttl is not None
+            assert len(reads) == 1
+        reader.apply()  # its own apply (of the file as it now is) is seen at once
         with pytest.raises(ObjectNotFoundError, match="driver_hourly_stats"):
             reader.get_feature_view("driver_hourly_stats")
-        assert len(reads) == 2
