@@ -183,7 +183,20 @@ def build(repo: Path, registry_url: str | None, args: argparse.Namespace) -> Any
     if batch:
         log.append(batch)
     print(f"  {args.predictions} predictions: {time.perf_counter() - started:.0f} s")
+    if registry_url:
+        analyze(store)
     return store
+
+
+def analyze(store: Any) -> None:
+    """What autovacuum does within a minute of a bulk load on a real PostgreSQL server:
+    without table statistics the planner guesses one row per table and picks nested loops
+    (a search by feature view took 1.2 s instead of 2 ms before this)."""
+    from sqlalchemy import text
+
+    with store.registry.db.engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
 
 
 def pages(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -317,6 +330,7 @@ def report(db: str, rows: list[dict[str, Any]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", nargs="?", const=DEFAULT_POSTGRES, default=None)
+    parser.add_argument("--postgres-only", action="store_true", help="skip SQLite")
     parser.add_argument("--models", type=int, default=1000)
     parser.add_argument("--versions", type=int, default=20)
     parser.add_argument("--views", type=int, default=500)
@@ -327,7 +341,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20)
     args = parser.parse_args()
     with ExitStack() as stack:
-        targets: list[tuple[str, str | None]] = [("sqlite", None)]
+        targets: list[tuple[str, str | None]] = [] if args.postgres_only else [("sqlite", None)]
         if args.postgres:
             targets.append(("postgresql", fresh_postgres(args.postgres, stack)))
         for db, url in targets:
