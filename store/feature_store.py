@@ -36,6 +36,7 @@ from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.push_source import PushMode
 from store.definitions.references import AnyView
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
@@ -51,6 +52,7 @@ from store.monitoring.quality import QualityReport
 from store.monitoring.report import FORMATS, render
 from store.monitoring.skew import SkewReport
 from store.monitoring.validation import ValidationReport
+from store.offline.append import append_to_source
 from store.offline.engine import OfflineEngine, SessionEngine
 from store.offline.retrieval import RetrievalJob, build_retrieval_job
 from store.offline.training_set import TrainingSet, save_training_set
@@ -348,20 +350,111 @@ class FeatureStore:
         source's timestamp field) into a view's online table, newest wins. Returns the row
         count written."""
         name = feature_view.name if isinstance(feature_view, FeatureView) else feature_view
-        view = self.get_feature_view(name)
-        if not view.online:
-            raise RequestError(f"feature view {name!r} is not online; set online=True and apply")
-        layout = layout_of(self.project, view)
-        batch = rows_for_online(view, layout, df)
-        if view.expectations:
-            self.monitor.before_push(view, pushed_table(view, df))
-        written = self.online_store.write(layout, [batch])
-        self._online_reader.clear_cache()
-        return written
+        return self._push([self.get_feature_view(name)], df, PushMode.ONLINE, f"{name!r}")
 
-    def push(self, feature_view: str | FeatureView, df: Any) -> int:
-        """Alias of :meth:`write_to_online_store`, for push-style use."""
-        return self.write_to_online_store(feature_view, df)
+    def push(
+        self,
+        push_source_name: str | FeatureView,
+        df: Any,
+        allow_registry_cache: bool = True,
+        to: PushMode | str = PushMode.ONLINE,
+    ) -> int:
+        """Push fresh rows to every feature view declared on a push source (Feast's call).
+
+        Args:
+            push_source_name: a :class:`PushSource`'s name. A feature view's name (or the
+                view) pushes to that view alone, as earlier Silage versions did.
+            df: a pandas DataFrame or Arrow table with each view's join keys, features and
+                its source's timestamp field (the created-timestamp column is optional).
+            allow_registry_cache: accepted for Feast's signature; definitions are always
+                read through the registry's change counter, so they are never stale.
+            to: ``"online"`` (default), ``"offline"`` or ``"online_and_offline"``, or a
+                ``PushMode`` (Silage's or Feast's).
+
+        Online, each row replaces the stored one of its entity only if newer (by event
+        time, then created time), as materialization does. Offline, the rows become one
+        new Parquet file in the batch source's folder (or a new version of a one-file
+        source), written atomically. Both: offline first, so a failed offline write
+        leaves the online store untouched. The rows are checked against every view (and
+        its expectations) before anything is written.
+
+        Returns:
+            The number of rows pushed.
+
+        Raises:
+            ObjectNotFoundError: no push source or feature view of that name.
+            RequestError: the rows do not fit a view, or no view uses the push source.
+
+        Example::
+
+            store.push("driver_stats_push", fresh_rows, to="online_and_offline")
+        """
+        del allow_registry_cache
+        mode = PushMode.parse(to)
+        if isinstance(push_source_name, FeatureView):
+            views = [self.get_feature_view(push_source_name.name)]
+            label = f"{push_source_name.name!r}"
+        else:
+            views, label = self._views_pushed_to(push_source_name)
+        return self._push(views, df, mode, label)
+
+    def views_pushed_to(self, push_source_name: str) -> list[FeatureView]:
+        """The feature views a push of ``push_source_name`` reaches (a push source's views,
+        or the feature view of that name)."""
+        return self._views_pushed_to(push_source_name)[0]
+
+    def _views_pushed_to(self, name: str) -> tuple[list[FeatureView], str]:
+        """The views a push of ``name`` reaches, and how errors name the push."""
+        source = self._catalog().get(("data_source", name))
+        if source is None or source.spec.get("type") != "push":
+            if ("feature_view", name) in self._catalog():
+                return [self.get_feature_view(name)], f"{name!r}"
+            known = [
+                o.name for o in self.catalog_objects("data_source") if o.spec.get("type") == "push"
+            ]
+            raise ObjectNotFoundError("push source", name, known)
+        views = [
+            v
+            for v in self.list_feature_views()
+            if v.push_source is not None and v.push_source.name == name
+        ]
+        if not views:
+            raise RequestError(
+                f"push source {name!r} feeds no feature view; declare one with "
+                f"FeatureView(..., source={name}) and apply"
+            )
+        return views, f"push source {name!r}"
+
+    def _push(self, views: Sequence[FeatureView], df: Any, mode: PushMode, label: str) -> int:
+        """Check ``df`` against every view, then write offline, then online."""
+        online = mode is not PushMode.OFFLINE
+        if online and not any(v.online for v in views):
+            names = ", ".join(v.name for v in views)
+            raise RequestError(
+                f"{label}: feature view(s) {names} are not online; set online=True and apply, "
+                f"or push with to='offline'"
+            )
+        table = pushed_table(views[0], df)
+        batches: list[tuple[FeatureView, TableLayout, Any]] = []
+        for view in views:
+            layout = layout_of(self.project, view)
+            try:
+                batches.append((view, layout, rows_for_online(view, layout, table)))
+            except RequestError as exc:
+                if label.startswith("push source"):  # say which push the view's error is of
+                    raise RequestError(f"{label}: {exc}") from exc
+                raise
+            if view.expectations:
+                self.monitor.before_push(view, table)
+        if mode is not PushMode.ONLINE:
+            for source in {v.source.name: v.source for v in views}.values():
+                append_to_source(source, table, self.repo_path, label=label)
+        if online:
+            for view, layout, batch in batches:
+                if view.online:
+                    self.online_store.write(layout, [batch])
+            self._online_reader.clear_cache()
+        return int(table.num_rows)
 
     def refresh_registry(self) -> None:
         """Forget cached definitions, so online reads see the latest apply."""

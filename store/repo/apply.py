@@ -22,6 +22,7 @@ from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.push_source import PushSource
 from store.definitions.request_source import RequestSource
 from store.definitions.source import FileSource
 from store.errors import RepoValidationError, SourceDataError
@@ -191,14 +192,18 @@ def contents_for_objects(
     for obj in objects:
         if not isinstance(obj, DEFINITION_TYPES):
             raise TypeError(
-                f"apply() takes Entity, FileSource, RequestSource, FeatureView, "
+                f"apply() takes Entity, FileSource, PushSource, RequestSource, FeatureView, "
                 f"OnDemandFeatureView and FeatureService objects, got {obj!r}"
             )
         chosen[(kind_of(obj), obj.name)] = obj
         if isinstance(obj, FeatureView):
             chosen.setdefault(("data_source", obj.source.name), obj.source)
+            if obj.push_source is not None:
+                chosen.setdefault(("data_source", obj.push_source.name), obj.push_source)
             for entity in obj.entities:
                 chosen.setdefault(("entity", entity.name), entity)
+        if isinstance(obj, PushSource):
+            chosen.setdefault(("data_source", obj.batch_source.name), obj.batch_source)
         if isinstance(obj, OnDemandFeatureView):
             for request in obj.request_sources:
                 chosen.setdefault(("data_source", request.name), request)
@@ -220,6 +225,7 @@ def _contents(objects: Iterable[Definition]) -> RepoContents:
         feature_services=tuple(o for o in items if isinstance(o, FeatureService)),
         request_sources=tuple(o for o in items if isinstance(o, RequestSource)),
         on_demand_feature_views=tuple(o for o in items if isinstance(o, OnDemandFeatureView)),
+        push_sources=tuple(o for o in items if isinstance(o, PushSource)),
     )
 
 
@@ -232,6 +238,7 @@ _BUILDERS: dict[tuple[str, Any], Callable[[Mapping[str, Any]], Definition]] = {
     ("entity", None): Entity.from_spec,
     ("data_source", "file"): FileSource.from_spec,
     ("data_source", "request"): RequestSource.from_spec,
+    ("data_source", "push"): PushSource.from_spec,
     ("feature_view", None): FeatureView.from_spec,
     ("feature_view", "on_demand"): OnDemandFeatureView.from_spec,
     ("feature_service", None): FeatureService.from_spec,
