@@ -65,6 +65,7 @@ from store.online.materialize import (
     materialize_views,
 )
 from store.online.read import OnlineReader, OnlineResponse
+from store.online.stored_on_demand import reading, store_on_demand
 from store.online.write import pushed_table, rows_for_online
 from store.repo.apply import (
     apply_contents,
@@ -76,6 +77,7 @@ from store.repo.apply import (
 from store.repo.config import RepoConfig, load_config
 from store.repo.loader import Definition, RepoContents, load_repo
 from store.repo.plan import Plan
+from store.serving.feature_log import FeatureLogger
 from store.serving.predict import Predictor
 from store.serving.prediction_log import PredictionLog
 
@@ -125,7 +127,9 @@ class FeatureStore:
         return self.config.online_backend()
 
     def close(self) -> None:
-        """Release database connections."""
+        """Write buffered feature logs and release database connections."""
+        if "_feature_logger" in self.__dict__:
+            self._feature_logger.close()
         if "registry" in self.__dict__:
             self.registry.close()
         if "online_store" in self.__dict__:
@@ -326,6 +330,8 @@ class FeatureStore:
         features: Sequence[str] | FeatureService,
         entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
         full_feature_names: bool = False,
+        *,
+        request_id: str | None = None,
     ) -> OnlineResponse:
         """The newest materialized values for some entities, as Feast returns them.
 
@@ -333,17 +339,59 @@ class FeatureStore:
             features: ``"view:feature"`` references or a FeatureService.
             entity_rows: ``[{"driver_id": 1001}, ...]`` or ``{"driver_id": [1001, ...]}``.
             full_feature_names: name values ``view__feature``.
+            request_id: the id a service with a ``logging_config`` logs the request under
+                (and samples it by); default a new random id.
 
         Returns:
             A response: ``to_dict()``, ``to_df()``, and per value ``statuses`` and
             ``event_timestamps``. Values older than their view's ttl are None
-            (``OUTSIDE_MAX_AGE``) unless ``online_store: {enforce_ttl: false}``.
+            (``OUTSIDE_MAX_AGE``) unless ``online_store: {enforce_ttl: false}``. A feature
+            service declared with a ``logging_config`` has what it served logged
+            (sampled; written in the background): see :meth:`read_feature_logs`.
         """
         if self._registry_changes.changed():  # an apply elsewhere: definitions are stale
             self._online_reader.clear_cache()
-        return self._online_reader.read(
+        response = self._online_reader.read(
             features, entity_rows, full_feature_names=full_feature_names
         )
+        if isinstance(features, FeatureService) and features.logging_config is not None:
+            self._feature_logger.log(features, response, request_id)
+        return response
+
+    def read_feature_logs(
+        self,
+        feature_service: str | FeatureService,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> Any:
+        """What a logged feature service served, as one pandas DataFrame, oldest first: the
+        entity columns and request values given, each feature's value, ``__status`` and
+        ``__timestamp``, ``__log_timestamp`` and ``__request_id``; served in
+        ``[start_date, end_date]`` (naive means UTC; None: unbounded). Rows still buffered
+        are written first.
+
+        Raises:
+            RequestError: the service declares no ``logging_config``.
+        """
+        service = (
+            feature_service
+            if isinstance(feature_service, FeatureService)
+            else self.get_feature_service(feature_service)
+        )
+        return self._feature_logger.read(
+            service,
+            None if start_date is None else as_utc(start_date, "start_date"),
+            None if end_date is None else as_utc(end_date, "end_date"),
+        )
+
+    def flush_feature_logs(self) -> None:
+        """Write the feature-service log rows still buffered in memory now."""
+        if "_feature_logger" in self.__dict__:
+            self._feature_logger.flush()
+
+    @cached_property
+    def _feature_logger(self) -> FeatureLogger:
+        return FeatureLogger(self.repo_path)
 
     def write_to_online_store(self, feature_view: str | FeatureView, df: Any) -> int:
         """Upsert fresh rows (a DataFrame or Arrow table with the join keys, features and the
@@ -453,8 +501,21 @@ class FeatureStore:
             for view, layout, batch in batches:
                 if view.online:
                     self.online_store.write(layout, [batch])
+                    self._compute_stored_on_demand(view, table)
             self._online_reader.clear_cache()
         return int(table.num_rows)
+
+    def _compute_stored_on_demand(self, view: FeatureView, keys: Any) -> None:
+        """After rows of ``view`` were written online: compute the on-demand views that
+        store their outputs and read ``view``, for the entities of ``keys`` (an Arrow table
+        holding their join keys)."""
+        for odfv in reading(self.list_on_demand_feature_views(), view.name):
+            sources = {
+                s.view.name: self.get_feature_view(s.view.name) for s in odfv.feature_sources
+            }
+            store_on_demand(
+                odfv, keys, project=self.project, online=self.online_store, sources=sources
+            )
 
     def refresh_registry(self) -> None:
         """Forget cached definitions, so online reads see the latest apply."""
@@ -517,7 +578,7 @@ class FeatureStore:
 
     @cached_property
     def _online_reader(self) -> OnlineReader:
-        def is_loaded(view: FeatureView, layout: TableLayout) -> bool:
+        def is_loaded(view: AnyView, layout: TableLayout) -> bool:
             intervals = self.registry.catalog.materialization_intervals(self.project, view.name)
             return bool(intervals) or self.online_store.has_rows(layout)
 
@@ -557,6 +618,9 @@ class FeatureStore:
             repo_root=self.repo_path,
             on_progress=on_progress,
             before_load=self.monitor.before_load,
+            after_load=self._compute_stored_on_demand
+            if any(v.write_to_online_store for v in self.list_on_demand_feature_views())
+            else None,
         )
         self._online_reader.clear_cache()
         return done

@@ -28,7 +28,13 @@ from store.definitions.source import FileSource
 from store.errors import RepoValidationError, SourceDataError
 from store.offline.sources import check_view, read_source_schema
 from store.online.backend import OnlineBackend
-from store.online.layout import OnlineTableChange, TableLayout, layout_of, plan_table_changes
+from store.online.layout import (
+    OnlineTableChange,
+    TableLayout,
+    layout_of,
+    plan_table_changes,
+    stored_layout_of,
+)
 from store.repo.loader import (
     DEFINITION_TYPES,
     Definition,
@@ -177,9 +183,16 @@ def apply_contents(
 
 
 def _online_targets(project: str, contents: RepoContents) -> tuple[list[TableLayout], set[str]]:
-    """Layouts of the online views, and the names of views that are declared offline."""
+    """Layouts of the online views (on-demand views that store their outputs included), and
+    the names of views that keep no online table."""
     layouts = [layout_of(project, v) for v in contents.feature_views if v.online]
     offline = {v.name for v in contents.feature_views if not v.online}
+    resolved = {v.name: v for v in contents.feature_views}
+    for odfv in contents.on_demand_feature_views:
+        if odfv.write_to_online_store:
+            layouts.append(stored_layout_of(project, odfv, resolved))
+        else:
+            offline.add(odfv.name)
     return layouts, offline
 
 

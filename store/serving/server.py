@@ -6,7 +6,8 @@ Endpoints:
   ``features`` (a list of ``view:feature``) or a ``feature_service``, and ``entities`` as
   columns (``{"driver_id": [1001, 1002]}``); the response has ``metadata.feature_names``
   and one result per column (entity columns first) with ``values``, ``statuses`` and
-  ``event_timestamps``.
+  ``event_timestamps``. A service with a ``logging_config`` logs what it served, under the
+  request's ``request_id`` when it gives one.
 - ``POST /predict/{model}``: ``{"entity_rows": [...], "environment": "production"}``;
   returns ``{"predictions": [...]}``, routed through the live deployment, each with its
   ``prediction_id``.
@@ -241,8 +242,12 @@ def create_app(
         entities = request.get("entities")
         if not isinstance(entities, dict) or not entities:
             raise _bad('give `entities` as columns, e.g. {"driver_id": [1001, 1002]}')
+        request_id = request.get("request_id")
         response = store.get_online_features(
-            features, entities, full_feature_names=bool(request.get("full_feature_names"))
+            features,
+            entities,
+            full_feature_names=bool(request.get("full_feature_names")),
+            request_id=None if request_id is None else str(request_id),
         )
         names = [*response.entities, *response.features]
         results = [
