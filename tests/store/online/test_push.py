@@ -25,21 +25,28 @@ from store import (
 )
 from store.errors import DefinitionError
 from store.types import Float32
+from tests.backends import OnlineUnderTest
 from tests.conftest import T0
 
 H = timedelta(hours=1)
 FRESH = "driver_stats_fresh"
 
 
-def open_push_store(make_repo: Callable[..., Path]) -> FeatureStore:
-    """The push fixture repository, its folder source seeded with the basic data, applied."""
+def open_push_store(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest | None = None
+) -> FeatureStore:
+    """The push fixture repository, its folder source seeded with the basic data, applied
+    (on ``backend``'s online store, SQLite by default). The data is months old: no ttl."""
     repo = make_repo("push")
     folder = repo / "data" / "stats_folder"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(repo / "data" / "driver_stats.parquet", folder / "part-0.parquet")
-    (repo / "feature_store.yaml").write_text(
-        (repo / "feature_store.yaml").read_text() + "  enforce_ttl: false\n"
-    )
+    if backend is None:
+        (repo / "feature_store.yaml").write_text(
+            (repo / "feature_store.yaml").read_text() + "  enforce_ttl: false\n"
+        )
+    else:
+        backend.configure(repo, enforce_ttl=False)
     fs = FeatureStore(repo_path=repo)
     fs.apply()
     return fs
@@ -105,8 +112,9 @@ def test_push_modes_parse_from_strings_enums_and_feast_names() -> None:
 
 def test_push_online_writes_newest_wins_and_nothing_offline(
     make_repo: Callable[..., Path],
+    backend: OnlineUnderTest,
 ) -> None:
-    fs = open_push_store(make_repo)
+    fs = open_push_store(make_repo, backend)
     before = folder_files(fs)
     assert fs.push("stats_push", rows([1001, 1002], T0 + 5 * H, [50, 51])) == 2
     assert online_trips(fs, [1001, 1002]) == [50, 51]
@@ -141,8 +149,10 @@ def test_push_offline_appends_one_file_read_by_training_sets(
     assert training["avg_daily_trips"].tolist() == [60, 69, 13]
 
 
-def test_push_online_and_offline_does_both(make_repo: Callable[..., Path]) -> None:
-    fs = open_push_store(make_repo)
+def test_push_online_and_offline_does_both(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_push_store(make_repo, backend)
     before = folder_files(fs)
     fs.push("stats_push", rows([1003], T0 + 8 * H, [80]), to="online_and_offline")
     assert online_trips(fs, [1003]) == [80]
@@ -165,9 +175,9 @@ def test_push_offline_to_a_one_file_source_writes_its_new_version(
 
 
 def test_a_failing_offline_write_leaves_the_folder_and_online_store_unchanged(
-    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    make_repo: Callable[..., Path], backend: OnlineUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fs = open_push_store(make_repo)
+    fs = open_push_store(make_repo, backend)
     fs.push("stats_push", rows([1001], T0 + 5 * H, [50]))
     before = folder_files(fs)
 

@@ -25,6 +25,7 @@ from store.errors import DefinitionError
 from store.online.layout import stored_layout_of
 from store.online.read import PRESENT
 from store.types import Float64, Int64
+from tests.backends import OnlineUnderTest
 from tests.conftest import T0
 from tests.store.online.test_push import FRESH, open_push_store, rows
 
@@ -33,17 +34,19 @@ DOUBLED = ["trips_doubled:trips_doubled"]
 
 
 def test_apply_creates_the_table_and_reads_before_any_write_say_what_to_do(
-    make_repo: Callable[..., Path],
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
 ) -> None:
-    fs = open_push_store(make_repo)
-    assert "trips_doubled" in fs.online_store.tables("push")
-    assert "rate_plus_bonus" not in fs.online_store.tables("push")  # computed when read
+    fs = open_push_store(make_repo, backend)
+    assert "trips_doubled" in fs.online_store.tables(fs.project)
+    assert "rate_plus_bonus" not in fs.online_store.tables(fs.project)  # computed when read
     with pytest.raises(OnlineStoreError, match="materialize or push rows to driver_stats_fresh"):
         fs.get_online_features(DOUBLED, [{"driver_id": 1001}])
 
 
-def test_a_push_computes_and_stores_the_outputs(make_repo: Callable[..., Path]) -> None:
-    fs = open_push_store(make_repo)
+def test_a_push_computes_and_stores_the_outputs(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_push_store(make_repo, backend)
     fs.push("stats_push", rows([1001, 1002], T0 + 5 * H, [50, 51]))
     response = fs.get_online_features(DOUBLED, [{"driver_id": 1002}, {"driver_id": 1001}])
     assert response.to_dict()["trips_doubled"] == [102.0, 100.0]
@@ -57,20 +60,24 @@ def test_a_push_computes_and_stores_the_outputs(make_repo: Callable[..., Path]) 
     ] == [120.0, None]
 
 
-def test_materialization_computes_and_stores_the_outputs(make_repo: Callable[..., Path]) -> None:
-    fs = open_push_store(make_repo)
+def test_materialization_computes_and_stores_the_outputs(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_push_store(make_repo, backend)
     fs.materialize(T0, T0 + 10 * H, feature_views=[FRESH])
     # the newest hour is 3: avg_daily_trips = 10 * driver + 3
     response = fs.get_online_features(DOUBLED, [{"driver_id": 1001}, {"driver_id": 1003}])
     assert response.to_dict()["trips_doubled"] == [6.0, 46.0]
 
 
-def test_stored_values_are_served_not_recomputed(make_repo: Callable[..., Path]) -> None:
-    fs = open_push_store(make_repo)
+def test_stored_values_are_served_not_recomputed(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_push_store(make_repo, backend)
     fs.push("stats_push", rows([1001], T0 + 5 * H, [50]))
     # Overwrite the stored output with a value the function never returns: it is served.
     odfv = fs.get_on_demand_feature_view("trips_doubled")
-    layout = stored_layout_of("push", odfv, {FRESH: fs.get_feature_view(FRESH)})
+    layout = stored_layout_of(fs.project, odfv, {FRESH: fs.get_feature_view(FRESH)})
     later = int((T0 + 6 * H).timestamp() * 1_000_000)
     sentinel = pa.RecordBatch.from_arrays(
         [
@@ -95,8 +102,10 @@ def test_stored_values_are_served_not_recomputed(make_repo: Callable[..., Path])
     assert both["rate_plus_bonus"] == [pytest.approx(1.9)]
 
 
-def test_training_sets_still_compute_them_after_the_join(make_repo: Callable[..., Path]) -> None:
-    fs = open_push_store(make_repo)
+def test_training_sets_still_compute_them_after_the_join(
+    make_repo: Callable[..., Path], backend: OnlineUnderTest
+) -> None:
+    fs = open_push_store(make_repo, backend)
     entity_df = pd.DataFrame({"driver_id": [1001, 1002], "event_timestamp": [T0 + H] * 2})
     training = fs.get_historical_features(entity_df, DOUBLED).to_df()
     assert training["trips_doubled"].tolist() == [2.0, 22.0]
