@@ -393,12 +393,31 @@ class FeatureStore:
     def _feature_logger(self) -> FeatureLogger:
         return FeatureLogger(self.repo_path)
 
-    def write_to_online_store(self, feature_view: str | FeatureView, df: Any) -> int:
+    def write_to_online_store(
+        self,
+        feature_view: str | FeatureView,
+        df: Any,
+        allow_registry_cache: bool = True,
+        transform_on_write: bool = True,
+    ) -> int:
         """Upsert fresh rows (a DataFrame or Arrow table with the join keys, features and the
         source's timestamp field) into a view's online table, newest wins. Returns the row
-        count written."""
+        count written. On-demand views that store their outputs and read this view are
+        computed for the rows' entities, unless ``transform_on_write=False``.
+        ``allow_registry_cache`` is accepted for Feast's signature."""
+        del allow_registry_cache
         name = feature_view.name if isinstance(feature_view, FeatureView) else feature_view
-        return self._push([self.get_feature_view(name)], df, PushMode.ONLINE, f"{name!r}")
+        view = self.get_feature_view(name)
+        return self._push([view], df, PushMode.ONLINE, f"{name!r}", transform_on_write)
+
+    def write_to_offline_store(
+        self, feature_view: str | FeatureView, df: Any, allow_registry_cache: bool = True
+    ) -> int:
+        """Append rows to a view's source, atomically, as ``push(..., to="offline")`` does
+        (Feast's call). Returns the row count written."""
+        del allow_registry_cache
+        name = feature_view.name if isinstance(feature_view, FeatureView) else feature_view
+        return self._push([self.get_feature_view(name)], df, PushMode.OFFLINE, f"{name!r}")
 
     def push(
         self,
@@ -406,6 +425,7 @@ class FeatureStore:
         df: Any,
         allow_registry_cache: bool = True,
         to: PushMode | str = PushMode.ONLINE,
+        transform_on_write: bool = True,
     ) -> int:
         """Push fresh rows to every feature view declared on a push source (Feast's call).
 
@@ -418,6 +438,9 @@ class FeatureStore:
                 read through the registry's change counter, so they are never stale.
             to: ``"online"`` (default), ``"offline"`` or ``"online_and_offline"``, or a
                 ``PushMode`` (Silage's or Feast's).
+            transform_on_write: compute the on-demand views that store their outputs
+                (``write_to_online_store=True``) over the pushed entities; ``False`` leaves
+                their stored outputs as they are.
 
         Online, each row replaces the stored one of its entity only if newer (by event
         time, then created time), as materialization does. Offline, the rows become one
@@ -444,7 +467,7 @@ class FeatureStore:
             label = f"{push_source_name.name!r}"
         else:
             views, label = self._views_pushed_to(push_source_name)
-        return self._push(views, df, mode, label)
+        return self._push(views, df, mode, label, transform_on_write)
 
     def views_pushed_to(self, push_source_name: str) -> list[FeatureView]:
         """The feature views a push of ``push_source_name`` reaches (a push source's views,
@@ -473,8 +496,16 @@ class FeatureStore:
             )
         return views, f"push source {name!r}"
 
-    def _push(self, views: Sequence[FeatureView], df: Any, mode: PushMode, label: str) -> int:
-        """Check ``df`` against every view, then write offline, then online."""
+    def _push(
+        self,
+        views: Sequence[FeatureView],
+        df: Any,
+        mode: PushMode,
+        label: str,
+        transform_on_write: bool = True,
+    ) -> int:
+        """Check ``df`` against every view, then write offline, then online (and compute
+        the stored on-demand views reading them, with ``transform_on_write``)."""
         online = mode is not PushMode.OFFLINE
         if online and not any(v.online for v in views):
             names = ", ".join(v.name for v in views)
@@ -501,7 +532,8 @@ class FeatureStore:
             for view, layout, batch in batches:
                 if view.online:
                     self.online_store.write(layout, [batch])
-                    self._compute_stored_on_demand(view, table)
+                    if transform_on_write:
+                        self._compute_stored_on_demand(view, table)
             self._online_reader.clear_cache()
         return int(table.num_rows)
 

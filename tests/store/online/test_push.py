@@ -221,3 +221,12 @@ def test_pushing_by_view_name_still_works(make_repo: Callable[..., Path]) -> Non
     fs = open_push_store(make_repo)
     assert fs.push(FRESH, rows([1002], T0 + H, [11]), to="online") == 1
     assert online_trips(fs, [1002]) == [11]
+
+
+def test_feasts_write_calls(make_repo: Callable[..., Path]) -> None:
+    fs = open_push_store(make_repo)
+    before = folder_files(fs)
+    assert fs.write_to_offline_store(FRESH, rows([1005], T0 + 2 * H, [55])) == 1
+    assert len(folder_files(fs)) == len(before) + 1
+    assert fs.write_to_online_store(FRESH, rows([1005], T0 + 2 * H, [55]), True) == 1
+    assert online_trips(fs, [1005]) == [55]

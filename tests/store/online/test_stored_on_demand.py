@@ -139,3 +139,14 @@ def test_stored_outputs_cannot_read_requests_or_mix_keys() -> None:
             schema=[Field(name="y", dtype=Float64)],
             write_to_online_store=True,
         )(y)
+
+
+def test_transform_on_write_false_leaves_stored_outputs_alone(
+    make_repo: Callable[..., Path],
+) -> None:
+    fs = open_push_store(make_repo)
+    fs.push("stats_push", rows([1001], T0 + 5 * H, [50]))
+    fs.push("stats_push", rows([1001], T0 + 6 * H, [60]), transform_on_write=False)
+    assert fs.get_online_features(DOUBLED, [{"driver_id": 1001}]).to_dict()["trips_doubled"] == [
+        100.0
+    ]
