@@ -16,6 +16,7 @@ Objects of Feast's own classes (a file that imports from ``feast``) are converte
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import importlib.util
@@ -228,7 +229,7 @@ def validate_references(contents: RepoContents) -> None:
                     f"{where} reads feature view {source.view.name!r}, which no repository "
                     f"file declares as a FeatureView; declare it or remove it from sources"
                 )
-            elif declared_view != source.view:
+            elif not _same_view(declared_view, source.view):
                 problems.append(
                     f"{where} reads a feature view {source.view.name!r} that differs from "
                     f"the one declared in "
@@ -290,6 +291,20 @@ def validate_references(contents: RepoContents) -> None:
                     )
     if problems:
         raise RepoValidationError(problems)
+
+
+def _same_view(declared: FeatureView, read: FeatureView) -> bool:
+    """Whether an on-demand view reads the declared view. Equal, or equal but for join-key
+    types an apply filled in from the data: a view from the registry is resolved, while the
+    copy an on-demand view embeds may not be (an upsert checks one against the other)."""
+    if declared == read:
+        return True
+    keys = set(declared.join_keys)
+
+    def without_keys(view: FeatureView) -> FeatureView:
+        return dataclasses.replace(view, schema=[f for f in view.schema if f.name not in keys])
+
+    return without_keys(declared) == without_keys(read)
 
 
 def _collect_with_sources(

@@ -217,6 +217,19 @@ def test_a_push_source_without_views_is_a_clear_error(make_repo: Callable[..., P
         fs.push("lonely", rows([1001], T0, [1]))
 
 
+def test_a_push_source_applied_alone_into_a_repository_with_on_demand_views(
+    make_repo: Callable[..., Path],
+) -> None:
+    # The on-demand views embed their source view as declared (join key untyped), the
+    # registry holds it resolved: an upsert must see them as the same view.
+    fs = open_push_store(make_repo)
+    extra = PushSource(name="extra_push", batch_source=fs.get_data_source("stats_folder"))
+    fs.apply([extra])
+    assert fs.views_pushed_to(FRESH)[0].name == FRESH
+    with pytest.raises(RequestError, match="push source 'extra_push' feeds no feature view"):
+        fs.push("extra_push", rows([1001], T0, [1]))
+
+
 def test_pushing_by_view_name_still_works(make_repo: Callable[..., Path]) -> None:
     fs = open_push_store(make_repo)
     assert fs.push(FRESH, rows([1002], T0 + H, [11]), to="online") == 1
