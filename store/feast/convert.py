@@ -184,7 +184,7 @@ class Conversion:
             self._keep.append(value)
             raise _Refused(
                 f"{label} has no Silage counterpart yet; Silage converts these Feast "
-                f"objects: {', '.join(sorted(CONVERTERS))}. Replace it with one of those, or "
+                f"objects: {', '.join(sorted(set(CONVERTERS) - _PARTS))}. Replace it with one of those, or "
                 f"move it to a file listed in .silageignore"
             )
         try:

@@ -203,7 +203,7 @@ def test_on_demand_view_and_service_convert(tmp_path: Path) -> None:
             """,
             "definitions.py: Feast KafkaSource 'events' has no Silage counterpart yet; "
             "Silage converts these Feast objects: Entity, FeatureService, FeatureView, "
-            "FileSource, OnDemandFeatureView, Project, RequestSource",
+            "FileSource, OnDemandFeatureView, Project, PushSource, RequestSource",
             id="stream source",
         ),
         pytest.param(
