@@ -182,10 +182,11 @@ class Conversion:
         if row is None:
             self._failed.add(key)
             self._keep.append(value)
+            supported = ", ".join(sorted(set(CONVERTERS) - _PARTS))
             raise _Refused(
                 f"{label} has no Silage counterpart yet; Silage converts these Feast "
-                f"objects: {', '.join(sorted(set(CONVERTERS) - _PARTS))}. Replace it with one of those, or "
-                f"move it to a file listed in .silageignore"
+                f"objects: {supported}. Replace it with one of those, or move it to a file "
+                f"listed in .silageignore"
             )
         try:
             result = row.convert(self, value, label)
