@@ -322,6 +322,13 @@ def _check_storable(where: str, sources: Sequence[OnDemandSource]) -> None:
             f"the request source or write_to_online_store"
         )
     views = [s.view if isinstance(s, FeatureViewProjection) else s for s in sources]
+    offline = [v.name for v in views if isinstance(v, FeatureView) and not v.online]
+    if offline:
+        raise DefinitionError(
+            f"{where}: write_to_online_store=True computes the outputs from the source views' "
+            f"online values, but {offline[0]!r} is not online; set online=True on it, or "
+            f"remove write_to_online_store"
+        )
     keys = {tuple(sorted(v.join_keys)) for v in views if isinstance(v, FeatureView)}
     if len(keys) > 1:
         raise DefinitionError(

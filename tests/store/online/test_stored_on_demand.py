@@ -4,6 +4,7 @@ running the function; training sets still compute them after the join."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -132,6 +133,11 @@ def test_stored_outputs_cannot_read_requests_or_mix_keys() -> None:
             sources=[view("d", driver), asked],
             schema=[Field(name="y", dtype=Float64)],
             write_to_online_store=True,
+        )(y)
+    quiet = dataclasses.replace(view("q", driver), online=False)
+    with pytest.raises(DefinitionError, match="'q' is not online"):
+        on_demand_feature_view(
+            sources=[quiet], schema=[Field(name="y", dtype=Float64)], write_to_online_store=True
         )(y)
     with pytest.raises(DefinitionError, match="keyed differently"):
         on_demand_feature_view(
