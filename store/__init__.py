@@ -39,11 +39,13 @@ from store.definitions.expectations import (
     UniqueKeys,
     ValueRange,
 )
+from store.definitions.feature_logging import FileLoggingDestination, LoggingConfig
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView, FeatureViewProjection
 from store.definitions.field import Field
 from store.definitions.label_view import ConflictPolicy, LabelView
 from store.definitions.on_demand import OnDemandFeatureView, on_demand_feature_view
+from store.definitions.push_source import PushMode, PushSource
 from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
@@ -81,14 +83,18 @@ __all__ = [
     "FeatureView",
     "FeatureViewProjection",
     "Field",
+    "FileLoggingDestination",
     "FileSource",
     "Freshness",
     "LabelView",
+    "LoggingConfig",
     "Matches",
     "NullShare",
     "ObjectNotFoundError",
     "OnDemandFeatureView",
     "OnlineStoreError",
+    "PushMode",
+    "PushSource",
     "QuantileRange",
     "RepoError",
     "RepoImportError",

@@ -36,6 +36,7 @@ from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.push_source import PushMode
 from store.definitions.references import AnyView
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
@@ -51,6 +52,7 @@ from store.monitoring.quality import QualityReport
 from store.monitoring.report import FORMATS, render
 from store.monitoring.skew import SkewReport
 from store.monitoring.validation import ValidationReport
+from store.offline.append import append_to_source
 from store.offline.engine import OfflineEngine, SessionEngine
 from store.offline.retrieval import RetrievalJob, build_retrieval_job
 from store.offline.training_set import TrainingSet, save_training_set
@@ -63,6 +65,7 @@ from store.online.materialize import (
     materialize_views,
 )
 from store.online.read import OnlineReader, OnlineResponse
+from store.online.stored_on_demand import reading, store_on_demand
 from store.online.write import pushed_table, rows_for_online
 from store.repo.apply import (
     apply_contents,
@@ -74,6 +77,7 @@ from store.repo.apply import (
 from store.repo.config import RepoConfig, load_config
 from store.repo.loader import Definition, RepoContents, load_repo
 from store.repo.plan import Plan
+from store.serving.feature_log import FeatureLogger
 from store.serving.predict import Predictor
 from store.serving.prediction_log import PredictionLog
 
@@ -123,7 +127,9 @@ class FeatureStore:
         return self.config.online_backend()
 
     def close(self) -> None:
-        """Release database connections."""
+        """Write buffered feature logs and release database connections."""
+        if "_feature_logger" in self.__dict__:
+            self._feature_logger.close()
         if "registry" in self.__dict__:
             self.registry.close()
         if "online_store" in self.__dict__:
@@ -334,6 +340,8 @@ class FeatureStore:
         features: Sequence[str] | FeatureService,
         entity_rows: Sequence[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
         full_feature_names: bool = False,
+        *,
+        request_id: str | None = None,
     ) -> OnlineResponse:
         """The newest materialized values for some entities, as Feast returns them.
 
@@ -341,36 +349,214 @@ class FeatureStore:
             features: ``"view:feature"`` references or a FeatureService.
             entity_rows: ``[{"driver_id": 1001}, ...]`` or ``{"driver_id": [1001, ...]}``.
             full_feature_names: name values ``view__feature``.
+            request_id: the id a service with a ``logging_config`` logs the request under
+                (and samples it by); default a new random id.
 
         Returns:
             A response: ``to_dict()``, ``to_df()``, and per value ``statuses`` and
             ``event_timestamps``. Values older than their view's ttl are None
-            (``OUTSIDE_MAX_AGE``) unless ``online_store: {enforce_ttl: false}``.
+            (``OUTSIDE_MAX_AGE``) unless ``online_store: {enforce_ttl: false}``. A feature
+            service declared with a ``logging_config`` has what it served logged
+            (sampled; written in the background): see :meth:`read_feature_logs`.
         """
         self._follow_registry()
-        return self._online_reader.read(
+        response = self._online_reader.read(
             features, entity_rows, full_feature_names=full_feature_names
         )
+        if isinstance(features, FeatureService) and features.logging_config is not None:
+            self._feature_logger.log(features, response, request_id)
+        return response
 
-    def write_to_online_store(self, feature_view: str | FeatureView, df: Any) -> int:
+    def read_feature_logs(
+        self,
+        feature_service: str | FeatureService,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> Any:
+        """What a logged feature service served, as one pandas DataFrame, oldest first: the
+        entity columns and request values given, each feature's value, ``__status`` and
+        ``__timestamp``, ``__log_timestamp`` and ``__request_id``; served in
+        ``[start_date, end_date]`` (naive means UTC; None: unbounded). Rows still buffered
+        are written first.
+
+        Raises:
+            RequestError: the service declares no ``logging_config``.
+        """
+        service = (
+            feature_service
+            if isinstance(feature_service, FeatureService)
+            else self.get_feature_service(feature_service)
+        )
+        return self._feature_logger.read(
+            service,
+            None if start_date is None else as_utc(start_date, "start_date"),
+            None if end_date is None else as_utc(end_date, "end_date"),
+        )
+
+    def flush_feature_logs(self) -> None:
+        """Write the feature-service log rows still buffered in memory now."""
+        if "_feature_logger" in self.__dict__:
+            self._feature_logger.flush()
+
+    @cached_property
+    def _feature_logger(self) -> FeatureLogger:
+        return FeatureLogger(self.repo_path)
+
+    def write_to_online_store(
+        self,
+        feature_view: str | FeatureView,
+        df: Any,
+        allow_registry_cache: bool = True,
+        transform_on_write: bool = True,
+    ) -> int:
         """Upsert fresh rows (a DataFrame or Arrow table with the join keys, features and the
         source's timestamp field) into a view's online table, newest wins. Returns the row
-        count written."""
+        count written. On-demand views that store their outputs and read this view are
+        computed for the rows' entities, unless ``transform_on_write=False``.
+        ``allow_registry_cache`` is accepted for Feast's signature."""
+        del allow_registry_cache
         name = feature_view.name if isinstance(feature_view, FeatureView) else feature_view
         view = self.get_feature_view(name)
-        if not view.online:
-            raise RequestError(f"feature view {name!r} is not online; set online=True and apply")
-        layout = layout_of(self.project, view)
-        batch = rows_for_online(view, layout, df)
-        if view.expectations:
-            self.monitor.before_push(view, pushed_table(view, df))
-        written = self.online_store.write(layout, [batch])
-        self._online_reader.clear_cache()
-        return written
+        return self._push([view], df, PushMode.ONLINE, f"{name!r}", transform_on_write)
 
-    def push(self, feature_view: str | FeatureView, df: Any) -> int:
-        """Alias of :meth:`write_to_online_store`, for push-style use."""
-        return self.write_to_online_store(feature_view, df)
+    def write_to_offline_store(
+        self, feature_view: str | FeatureView, df: Any, allow_registry_cache: bool = True
+    ) -> int:
+        """Append rows to a view's source, atomically, as ``push(..., to="offline")`` does
+        (Feast's call). Returns the row count written."""
+        del allow_registry_cache
+        name = feature_view.name if isinstance(feature_view, FeatureView) else feature_view
+        return self._push([self.get_feature_view(name)], df, PushMode.OFFLINE, f"{name!r}")
+
+    def push(
+        self,
+        push_source_name: str | FeatureView,
+        df: Any,
+        allow_registry_cache: bool = True,
+        to: PushMode | str = PushMode.ONLINE,
+        transform_on_write: bool = True,
+    ) -> int:
+        """Push fresh rows to every feature view declared on a push source (Feast's call).
+
+        Args:
+            push_source_name: a :class:`PushSource`'s name. A feature view's name (or the
+                view) pushes to that view alone, as earlier Silage versions did.
+            df: a pandas DataFrame or Arrow table with each view's join keys, features and
+                its source's timestamp field (the created-timestamp column is optional).
+            allow_registry_cache: accepted for Feast's signature; definitions are always
+                read through the registry's change counter, so they are never stale.
+            to: ``"online"`` (default), ``"offline"`` or ``"online_and_offline"``, or a
+                ``PushMode`` (Silage's or Feast's).
+            transform_on_write: compute the on-demand views that store their outputs
+                (``write_to_online_store=True``) over the pushed entities; ``False`` leaves
+                their stored outputs as they are.
+
+        Online, each row replaces the stored one of its entity only if newer (by event
+        time, then created time), as materialization does. Offline, the rows become one
+        new Parquet file in the batch source's folder (or a new version of a one-file
+        source), written atomically. Both: offline first, so a failed offline write
+        leaves the online store untouched. The rows are checked against every view (and
+        its expectations) before anything is written.
+
+        Returns:
+            The number of rows pushed.
+
+        Raises:
+            ObjectNotFoundError: no push source or feature view of that name.
+            RequestError: the rows do not fit a view, or no view uses the push source.
+
+        Example::
+
+            store.push("driver_stats_push", fresh_rows, to="online_and_offline")
+        """
+        del allow_registry_cache
+        mode = PushMode.parse(to)
+        if isinstance(push_source_name, FeatureView):
+            views = [self.get_feature_view(push_source_name.name)]
+            label = f"{push_source_name.name!r}"
+        else:
+            views, label = self._views_pushed_to(push_source_name)
+        return self._push(views, df, mode, label, transform_on_write)
+
+    def views_pushed_to(self, push_source_name: str) -> list[FeatureView]:
+        """The feature views a push of ``push_source_name`` reaches (a push source's views,
+        or the feature view of that name)."""
+        return self._views_pushed_to(push_source_name)[0]
+
+    def _views_pushed_to(self, name: str) -> tuple[list[FeatureView], str]:
+        """The views a push of ``name`` reaches, and how errors name the push."""
+        source = self._catalog().get(("data_source", name))
+        if source is None or source.spec.get("type") != "push":
+            if ("feature_view", name) in self._catalog():
+                return [self.get_feature_view(name)], f"{name!r}"
+            known = [
+                o.name for o in self.catalog_objects("data_source") if o.spec.get("type") == "push"
+            ]
+            raise ObjectNotFoundError("push source", name, known)
+        views = [
+            v
+            for v in self.list_feature_views()
+            if v.push_source is not None and v.push_source.name == name
+        ]
+        if not views:
+            raise RequestError(
+                f"push source {name!r} feeds no feature view; declare one with "
+                f"FeatureView(..., source={name}) and apply"
+            )
+        return views, f"push source {name!r}"
+
+    def _push(
+        self,
+        views: Sequence[FeatureView],
+        df: Any,
+        mode: PushMode,
+        label: str,
+        transform_on_write: bool = True,
+    ) -> int:
+        """Check ``df`` against every view, then write offline, then online (and compute
+        the stored on-demand views reading them, with ``transform_on_write``)."""
+        online = mode is not PushMode.OFFLINE
+        if online and not any(v.online for v in views):
+            names = ", ".join(v.name for v in views)
+            raise RequestError(
+                f"{label}: feature view(s) {names} are not online; set online=True and apply, "
+                f"or push with to='offline'"
+            )
+        table = pushed_table(views[0], df)
+        batches: list[tuple[FeatureView, TableLayout, Any]] = []
+        for view in views:
+            layout = layout_of(self.project, view)
+            try:
+                batches.append((view, layout, rows_for_online(view, layout, table)))
+            except RequestError as exc:
+                if label.startswith("push source"):  # say which push the view's error is of
+                    raise RequestError(f"{label}: {exc}") from exc
+                raise
+            if view.expectations:
+                self.monitor.before_push(view, table)
+        if mode is not PushMode.ONLINE:
+            for source in {v.source.name: v.source for v in views}.values():
+                append_to_source(source, table, self.repo_path, label=label)
+        if online:
+            for view, layout, batch in batches:
+                if view.online:
+                    self.online_store.write(layout, [batch])
+                    if transform_on_write:
+                        self._compute_stored_on_demand(view, table)
+            self._online_reader.clear_cache()
+        return int(table.num_rows)
+
+    def _compute_stored_on_demand(self, view: FeatureView, keys: Any) -> None:
+        """After rows of ``view`` were written online: compute the on-demand views that
+        store their outputs and read ``view``, for the entities of ``keys`` (an Arrow table
+        holding their join keys)."""
+        for odfv in reading(self.list_on_demand_feature_views(), view.name):
+            sources = {
+                s.view.name: self.get_feature_view(s.view.name) for s in odfv.feature_sources
+            }
+            store_on_demand(
+                odfv, keys, project=self.project, online=self.online_store, sources=sources
+            )
 
     def refresh_registry(self) -> None:
         """Forget cached definitions, so the next lookup reads the registry again."""
@@ -446,7 +632,7 @@ class FeatureStore:
 
     @cached_property
     def _online_reader(self) -> OnlineReader:
-        def is_loaded(view: FeatureView, layout: TableLayout) -> bool:
+        def is_loaded(view: AnyView, layout: TableLayout) -> bool:
             intervals = self.registry.catalog.materialization_intervals(self.project, view.name)
             return bool(intervals) or self.online_store.has_rows(layout)
 
@@ -486,6 +672,9 @@ class FeatureStore:
             repo_root=self.repo_path,
             on_progress=on_progress,
             before_load=self.monitor.before_load,
+            after_load=self._compute_stored_on_demand
+            if any(v.write_to_online_store for v in self.list_on_demand_feature_views())
+            else None,
         )
         self._online_reader.clear_cache()
         return done

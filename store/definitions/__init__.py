@@ -1,4 +1,5 @@
-"""Declarations: entities, fields, sources, feature views and feature services.
+"""Declarations: entities, fields, sources (file, request, push), feature views (stored and
+on-demand) and feature services (with their logging settings).
 
 What users write in a feature repository. Each class is a frozen value, validated when
 constructed, with a canonical JSON spec and its sha256 (:mod:`.spec`), so the registry can

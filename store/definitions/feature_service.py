@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.definitions.feature_logging import LoggingConfig
 from store.definitions.feature_view import FeatureView, FeatureViewProjection
 from store.definitions.on_demand import OnDemandFeatureView
 from store.definitions.spec import check_name, content_hash, frozen_tags
@@ -17,6 +18,13 @@ __all__ = ["FeatureService"]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FeatureService:
     """Features from several views, named for a model: as in Feast.
+
+    Args:
+        name: unique among services.
+        features: views (all their features) or selections ``fv[["a", "b"]]``.
+        logging_config: log what the service serves online to Parquet
+            (:mod:`store.definitions.feature_logging`); ``None``: no logging.
+        description, tags, owner: documentation carried into the registry.
 
     Example:
         >>> from store import Entity, FileSource, Field
@@ -33,9 +41,15 @@ class FeatureService:
     description: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
     owner: str = ""
+    logging_config: LoggingConfig | None = None
 
     def __post_init__(self) -> None:
         check_name("feature service", self.name)
+        if self.logging_config is not None and not isinstance(self.logging_config, LoggingConfig):
+            raise DefinitionError(
+                f"feature service {self.name!r}: logging_config must be a LoggingConfig("
+                f"destination=FileLoggingDestination(path=...)), got {self.logging_config!r}"
+            )
         projections: list[FeatureViewProjection] = []
         for item in self.features or ():
             if isinstance(item, FeatureView | OnDemandFeatureView):
@@ -75,14 +89,18 @@ class FeatureService:
         return [f"{p.feature_view}:{name}" for p in self.projections for name in p.features]
 
     def to_spec(self) -> dict[str, Any]:
-        """The canonical spec stored in the registry."""
-        return {
+        """The canonical spec stored in the registry; the logging config appears only when
+        set, so services without one keep their hash."""
+        spec: dict[str, Any] = {
             "name": self.name,
             "features": [p.to_spec() for p in self.projections],
             "description": self.description,
             "tags": dict(self.tags),
             "owner": self.owner,
         }
+        if self.logging_config is not None:
+            spec["logging_config"] = self.logging_config.to_spec()
+        return spec
 
     @property
     def content_hash(self) -> str:
@@ -101,4 +119,9 @@ class FeatureService:
             description=spec["description"],
             tags=spec["tags"],
             owner=spec["owner"],
+            logging_config=(
+                LoggingConfig.from_spec(spec["logging_config"])
+                if spec.get("logging_config")
+                else None
+            ),
         )

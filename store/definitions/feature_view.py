@@ -10,6 +10,7 @@ from typing import Any
 from store.definitions.entity import Entity
 from store.definitions.expectations import Compare, Expectation, expectation_from_spec
 from store.definitions.field import Field
+from store.definitions.push_source import PushSource
 from store.definitions.source import FileSource
 from store.definitions.spec import check_name, content_hash, frozen_tags
 from store.errors import DefinitionError
@@ -38,7 +39,11 @@ class FeatureView:
         schema: the feature fields. A field named like a join key declares that key's type
             instead of a feature (Feast's convention); keys left out get their type from the
             source's Parquet schema when the repository is applied.
-        source: where the rows live.
+        source: where the rows live: a :class:`FileSource`, or a :class:`PushSource`
+            (Feast's form), whose batch source then becomes ``source`` and which is kept
+            as ``push_source``: pushes to it reach this view.
+        push_source: the push source whose pushes reach this view (set for you when
+            ``source`` is one).
         ttl: how far back a point-in-time join may look from an entity row's timestamp.
             ``None`` or zero: no limit. Whole seconds only.
         online: whether ``materialize`` loads this view into the online store.
@@ -69,13 +74,36 @@ class FeatureView:
     owner: str = ""
     expectations: Sequence[Expectation] = ()
     on_invalid: str = "reject"
+    push_source: PushSource | None = None
 
     def __post_init__(self) -> None:
         check_name("feature view", self.name)
         where = f"feature view {self.name!r}"
+        given: object = self.source
+        if isinstance(given, PushSource):
+            # Feast's FeatureView(source=push_source): offline reads go to its batch source.
+            if self.push_source is not None and self.push_source != given:
+                raise DefinitionError(
+                    f"{where}: source is push source {given.name!r} but push_source is "
+                    f"{self.push_source.name!r}; give one of them"
+                )
+            object.__setattr__(self, "push_source", given)
+            object.__setattr__(self, "source", given.batch_source)
+        elif self.push_source is not None:
+            if not isinstance(self.push_source, PushSource):
+                raise DefinitionError(
+                    f"{where}: push_source must be a PushSource, got {self.push_source!r}"
+                )
+            if self.push_source.batch_source != self.source:
+                raise DefinitionError(
+                    f"{where}: push source {self.push_source.name!r} keeps its rows in "
+                    f"{self.push_source.batch_source.name!r}, not in the view's source "
+                    f"{self.source.name!r}; pass source=push_source alone"
+                )
         if not isinstance(self.source, FileSource):
             raise DefinitionError(
-                f"{where}: source must be a FileSource, got {type(self.source).__name__}"
+                f"{where}: source must be a FileSource or a PushSource, "
+                f"got {type(self.source).__name__}"
             )
         entities = tuple(self.entities or ())
         for entity in entities:
@@ -173,7 +201,8 @@ class FeatureView:
     def to_spec(self) -> dict[str, Any]:
         """The canonical spec. It embeds the entities and the source, so that a view version
         in the registry pins exactly what data it reads and how it is keyed; expectations
-        appear only when declared, so views without them keep their hash."""
+        appear only when declared, and so does a push source, so views without them keep
+        their hash."""
         spec = {
             "name": self.name,
             "entities": [e.to_spec() for e in self.entities],
@@ -188,6 +217,8 @@ class FeatureView:
         if self.expectations:
             spec["expectations"] = [e.to_spec() for e in self.expectations]
             spec["on_invalid"] = self.on_invalid
+        if self.push_source is not None:
+            spec["push_source"] = self.push_source.to_spec()
         return spec
 
     @property
@@ -211,6 +242,9 @@ class FeatureView:
             owner=spec["owner"],
             expectations=[expectation_from_spec(e) for e in spec.get("expectations", [])],
             on_invalid=spec.get("on_invalid", "reject"),
+            push_source=(
+                PushSource.from_spec(spec["push_source"]) if spec.get("push_source") else None
+            ),
         )
 
 

@@ -68,8 +68,12 @@ class OnDemandFeatureView:
         udf: the transformation (what the decorator wraps).
         mode: ``"pandas"`` or ``"python"``.
         singleton: python mode only: call the function once per row with scalar values.
-        write_to_online_store: compute at materialization and push time and store the
-            outputs (not supported yet: refused with an explanation).
+        write_to_online_store: compute the outputs when their source views' rows are
+            written online (materialization and pushes) and store them in an online table
+            of their own; ``get_online_features`` then serves the stored values instead of
+            running the function. Training sets still compute them after the join. The
+            outputs must not depend on the request, so such a view reads no request
+            source, and its source views share one set of join keys.
         description, tags, owner: documentation carried into the registry.
     """
 
@@ -96,11 +100,6 @@ class OnDemandFeatureView:
             )
         if self.singleton and self.mode != "python":
             raise DefinitionError(f"{where}: singleton=True needs mode='python'")
-        if self.write_to_online_store:
-            raise DefinitionError(
-                f"{where}: write_to_online_store=True is not supported yet; Silage computes "
-                f"on-demand features when they are read (remove the argument)"
-            )
         sources = tuple(self.sources or ())
         if not sources:
             raise DefinitionError(
@@ -138,6 +137,8 @@ class OnDemandFeatureView:
                 raise DefinitionError(f"{where}: field {item.name!r} is listed twice")
             seen.add(item.name)
         object.__setattr__(self, "schema", schema)
+        if self.write_to_online_store:
+            _check_storable(where, sources)
         object.__setattr__(self, "entities", tuple(self.entities or ()))
         object.__setattr__(
             self, "tags", frozen_tags("on-demand feature view", self.name, self.tags)
@@ -219,7 +220,8 @@ class OnDemandFeatureView:
 
     def to_spec(self) -> dict[str, Any]:
         """The canonical spec: stored as a feature view of type ``on_demand``. It embeds its
-        source views and the function's text, so either changing makes a new version."""
+        source views and the function's text, so either changing makes a new version;
+        ``write_to_online_store`` appears only when set, so other views keep their hash."""
         assert self.function is not None
         sources: list[dict[str, Any]] = [
             {
@@ -230,7 +232,7 @@ class OnDemandFeatureView:
             for s in self.feature_sources
         ]
         sources += [{"type": "request", **s.to_spec()} for s in self.request_sources]
-        return {
+        spec: dict[str, Any] = {
             "type": "on_demand",
             "name": self.name,
             "sources": sources,
@@ -243,6 +245,9 @@ class OnDemandFeatureView:
             "tags": dict(self.tags),
             "owner": self.owner,
         }
+        if self.write_to_online_store:
+            spec["write_to_online_store"] = True
+        return spec
 
     @property
     def content_hash(self) -> str:
@@ -265,6 +270,7 @@ class OnDemandFeatureView:
             schema=[Field.from_spec(f) for f in spec["schema"]],
             mode=spec["mode"],
             singleton=spec["singleton"],
+            write_to_online_store=bool(spec.get("write_to_online_store", False)),
             entities=[Entity.from_spec(e) for e in spec["entities"]],
             description=spec["description"],
             tags=spec["tags"],
@@ -304,6 +310,32 @@ def on_demand_feature_view(
         )
 
     return wrap
+
+
+def _check_storable(where: str, sources: Sequence[OnDemandSource]) -> None:
+    """Stored outputs are keyed like their inputs and computed without a request."""
+    requests = [s.name for s in sources if isinstance(s, RequestSource)]
+    if requests:
+        raise DefinitionError(
+            f"{where}: write_to_online_store=True computes the outputs when rows are written, "
+            f"before any request, so they cannot read request source {requests[0]!r}; remove "
+            f"the request source or write_to_online_store"
+        )
+    views = [s.view if isinstance(s, FeatureViewProjection) else s for s in sources]
+    offline = [v.name for v in views if isinstance(v, FeatureView) and not v.online]
+    if offline:
+        raise DefinitionError(
+            f"{where}: write_to_online_store=True computes the outputs from the source views' "
+            f"online values, but {offline[0]!r} is not online; set online=True on it, or "
+            f"remove write_to_online_store"
+        )
+    keys = {tuple(sorted(v.join_keys)) for v in views if isinstance(v, FeatureView)}
+    if len(keys) > 1:
+        raise DefinitionError(
+            f"{where}: write_to_online_store=True stores one row per entity, but its source "
+            f"views are keyed differently ({' vs '.join(', '.join(k) for k in sorted(keys))}); "
+            f"read views of the same entities, or remove write_to_online_store"
+        )
 
 
 def _source_name(source: OnDemandSource) -> str:

@@ -20,14 +20,19 @@ Conversions, and what is refused:
 - ``FileSource``: Parquet only (a Delta source is refused), with Feast's field mapping and
   timestamp columns.
 - ``RequestSource``: its schema.
+- ``PushSource``: its batch source (a ``FileSource``); a view declared on it reads the
+  batch source offline and receives its pushes.
 - ``FeatureView``: entities, schema (entity columns included), ttl (Feast's zero ttl is
   "no limit", as in Silage), online, source. Refused: derived views (a view as source),
   transformations, views without entities or without a source.
 - ``OnDemandFeatureView``: sources (views, selections ``fv[[...]]``, request sources),
   schema, the function (recorded as source text like Silage's own), pandas and python
-  modes, ``singleton``. Refused: ``input_schema``, aggregations, other modes.
+  modes, ``singleton``, ``write_to_online_store``. Refused: ``input_schema``,
+  aggregations, other modes.
 - ``FeatureService``: its selections (string references ``"view"`` and ``"view:feature"``
-  too). Refused: aliased projections (``with_name``), join key maps, version pins.
+  too) and its ``LoggingConfig`` (a ``FileLoggingDestination`` and the sample rate).
+  Refused: aliased projections (``with_name``), join key maps, version pins, logging
+  destinations other than files.
 - ``LabelView``: as a feature view, with its labeler field, conflict policy and reference
   view (a join key Feast typed as String only because its entity has no value type is
   left for the source's Parquet schema to type).
@@ -42,11 +47,13 @@ from pathlib import Path
 from typing import Any
 
 from store.definitions.entity import Entity
+from store.definitions.feature_logging import FileLoggingDestination, LoggingConfig
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.field import Field
 from store.definitions.label_view import ConflictPolicy, LabelView
 from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.push_source import PushSource
 from store.definitions.request_source import RequestSource
 from store.definitions.source import FileSource
 from store.errors import DefinitionError
@@ -92,6 +99,9 @@ _DEFINITION_BASES = frozenset(
         "ValidationReference",
     }
 )
+# Classes converted only as parts of a definition (a service's logging settings), never
+# collected on their own from module level.
+_PARTS = frozenset({"LoggingConfig", "FileLoggingDestination"})
 
 
 class _Refused(Exception):
@@ -108,6 +118,8 @@ def is_feast_value(value: object) -> bool:
 
 
 def _is_definition(value: object) -> bool:
+    if type(value).__name__ in _PARTS:
+        return False
     return is_feast_value(value) and any(
         cls.__name__ in _DEFINITION_BASES or cls.__name__ in CONVERTERS
         for cls in type(value).__mro__
@@ -174,10 +186,11 @@ class Conversion:
         if row is None:
             self._failed.add(key)
             self._keep.append(value)
+            supported = ", ".join(sorted(set(CONVERTERS) - _PARTS))
             raise _Refused(
                 f"{label} has no Silage counterpart yet; Silage converts these Feast "
-                f"objects: {', '.join(sorted(CONVERTERS))}. Replace it with one of those, or "
-                f"move it to a file listed in .silageignore"
+                f"objects: {supported}. Replace it with one of those, or move it to a file "
+                f"listed in .silageignore"
             )
         try:
             result = row.convert(self, value, label)
@@ -333,6 +346,42 @@ def _file_source(conversion: Conversion, source: Any, where: str) -> FileSource:
         tags=dict(source.tags or {}),
         owner=source.owner or "",
     )
+
+
+def _push_source(conversion: Conversion, source: Any, where: str) -> PushSource:
+    batch = getattr(source, "batch_source", None)
+    if batch is None:
+        raise _Refused(f"{where} has no batch_source; give it the FileSource pushes go to")
+    converted = conversion.convert(batch, where)
+    if not isinstance(converted, FileSource):
+        raise _Refused(
+            f"{where} keeps its rows in a {type(batch).__name__}; Silage's push sources "
+            f"keep them in a FileSource"
+        )
+    return PushSource(
+        name=source.name,
+        batch_source=converted,
+        description=source.description or "",
+        tags=dict(source.tags or {}),
+        owner=source.owner or "",
+    )
+
+
+def _logging_config(conversion: Conversion, config: Any, where: str) -> LoggingConfig:
+    destination = conversion.convert(config.destination, where)
+    return LoggingConfig(destination=destination, sample_rate=float(config.sample_rate))
+
+
+def _file_logging_destination(
+    conversion: Conversion, destination: Any, where: str
+) -> FileLoggingDestination:
+    _refuse_set(
+        where,
+        "s3_endpoint_override",
+        getattr(destination, "s3_endpoint_override", ""),
+        "Silage logs to local folders; give a path such as 'data/feature_logs'",
+    )
+    return FileLoggingDestination(path=destination.path)
 
 
 def _request_source(conversion: Conversion, source: Any, where: str) -> RequestSource:
@@ -564,10 +613,14 @@ CONVERTERS: dict[str, Row] = {
     "Entity": Row(0, _entity),
     "FileSource": Row(0, _file_source),
     "RequestSource": Row(0, _request_source),
+    "PushSource": Row(0, _push_source),
     "FeatureView": Row(1, _feature_view),
     "LabelView": Row(1, _label_view),
     "OnDemandFeatureView": Row(2, _on_demand_feature_view),
     "FeatureService": Row(3, _feature_service),
+    # Parts of a service, converted when the service is.
+    "LoggingConfig": Row(3, _logging_config),
+    "FileLoggingDestination": Row(3, _file_logging_destination),
 }
 
 

@@ -8,6 +8,8 @@
 - :mod:`.sources` (Parquet files, schemas and footer statistics of sources, and the
   checks of views against them), :mod:`.entity_table`, :mod:`.retrieval` (the job
   ``get_historical_features`` returns) and :mod:`.training_set` (saved, fingerprinted).
+- :mod:`.append`: pushed rows appended to a file source, atomically (``push(...,
+  to="offline")``).
 
 May import: :mod:`store.definitions`, ``registry``'s public API (training sets), Arrow.
 Only modules under :mod:`.engines` import an engine's driver.

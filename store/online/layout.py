@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from store.definitions.feature_view import FeatureView
+from store.definitions.on_demand import OnDemandFeatureView
 from store.offline.compiler.query import CREATED_TS, EVENT_TS
 from store.types import DType
 
@@ -41,6 +42,7 @@ __all__ = [
     "TableLayout",
     "layout_of",
     "plan_table_changes",
+    "stored_layout_of",
 ]
 
 
@@ -79,6 +81,28 @@ def layout_of(project: str, view: FeatureView) -> TableLayout:
     missing = [k for k in view.join_keys if k not in typed]
     if missing:
         raise ValueError(f"feature view {view.name!r}: join key types unresolved: {missing}")
+    return TableLayout(
+        project=project,
+        feature_view=view.name,
+        keys=tuple((k, typed[k]) for k in view.join_keys),
+        features=tuple((f.name, f.dtype) for f in view.features),
+    )
+
+
+def stored_layout_of(
+    project: str, view: OnDemandFeatureView, sources: Mapping[str, FeatureView]
+) -> TableLayout:
+    """The online table of an on-demand view declared ``write_to_online_store=True``: its
+    join keys (typed as its fully resolved source views in ``sources``, by name, type them)
+    and its outputs. Its rows carry the newest event time of the source rows they were
+    computed from."""
+    typed: dict[str, DType] = {}
+    for source in view.feature_sources:
+        resolved = sources.get(source.view.name, source.view)
+        typed.update((f.name, f.dtype) for f in resolved.entity_columns)
+    missing = [k for k in view.join_keys if k not in typed]
+    if missing:
+        raise ValueError(f"on-demand feature view {view.name!r}: join key types unresolved")
     return TableLayout(
         project=project,
         feature_view=view.name,

@@ -10,10 +10,11 @@ before that leaves the table as it was and no interval, and running again is alw
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from registry import Registry
 from store.definitions.feature_view import FeatureView
@@ -23,6 +24,9 @@ from store.offline.engine import OfflineEngine
 from store.offline.sources import view_scan
 from store.online.backend import OnlineBackend
 from store.online.layout import layout_of
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 __all__ = [
     "MaterializedView",
@@ -79,12 +83,15 @@ def materialize_views(
     repo_root: Path,
     on_progress: ProgressCallback | None = None,
     before_load: Callable[[FeatureView, datetime, datetime], None] | None = None,
+    after_load: Callable[[FeatureView, pa.Table], None] | None = None,
 ) -> list[MaterializedView]:
     """Load each view's newest rows in its window ``[start, end]`` (inclusive, UTC).
 
     Each view is all or nothing; views are loaded one after another, so a failure in one
     leaves the views before it loaded and recorded. ``before_load`` runs before each view's
-    load (the expectations check); when it raises, that view is not loaded.
+    load (the expectations check); when it raises, that view is not loaded. ``after_load``
+    runs after each view's load with the join keys of the rows loaded (on-demand views
+    that store their outputs are computed for them).
     """
     done: list[MaterializedView] = []
     for view, (start, end) in zip(views, windows, strict=True):
@@ -103,9 +110,27 @@ def materialize_views(
                 on_progress(name, rows, time.perf_counter() - began)
 
         progress(0)
-        rows = online.write(layout_of(project, view), engine.to_batches(query), progress)
+        keys: list[pa.RecordBatch] = []
+        batches = engine.to_batches(query)
+        if after_load is not None:
+            batches = _keeping_keys(batches, view.join_keys, keys)
+        rows = online.write(layout_of(project, view), batches, progress)
         registry.catalog.record_materialization(
             project, view.name, start=start, end=end, rows_written=rows
         )
+        if after_load is not None and keys:
+            import pyarrow as pa
+
+            after_load(view, pa.Table.from_batches(keys))
         done.append(MaterializedView(view.name, start, end, rows, time.perf_counter() - started))
     return done
+
+
+def _keeping_keys(
+    batches: Iterable[pa.RecordBatch], names: Sequence[str], kept: list[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    """Pass ``batches`` through, keeping their key columns in ``kept`` (only the keys: a
+    large load holds its key columns, not its features, until it is done)."""
+    for batch in batches:
+        kept.append(batch.select(list(names)))
+        yield batch

@@ -12,7 +12,10 @@ turns that off.
 On-demand feature views run after the stored reads, over the request's rows
 (:mod:`store.transformation`): the features they read are fetched with the rest (under
 hidden names when not requested themselves), and the entity rows supply their request
-fields. Their values are ``PRESENT`` unless the function returned None.
+fields. Their values are ``PRESENT`` unless the function returned None. An on-demand view
+declared ``write_to_online_store=True`` is not run here: its outputs were computed when
+its inputs were written (:mod:`.stored_on_demand`) and are read from its own table, like a
+stored view's (no ttl: they are as fresh as the rows they were computed from).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from store.definitions.references import AnyView, RequestedView, resolve_feature
 from store.epoch import from_micros_many
 from store.errors import OnlineStoreError, RequestError
 from store.online.backend import OnlineBackend, StoredRow
-from store.online.layout import TableLayout, layout_of
+from store.online.layout import TableLayout, layout_of, stored_layout_of
 from store.transformation import check_request_fields, input_names, run_on_demand
 from store.types import String
 
@@ -144,7 +147,7 @@ class OnlineReader:
         project: str,
         online: OnlineBackend,
         lookup_view: Callable[[str], AnyView],
-        is_loaded: Callable[[FeatureView, TableLayout], bool],
+        is_loaded: Callable[[FeatureView | OnDemandFeatureView, TableLayout], bool],
         enforce_ttl: bool = True,
         cache_seconds: float = 60.0,
     ) -> None:
@@ -211,15 +214,15 @@ class OnlineReader:
     ) -> tuple[list[RequestedView], list[_OnDemandPlan], list[str]]:
         """The stored reads (requested ones, plus what on-demand views read, hidden), the
         on-demand plans, and the hidden output names."""
-        reads: dict[str, tuple[FeatureView, dict[Field, str]]] = {}
+        reads: dict[str, tuple[FeatureView | OnDemandFeatureView, dict[Field, str]]] = {}
         for r in requested:
-            if isinstance(r.view, FeatureView):
+            if _is_stored(r.view):
                 chosen = reads.setdefault(r.view.name, (r.view, {}))[1]
                 chosen.update(zip(r.features, r.outputs, strict=True))
         plans: list[_OnDemandPlan] = []
         hidden: list[str] = []
         for r in requested:
-            if not isinstance(r.view, OnDemandFeatureView):
+            if not isinstance(r.view, OnDemandFeatureView) or r.view.write_to_online_store:
                 continue
             where: dict[tuple[str, str], str] = {}
             for source in r.view.feature_sources:
@@ -259,7 +262,8 @@ class OnlineReader:
 
     def _view_plan(self, requested: RequestedView) -> _ViewPlan:
         view = requested.view
-        assert isinstance(view, FeatureView)
+        if isinstance(view, OnDemandFeatureView):
+            return self._stored_on_demand_plan(view, requested)
         if not view.online:
             raise RequestError(
                 f"feature view {view.name!r} is not online; set online=True in its "
@@ -279,6 +283,36 @@ class OnlineReader:
             outputs=requested.outputs,
             ttl_us=view.ttl_seconds * 1_000_000 if view.ttl_seconds else None,
         )
+
+    def _stored_on_demand_plan(
+        self, view: OnDemandFeatureView, requested: RequestedView
+    ) -> _ViewPlan:
+        """Read an on-demand view's stored outputs like a stored view's, without a ttl."""
+        sources: dict[str, FeatureView] = {}
+        for source in view.feature_sources:
+            found = self._lookup_view(source.view.name)
+            if isinstance(found, FeatureView):
+                sources[found.name] = found
+        layout = stored_layout_of(self._project, view, sources)
+        if not self._is_loaded(view, layout):
+            raise OnlineStoreError(
+                f"on-demand feature view {view.name!r} stores its outputs online, but none "
+                f"were computed yet; materialize or push rows to "
+                f"{', '.join(s.view.name for s in view.feature_sources)}"
+            )
+        return _ViewPlan(
+            layout=layout,
+            keys=tuple(n for n, _ in layout.keys),
+            key_kinds=tuple(str if t == String else int for _, t in layout.keys),
+            features=tuple(f.name for f in requested.features),
+            outputs=requested.outputs,
+            ttl_us=None,
+        )
+
+
+def _is_stored(view: AnyView) -> bool:
+    """Whether a view's values are read from an online table (not computed when read)."""
+    return isinstance(view, FeatureView) or view.write_to_online_store
 
 
 def _columns(

@@ -23,12 +23,19 @@ from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.label_view import LabelView
 from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.push_source import PushSource
 from store.definitions.request_source import RequestSource
 from store.definitions.source import FileSource
 from store.errors import RepoValidationError, SourceDataError
 from store.offline.sources import check_view, read_source_schema
 from store.online.backend import OnlineBackend
-from store.online.layout import OnlineTableChange, TableLayout, layout_of, plan_table_changes
+from store.online.layout import (
+    OnlineTableChange,
+    TableLayout,
+    layout_of,
+    plan_table_changes,
+    stored_layout_of,
+)
 from store.repo.loader import (
     DEFINITION_TYPES,
     Definition,
@@ -177,9 +184,16 @@ def apply_contents(
 
 
 def _online_targets(project: str, contents: RepoContents) -> tuple[list[TableLayout], set[str]]:
-    """Layouts of the online views, and the names of views that are declared offline."""
+    """Layouts of the online views (on-demand views that store their outputs included), and
+    the names of views that keep no online table."""
     layouts = [layout_of(project, v) for v in contents.feature_views if v.online]
     offline = {v.name for v in contents.feature_views if not v.online}
+    resolved = {v.name: v for v in contents.feature_views}
+    for odfv in contents.on_demand_feature_views:
+        if odfv.write_to_online_store:
+            layouts.append(stored_layout_of(project, odfv, resolved))
+        else:
+            offline.add(odfv.name)
     return layouts, offline
 
 
@@ -192,14 +206,18 @@ def contents_for_objects(
     for obj in objects:
         if not isinstance(obj, DEFINITION_TYPES):
             raise TypeError(
-                f"apply() takes Entity, FileSource, RequestSource, FeatureView, "
+                f"apply() takes Entity, FileSource, PushSource, RequestSource, FeatureView, "
                 f"OnDemandFeatureView and FeatureService objects, got {obj!r}"
             )
         chosen[(kind_of(obj), obj.name)] = obj
         if isinstance(obj, FeatureView):
             chosen.setdefault(("data_source", obj.source.name), obj.source)
+            if obj.push_source is not None:
+                chosen.setdefault(("data_source", obj.push_source.name), obj.push_source)
             for entity in obj.entities:
                 chosen.setdefault(("entity", entity.name), entity)
+        if isinstance(obj, PushSource):
+            chosen.setdefault(("data_source", obj.batch_source.name), obj.batch_source)
         if isinstance(obj, OnDemandFeatureView):
             for request in obj.request_sources:
                 chosen.setdefault(("data_source", request.name), request)
@@ -221,6 +239,7 @@ def _contents(objects: Iterable[Definition]) -> RepoContents:
         feature_services=tuple(o for o in items if isinstance(o, FeatureService)),
         request_sources=tuple(o for o in items if isinstance(o, RequestSource)),
         on_demand_feature_views=tuple(o for o in items if isinstance(o, OnDemandFeatureView)),
+        push_sources=tuple(o for o in items if isinstance(o, PushSource)),
     )
 
 
@@ -233,6 +252,7 @@ _BUILDERS: dict[tuple[str, Any], Callable[[Mapping[str, Any]], Definition]] = {
     ("entity", None): Entity.from_spec,
     ("data_source", "file"): FileSource.from_spec,
     ("data_source", "request"): RequestSource.from_spec,
+    ("data_source", "push"): PushSource.from_spec,
     ("feature_view", None): FeatureView.from_spec,
     ("feature_view", "on_demand"): OnDemandFeatureView.from_spec,
     ("feature_view", "label"): LabelView.from_spec,

@@ -38,6 +38,14 @@ def _row(obj: CatalogObject) -> tuple[str, ...]:
             "-",
             "-",
         )
+    if obj.kind == "data_source" and spec.get("type") == "push":
+        batch = spec["batch_source"]
+        return (
+            obj.name,
+            f"(push: into {batch['name']}) {batch['path']}",
+            batch["timestamp_field"],
+            batch["created_timestamp_column"] or "-",
+        )
     if obj.kind == "feature_view" and spec.get("type") == "on_demand":
         # Computed when read: entities of the views it reads, no ttl of its own.
         entities = dict.fromkeys(

@@ -6,16 +6,17 @@ repositories can be loaded in one process. Skipped: hidden folders, virtualenvs,
 ``__pycache__``, and whatever ``.silageignore`` lists (one glob per line, relative to
 the repository root, ``#`` for comments; a pattern naming a folder skips what is in it).
 
-Definitions are the module-level values of type Entity, FileSource, RequestSource,
-FeatureView, OnDemandFeatureView and FeatureService; sources used by views are collected
-too, as in Feast. On-demand views are catalogued as feature views (one namespace for
-``view:feature`` references) and request sources as data sources. Objects of Feast's own
-classes (a file that imports from ``feast``) are converted by :mod:`store.feast` first;
-``store.feast`` is imported only when a file holds such objects.
+Definitions are the module-level values of type Entity, FileSource, PushSource,
+RequestSource, FeatureView, OnDemandFeatureView and FeatureService; sources used by views
+are collected too, as in Feast. On-demand views are catalogued as feature views (one
+namespace for ``view:feature`` references) and request and push sources as data sources.
+Objects of Feast's own classes (a file that imports from ``feast``) are converted by
+:mod:`store.feast` first; ``store.feast`` is imported only when a file holds such objects.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import importlib.util
@@ -34,6 +35,7 @@ from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
 from store.definitions.label_view import LabelView
 from store.definitions.on_demand import OnDemandFeatureView
+from store.definitions.push_source import PushSource
 from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
@@ -46,11 +48,18 @@ IGNORE_FILE = ".silageignore"
 _SKIPPED_DIRS = {"__pycache__", "site-packages", "node_modules"}
 
 Definition = (
-    Entity | FileSource | RequestSource | FeatureView | OnDemandFeatureView | FeatureService
+    Entity
+    | FileSource
+    | PushSource
+    | RequestSource
+    | FeatureView
+    | OnDemandFeatureView
+    | FeatureService
 )
 DEFINITION_TYPES = (
     Entity,
     FileSource,
+    PushSource,
     RequestSource,
     FeatureView,
     LabelView,
@@ -61,6 +70,7 @@ DEFINITION_TYPES = (
 _KIND_OF: dict[type, str] = {
     Entity: "entity",
     FileSource: "data_source",
+    PushSource: "data_source",
     RequestSource: "data_source",
     FeatureView: "feature_view",
     LabelView: "feature_view",
@@ -84,12 +94,14 @@ class RepoContents:
     retraining_policies: tuple[RetrainingPolicy, ...] = ()
     request_sources: tuple[RequestSource, ...] = ()
     on_demand_feature_views: tuple[OnDemandFeatureView, ...] = ()
+    push_sources: tuple[PushSource, ...] = ()
 
     def all(self) -> Iterator[Definition]:
         """Every definition: entities, sources, views, then services."""
         yield from self.entities
         yield from self.data_sources
         yield from self.request_sources
+        yield from self.push_sources
         yield from self.feature_views
         yield from self.on_demand_feature_views
         yield from self.feature_services
@@ -192,6 +204,7 @@ def load_repo(repo_path: Path) -> RepoContents:
         feature_services=_of_kind(found, FeatureService),
         request_sources=_of_kind(found, RequestSource),
         on_demand_feature_views=_of_kind(found, OnDemandFeatureView),
+        push_sources=_of_kind(found, PushSource),
         origins={key: path.relative_to(repo_path) for key, (_, path) in found.items()},
         alert_rules=tuple(rule for rule, _ in rules.values()),
         retraining_policies=tuple(policy for policy, _ in policies.values()),
@@ -204,7 +217,8 @@ def validate_references(contents: RepoContents) -> None:
     """Check that views use declared entities and sources and services name real features."""
     problems: list[str] = []
     entities = {e.name: e for e in contents.entities}
-    sources = {s.name: s for s in contents.data_sources}
+    sources: dict[str, FileSource | PushSource] = {s.name: s for s in contents.data_sources}
+    sources.update((s.name, s) for s in contents.push_sources)
     views: dict[str, FeatureView | OnDemandFeatureView] = {
         v.name: v for v in contents.feature_views
     }
@@ -218,7 +232,7 @@ def validate_references(contents: RepoContents) -> None:
                     f"{where} reads feature view {source.view.name!r}, which no repository "
                     f"file declares as a FeatureView; declare it or remove it from sources"
                 )
-            elif declared_view != source.view:
+            elif not _same_view(declared_view, source.view):
                 problems.append(
                     f"{where} reads a feature view {source.view.name!r} that differs from "
                     f"the one declared in "
@@ -254,6 +268,13 @@ def validate_references(contents: RepoContents) -> None:
                 f"declared in {contents.origins.get(('data_source', view.source.name))}; "
                 f"use the declared object"
             )
+        push = view.push_source
+        declared_push = None if push is None else sources.get(push.name)
+        if push is not None and declared_push is not None and declared_push != push:
+            problems.append(
+                f"{where} reads a push source {push.name!r} that differs from the one declared "
+                f"in {contents.origins.get(('data_source', push.name))}; use the declared object"
+            )
     for service in contents.feature_services:
         where = contents.where("feature_service", service.name)
         for projection in service.projections:
@@ -275,6 +296,20 @@ def validate_references(contents: RepoContents) -> None:
         raise RepoValidationError(problems)
 
 
+def _same_view(declared: FeatureView, read: FeatureView) -> bool:
+    """Whether an on-demand view reads the declared view. Equal, or equal but for join-key
+    types an apply filled in from the data: a view from the registry is resolved, while the
+    copy an on-demand view embeds may not be (an upsert checks one against the other)."""
+    if declared == read:
+        return True
+    keys = set(declared.join_keys)
+
+    def without_keys(view: FeatureView) -> FeatureView:
+        return dataclasses.replace(view, schema=[f for f in view.schema if f.name not in keys])
+
+    return without_keys(declared) == without_keys(read)
+
+
 def _collect_with_sources(
     found: dict[tuple[str, str], tuple[Definition, Path]],
     obj: Definition,
@@ -285,6 +320,10 @@ def _collect_with_sources(
     _collect(found, obj, path, problems)
     if isinstance(obj, FeatureView):
         _collect(found, obj.source, path, problems)
+        if obj.push_source is not None:
+            _collect(found, obj.push_source, path, problems)
+    if isinstance(obj, PushSource):
+        _collect(found, obj.batch_source, path, problems)
     if isinstance(obj, OnDemandFeatureView):
         for request in obj.request_sources:
             _collect(found, request, path, problems)

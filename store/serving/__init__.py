@@ -5,6 +5,8 @@
 - :mod:`.prediction_log`: every prediction, shadows included, as an append-only table;
 - :mod:`.server`: ``silage serve`` (FastAPI), Feast's online-features shape, pushes and
   predictions, in one process or several (``--workers N``);
+- :mod:`.feature_log`: what feature services with a ``logging_config`` served, sampled,
+  buffered and written as Parquet in the background.
 
 May import: :mod:`store.definitions`, :mod:`store.online` (responses), ``registry``'s
 public API; the server alone imports the ``FeatureStore`` facade, which it serves.

@@ -6,16 +6,21 @@ Endpoints:
   ``features`` (a list of ``view:feature``) or a ``feature_service``, and ``entities`` as
   columns (``{"driver_id": [1001, 1002]}``); the response has ``metadata.feature_names``
   and one result per column (entity columns first) with ``values``, ``statuses`` and
-  ``event_timestamps``.
+  ``event_timestamps``. A service with a ``logging_config`` logs what it served, under the
+  request's ``request_id`` when it gives one.
 - ``POST /predict/{model}``: ``{"entity_rows": [...], "environment": "production"}``;
   returns ``{"predictions": [...]}``, routed through the live deployment, each with its
   ``prediction_id``.
 - ``POST /outcomes``: ``{"outcomes": [{"prediction_id": ..., "value": ..., "at": ...}]}``;
   records the ground truth when it arrives; returns ``{"recorded": n, "unknown": [...]}``.
-- ``POST /push``: ``{"feature_view": "driver_hourly_stats", "df": {"driver_id": [1001],
-  "event_timestamp": ["2026-11-27T10:00:00Z"], ...}}`` writes fresh rows to the online store,
-  newest wins (``/write-to-online-store`` takes Feast's ``feature_view_name`` too); returns
+- ``POST /push``: Feast's body, ``{"push_source_name": "driver_stats_push", "df":
+  {"driver_id": [1001], "event_timestamp": ["2026-11-27T10:00:00Z"], ...}, "to": "online"}``
+  pushes rows to every view on the push source: ``to`` is ``"online"`` (the default; newest
+  wins), ``"offline"`` (a new Parquet file in the batch source) or ``"online_and_offline"``.
+  ``"feature_view": name`` in place of the push source pushes to that view alone. Returns
   ``{"written": n}``.
+- ``POST /write-to-online-store``: Feast's ``{"feature_view_name": ..., "df": {...}}``,
+  fresh rows into one view's online table, newest wins; returns ``{"written": n}``.
 - ``POST /deployments/{model}/{environment}``: ``{"targets": [{"version": 3}, {"version": 4,
   "role": "canary", "share": 10}], "reason": ...}`` deploys; ``.../promote`` (``{"version":
   ..., "if_better": true, "reason": ...}``) and ``.../rollback`` change it. Each answers with
@@ -238,8 +243,12 @@ def create_app(
         entities = request.get("entities")
         if not isinstance(entities, dict) or not entities:
             raise _bad('give `entities` as columns, e.g. {"driver_id": [1001, 1002]}')
+        request_id = request.get("request_id")
         response = store.get_online_features(
-            features, entities, full_feature_names=bool(request.get("full_feature_names"))
+            features,
+            entities,
+            full_feature_names=bool(request.get("full_feature_names")),
+            request_id=None if request_id is None else str(request_id),
         )
         names = [*response.entities, *response.features]
         results = [
@@ -300,30 +309,41 @@ def create_app(
 
 
 def _add_push(app: FastAPI, store: FeatureStore, write: dict[str, Any]) -> None:
-    """``POST /push`` and Feast's ``/write-to-online-store``: fresh rows into the online
-    store (scope ``push``)."""
+    """``POST /push`` and Feast's ``/write-to-online-store`` (scope ``push``)."""
     from fastapi import Body
 
-    def push(view_name: Any, df: Any) -> dict[str, Any]:
-        if not isinstance(view_name, str) or not view_name:
-            raise _bad('name the view: {"feature_view": "driver_hourly_stats", "df": {...}}')
+    def frame(views: list[Any], df: Any) -> Any:
+        """The pushed columns as a DataFrame, the time columns of ``views`` (the feature
+        views reached) parsed from ISO text."""
         if not isinstance(df, dict) or not df:
             raise _bad(
                 'give `df` as columns, e.g. {"driver_id": [1001], "event_timestamp": '
                 '["2026-11-27T10:00:00Z"], "conv_rate": [0.5]}'
             )
-        view = store.get_feature_view(view_name)
-        times = {view.source.timestamp_field, view.source.created_timestamp_column}
-        times |= {f.name for f in view.features if f.dtype == UnixTimestamp}
-        return {"written": store.push(view, _pushed_frame(df, times))}
+        times: set[str | None] = set()
+        for view in views:
+            times |= {view.source.timestamp_field, view.source.created_timestamp_column}
+            times |= {f.name for f in view.features if f.dtype == UnixTimestamp}
+        return _pushed_frame(df, times)
 
     @app.post("/push", dependencies=[write["push"]])
     def push_rows(request: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
-        return push(request.get("feature_view"), request.get("df"))
+        name = request.get("push_source_name") or request.get("feature_view")
+        if not isinstance(name, str) or not name:
+            raise _bad(
+                'name the push source: {"push_source_name": "driver_stats_push", "df": {...}, '
+                '"to": "online"}'
+            )
+        rows = frame(store.views_pushed_to(name), request.get("df"))
+        return {"written": store.push(name, rows, to=request.get("to") or "online")}
 
     @app.post("/write-to-online-store", dependencies=[write["push"]])
     def write_rows(request: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
-        return push(request.get("feature_view_name"), request.get("df"))
+        name = request.get("feature_view_name")
+        if not isinstance(name, str) or not name:
+            raise _bad('name the view: {"feature_view_name": "driver_hourly_stats", "df": {...}}')
+        view = store.get_feature_view(name)
+        return {"written": store.write_to_online_store(view, frame([view], request.get("df")))}
 
 
 def _add_registry_writes(app: FastAPI, store: FeatureStore, write: dict[str, Any]) -> None:

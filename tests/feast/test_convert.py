@@ -234,7 +234,7 @@ def test_on_demand_view_and_service_convert(tmp_path: Path) -> None:
             """,
             "definitions.py: Feast KafkaSource 'events' has no Silage counterpart yet; "
             "Silage converts these Feast objects: Entity, FeatureService, FeatureView, "
-            "FileSource, OnDemandFeatureView, Project, RequestSource",
+            "FileSource, OnDemandFeatureView, Project, PushSource, RequestSource",
             id="stream source",
         ),
         pytest.param(
@@ -319,8 +319,9 @@ def test_on_demand_view_and_service_convert(tmp_path: Path) -> None:
                 return inputs
             """,
             "definitions.py: Feast OnDemandFeatureView 'stored': on-demand feature view "
-            "'stored': write_to_online_store=True is not supported yet",
-            id="write_to_online_store",
+            "'stored': write_to_online_store=True computes the outputs when rows are written, "
+            "before any request, so they cannot read request source 'vals'",
+            id="write_to_online_store with a request source",
         ),
     ],
 )
@@ -332,17 +333,52 @@ def test_objects_without_a_counterpart_are_refused_by_name_and_file(
 
 def test_every_refusal_is_reported_in_one_pass(tmp_path: Path) -> None:
     body = """
-    from feast import PushSource
-    pushed = PushSource(name="pushed", batch_source=stats_source)
-    fresh = FeatureView(name="fresh", entities=[driver], source=pushed,
+    from feast.data_format import DeltaFormat
+    delta = FileSource(name="delta", path="data/delta", timestamp_field="ts",
+                       file_format=DeltaFormat())
+    fresh = FeatureView(name="fresh", entities=[driver], source=delta,
                         schema=[Field(name="trips", dtype=Int64)])
     keyless = FeatureView(name="keyless", source=stats_source,
                           schema=[Field(name="trips", dtype=Int64)])
     """
     text = refusal(repo_with(tmp_path, body))
-    assert "2 problems" in text  # the push source (once, not again for `fresh`), `keyless`
-    assert "Feast PushSource 'pushed'" in text
+    assert "2 problems" in text  # the Delta source (once, not again for `fresh`), `keyless`
+    assert "Feast FileSource 'delta'" in text
     assert "Feast FeatureView 'keyless'" in text
+
+
+def test_push_sources_logging_and_stored_on_demand_views_convert(tmp_path: Path) -> None:
+    body = """
+    from feast import FeatureService, PushSource
+    from feast.feature_logging import LoggingConfig
+    from feast.infra.offline_stores.file_source import FileLoggingDestination
+    pushed = PushSource(name="pushed", batch_source=stats_source)
+    fresh = FeatureView(name="fresh", entities=[driver], source=pushed,
+                        schema=[Field(name="trips", dtype=Int64)])
+
+    @on_demand_feature_view(sources=[fresh], write_to_online_store=True,
+                            schema=[Field(name="doubled", dtype=Float64)])
+    def doubled(inputs: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"doubled": inputs["trips"] * 2.0})
+
+    logged = FeatureService(name="logged", features=[fresh, doubled], logging_config=
+                            LoggingConfig(destination=FileLoggingDestination(path="data/logs"),
+                                          sample_rate=0.5))
+    """
+    contents = load(repo_with(tmp_path, body))
+    (push,) = contents.push_sources
+    assert (push.name, push.batch_source.name) == ("pushed", "stats_source")
+    fresh = next(v for v in contents.feature_views if v.name == "fresh")
+    assert fresh.push_source == push
+    assert fresh.source.name == "stats_source"
+    (odfv,) = contents.on_demand_feature_views
+    assert odfv.write_to_online_store
+    (service,) = contents.feature_services
+    assert service.logging_config is not None
+    assert service.logging_config.to_spec() == {
+        "destination": {"type": "file", "path": "data/logs"},
+        "sample_rate": 0.5,
+    }
 
 
 def test_a_feast_yaml_loads_with_one_warning_per_feast_only_key(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ def test_health_online_features_and_predictions(server: str) -> None:
             400,
             "is not an ISO time",
         ),
-        ("/push", {"df": {"driver_id": [1]}}, 400, "name the view"),
+        ("/push", {"df": {"driver_id": [1]}}, 400, "name the push source"),
         ("/push", {"feature_view": "driver_hourly_stats", "df": []}, 400, "give `df` as columns"),
         (
             "/write-to-online-store",

@@ -1,0 +1,116 @@
+"""Feature-service logging: a service with a ``logging_config`` logs what it served (keys,
+request values, stored and on-demand features, statuses, times, request id) to Parquet,
+sampled per request (1.0: all, 0: none, a fraction: the same requests every time), written
+in the background and read back as one table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from store import FeatureService, FeatureStore, RequestError
+from store.online.read import NOT_FOUND, PRESENT
+from store.serving.feature_log import is_sampled
+from store.serving.server import create_app
+from tests.conftest import T0
+from tests.store.online.test_push import open_push_store, rows
+
+H = timedelta(hours=1)
+
+
+def served(make_repo: Callable[..., Path]) -> FeatureStore:
+    fs = open_push_store(make_repo)
+    fs.push("stats_push", rows([1001, 1002], T0 + 5 * H, [50, 51]))
+    return fs
+
+
+def test_every_request_is_logged_at_rate_one(make_repo: Callable[..., Path]) -> None:
+    fs = served(make_repo)
+    service = fs.get_feature_service("driver_activity")
+    before = datetime.now(UTC)
+    fs.get_online_features(
+        service,
+        [{"driver_id": 1001, "bonus": 1.0}, {"driver_id": 7, "bonus": 2.0}],
+        request_id="first",
+    )
+    fs.get_online_features(service, {"driver_id": [1002], "bonus": [0.5]}, request_id="second")
+    logs = fs.read_feature_logs("driver_activity")
+    assert logs["__request_id"].tolist() == ["first", "first", "second"]
+    assert logs["driver_id"].tolist() == [1001, 7, 1002]
+    assert logs["bonus"].tolist() == [1.0, 2.0, 0.5]  # request values
+    assert logs["avg_daily_trips"].tolist()[::2] == [50, 51]
+    assert logs["avg_daily_trips__status"].tolist() == [PRESENT, NOT_FOUND, PRESENT]
+    assert logs["rate_plus_bonus"].tolist()[0] == pytest.approx(1.9)  # an on-demand output
+    assert logs["conv_rate__timestamp"].tolist()[0] == T0 + 5 * H
+    assert (logs["__log_timestamp"] >= before).all()
+    # the time window selects by when the rows were served
+    assert fs.read_feature_logs("driver_activity", end_date=before - H).empty
+    assert len(fs.read_feature_logs("driver_activity", start_date=before)) == 3
+    files = list((fs.repo_path / "data" / "feature_logs" / "driver_activity").rglob("*"))
+    assert [f for f in files if f.suffix == ".parquet"]
+    assert not [f for f in files if f.name.endswith(".tmp")]
+
+
+def test_nothing_is_logged_at_rate_zero(make_repo: Callable[..., Path]) -> None:
+    fs = served(make_repo)
+    service = fs.get_feature_service("silent_activity")
+    for i in range(20):
+        fs.get_online_features(service, [{"driver_id": 1001}], request_id=f"r{i}")
+    assert fs.read_feature_logs(service).empty
+
+
+def test_a_fraction_samples_the_same_requests_every_time(make_repo: Callable[..., Path]) -> None:
+    fs = served(make_repo)
+    service = fs.get_feature_service("sampled_activity")  # sample_rate=0.3
+    ids = [f"request-{i}" for i in range(300)]
+    for request_id in ids:
+        fs.get_online_features(service, [{"driver_id": 1001}], request_id=request_id)
+    logged = fs.read_feature_logs(service)["__request_id"].tolist()
+    expected = [i for i in ids if is_sampled(i, 0.3)]
+    assert logged == expected
+    assert 0.2 * len(ids) < len(expected) < 0.4 * len(ids)
+
+
+def test_rows_are_written_in_the_background(make_repo: Callable[..., Path]) -> None:
+    fs = served(make_repo)
+    fs.get_online_features(
+        fs.get_feature_service("sampled_activity"), [{"driver_id": 1}], request_id="request-1"
+    )  # sampled at 0.3 (checked below)
+    assert is_sampled("request-1", 0.3)
+    folder = fs.repo_path / "data" / "feature_logs" / "sampled_activity"
+    deadline = time.monotonic() + 10
+    while not list(folder.rglob("*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # no flush asked for: the writer thread writes within a second
+    assert list(folder.rglob("*.parquet"))
+    fs.close()
+
+
+def test_services_without_logging_log_nothing_and_say_so(make_repo: Callable[..., Path]) -> None:
+    fs = served(make_repo)
+    plain = FeatureService(name="plain", features=[fs.get_feature_view("driver_stats_fresh")])
+    fs.get_online_features(plain, [{"driver_id": 1001}])
+    assert not (fs.repo_path / "data" / "feature_logs").exists()
+    with pytest.raises(RequestError, match="'plain' has no logging_config"):
+        fs.read_feature_logs(plain)
+
+
+def test_http_reads_of_a_logged_service_are_logged(make_repo: Callable[..., Path]) -> None:
+    fs = served(make_repo)
+    with TestClient(create_app(fs, refresh_seconds=0)) as client:
+        answer = client.post(
+            "/get-online-features",
+            json={
+                "feature_service": "driver_activity",
+                "entities": {"driver_id": [1002], "bonus": [1.0]},
+                "request_id": "over-http",
+            },
+        )
+        assert answer.status_code == 200, answer.text
+    logs = fs.read_feature_logs("driver_activity")
+    assert logs["__request_id"].tolist() == ["over-http"]
+    assert logs["avg_daily_trips"].tolist() == [51]
