@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from registry.cards import record_online_evidence
@@ -51,7 +51,14 @@ from registry.tables import (
     utc_now,
 )
 
-__all__ = ["MODES", "ROLES", "DeploymentRevision", "Deployments", "Target"]
+__all__ = [
+    "MODES",
+    "ROLES",
+    "DeploymentRevision",
+    "Deployments",
+    "Target",
+    "live_revision_join",
+]
 
 ROLES = ("primary", "canary", "ab", "shadow")
 MODES = ("fixed", "bandit", "interleave")
@@ -329,23 +336,9 @@ class Deployments:
     def list_live(self) -> list[DeploymentRevision]:
         """The live revision of every model in every environment of the project."""
         with self._db.read() as session:
-            latest = (
-                select(
-                    DeploymentRevisionRow.environment_id,
-                    DeploymentRevisionRow.model_id,
-                    func.max(DeploymentRevisionRow.revision).label("revision"),
-                )
-                .group_by(DeploymentRevisionRow.environment_id, DeploymentRevisionRow.model_id)
-                .subquery()
-            )
             rows = session.execute(
                 select(DeploymentRevisionRow, ModelRow.name, EnvironmentRow.name)
-                .join(
-                    latest,
-                    (latest.c.environment_id == DeploymentRevisionRow.environment_id)
-                    & (latest.c.model_id == DeploymentRevisionRow.model_id)
-                    & (latest.c.revision == DeploymentRevisionRow.revision),
-                )
+                .join(*live_revision_join())
                 .join(ModelRow, ModelRow.id == DeploymentRevisionRow.model_id)
                 .join(EnvironmentRow, EnvironmentRow.id == DeploymentRevisionRow.environment_id)
                 .join(ProjectRow, ProjectRow.id == ModelRow.project_id)
@@ -597,6 +590,27 @@ def _require_approved_card(
             f"{environment} requires an approved model card before a version becomes primary; "
             f"{model} v{version}'s card is {status or 'missing'}: fill it and approve it first"
         )
+
+
+def live_revision_join() -> tuple[Any, Any]:
+    """``(table, on)`` to join to ``deployment_revisions`` so that only the live revision of
+    each model in each environment (its newest) remains: ``query.join(*live_revision_join())``.
+    """
+    newest = (
+        select(
+            DeploymentRevisionRow.environment_id,
+            DeploymentRevisionRow.model_id,
+            func.max(DeploymentRevisionRow.revision).label("revision"),
+        )
+        .group_by(DeploymentRevisionRow.environment_id, DeploymentRevisionRow.model_id)
+        .subquery()
+    )
+    on = and_(
+        newest.c.environment_id == DeploymentRevisionRow.environment_id,
+        newest.c.model_id == DeploymentRevisionRow.model_id,
+        newest.c.revision == DeploymentRevisionRow.revision,
+    )
+    return newest, on
 
 
 def _targets(session: Session, revision_ids: Sequence[int]) -> dict[int, list[Target]]:

@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import Float, String, and_, case, cast, false, func, literal, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from registry.deployments import live_revision_join
 from registry.errors import RegistryError
 from registry.tables import (
     DeploymentRevisionRow,
@@ -355,24 +356,10 @@ def _member(node: Compare, dialect: str) -> ColumnElement[bool]:
 
 def _live_versions() -> Any:
     """Versions targeted by the newest revision of each model in each environment."""
-    newest = (
-        select(
-            DeploymentRevisionRow.environment_id,
-            DeploymentRevisionRow.model_id,
-            func.max(DeploymentRevisionRow.revision).label("revision"),
-        )
-        .group_by(DeploymentRevisionRow.environment_id, DeploymentRevisionRow.model_id)
-        .subquery()
-    )
     return (
         select(DeploymentTargetRow.model_version_id)
         .join(DeploymentRevisionRow, DeploymentRevisionRow.id == DeploymentTargetRow.revision_id)
-        .join(
-            newest,
-            (newest.c.environment_id == DeploymentRevisionRow.environment_id)
-            & (newest.c.model_id == DeploymentRevisionRow.model_id)
-            & (newest.c.revision == DeploymentRevisionRow.revision),
-        )
+        .join(*live_revision_join())
         .join(EnvironmentRow, EnvironmentRow.id == DeploymentRevisionRow.environment_id)
     )
 

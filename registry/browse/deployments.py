@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from registry.browse.sql import Reads, name_contains, project_id_of, sort_order
 from registry.browse.values import (
     Page,
 )
-from registry.deployments import DeploymentRevision, Target
+from registry.deployments import DeploymentRevision, Target, live_revision_join
 from registry.tables import (
     DeploymentRevisionRow,
     DeploymentTargetRow,
@@ -134,21 +134,5 @@ class DeploymentReads(Reads):
             .where(*where)
         )
         if latest_only:
-            latest = (
-                select(
-                    DeploymentRevisionRow.environment_id,
-                    DeploymentRevisionRow.model_id,
-                    func.max(DeploymentRevisionRow.revision).label("revision"),
-                )
-                .group_by(DeploymentRevisionRow.environment_id, DeploymentRevisionRow.model_id)
-                .subquery()
-            )
-            query = query.join(
-                latest,
-                and_(
-                    latest.c.environment_id == DeploymentRevisionRow.environment_id,
-                    latest.c.model_id == DeploymentRevisionRow.model_id,
-                    latest.c.revision == DeploymentRevisionRow.revision,
-                ),
-            )
+            query = query.join(*live_revision_join())
         return query
