@@ -315,7 +315,21 @@ def arrow_kind(arrow_type: pa.DataType) -> str:
 
 
 def describe_arrow_type(arrow_type: object) -> str:
-    """Arrow's type name for messages, without the ``large_`` prefix pandas strings bring."""
+    """Arrow's type name for messages, without the ``large_`` prefix pandas strings bring and
+    the child names Parquet puts in containers: ``map<string, list<int64>>``."""
+    import pyarrow as pa
+
+    if not isinstance(arrow_type, pa.DataType):
+        return str(arrow_type)
+    kind = arrow_kind(arrow_type)
+    if kind == "map":
+        key, item = arrow_type.key_type, arrow_type.item_type
+        return f"map<{describe_arrow_type(key)}, {describe_arrow_type(item)}>"
+    if kind == "list":
+        return f"list<{describe_arrow_type(arrow_type.value_type)}>"
+    if kind == "struct":
+        fields = ", ".join(f"{f.name}: {describe_arrow_type(f.type)}" for f in arrow_type)
+        return f"struct<{fields}>"
     return str(arrow_type).replace("large_", "")
 
 
@@ -323,8 +337,8 @@ def accepts_arrow_type(dtype: DType, arrow_type: pa.DataType) -> bool:
     """Whether a source column of ``arrow_type`` can serve a feature declared as ``dtype``.
 
     Containers accept containers of the same shape whose parts are accepted: a ``Map(Int64)``
-    a ``map<string, int32>``, a struct a struct with the same field names (in any order:
-    DuckDB casts structs by name).
+    a ``map<string, int32>`` (or a struct of integer fields, as dicts are written), a struct
+    a struct with the same field names (in any order: DuckDB casts structs by name).
     """
     kind = arrow_kind(arrow_type)
     if kind == "dictionary":
@@ -332,6 +346,12 @@ def accepts_arrow_type(dtype: DType, arrow_type: pa.DataType) -> bool:
     if isinstance(dtype, Array):
         return kind == "list" and accepts_arrow_type(dtype.element, arrow_type.value_type)
     if isinstance(dtype, MapType):
+        if kind == "struct":
+            # Records written from Python dicts: pandas and pyarrow infer a struct, and Feast's
+            # own sample data for `Map` is one. Its fields become the keys (a null field an
+            # entry with a null value); DuckDB casts a struct to a map.
+            fields = [arrow_type.field(i).type for i in range(arrow_type.num_fields)]
+            return bool(fields) and all(accepts_arrow_type(dtype.value, t) for t in fields)
         return (
             kind == "map"
             and arrow_kind(arrow_type.key_type) == "string"

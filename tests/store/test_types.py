@@ -20,6 +20,7 @@ from store.types import (
     Struct,
     UnixTimestamp,
     accepts_arrow_type,
+    describe_arrow_type,
     dtype_for_arrow,
     parse_dtype,
     to_arrow,
@@ -127,7 +128,8 @@ def test_struct_is_built_from_a_mapping_or_pairs_and_checked() -> None:
         (Map(Int64), pa.map_(pa.large_string(), pa.int32()), True),
         (Map(Int64), pa.map_(pa.int64(), pa.int64()), False),  # keys are strings
         (Map, pa.map_(pa.string(), pa.float64()), False),
-        (Map, pa.struct([("a", pa.string())]), False),
+        (Map, pa.struct([("a", pa.string()), ("b", pa.string())]), True),  # dicts, as written
+        (Map(Int64), pa.struct([("a", pa.int64()), ("b", pa.string())]), False),
         (
             Struct({"a": Int64, "b": String}),
             pa.struct([("b", pa.string()), ("a", pa.int32())]),
@@ -167,6 +169,14 @@ def test_each_dialect_spells_the_sql_type_its_own_way(
 ) -> None:
     assert sql_type(dtype).sql("duckdb") == duckdb  # type: ignore[arg-type]
     assert sql_type(dtype).sql("spark") == spark  # type: ignore[arg-type]
+
+
+def test_arrow_types_are_described_without_parquets_child_names() -> None:
+    read_back = pa.map_(
+        pa.field("key", pa.large_string(), nullable=False), pa.field("v", pa.int64())
+    )
+    assert describe_arrow_type(pa.list_(read_back)) == "list<map<string, int64>>"
+    assert describe_arrow_type(pa.struct([("a", pa.float32())])) == "struct<a: float>"
 
 
 def test_arrays_hold_any_silage_type_as_feast_allows() -> None:
