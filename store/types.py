@@ -424,3 +424,27 @@ def to_arrow(dtype: DType) -> pa.DataType:
     }
     assert isinstance(dtype, PrimitiveType)
     return table[dtype.name]
+
+
+def cast_arrow(values: pa.Array | pa.ChunkedArray, dtype: DType) -> pa.Array:
+    """``values`` (accepted by :func:`accepts_arrow_type`) in the dtype's Arrow type.
+
+    Timestamps may lose sub-microsecond digits; any other lossy cast is an error. Arrow casts
+    no struct to a map, so a container column that does not cast is rebuilt from its Python
+    values (a struct's fields become the map's entries, in order).
+
+    Raises:
+        pyarrow.ArrowInvalid, pyarrow.ArrowNotImplementedError, pyarrow.ArrowTypeError: the
+            values do not fit; callers say where they came from.
+    """
+    import pyarrow as pa
+
+    target = to_arrow(dtype)
+    safe = not pa.types.is_timestamp(values.type)
+    try:
+        cast = values.cast(target, safe=safe)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if isinstance(dtype, PrimitiveType):
+            raise
+        return pa.array(values.to_pylist(), target)
+    return cast.combine_chunks() if isinstance(cast, pa.ChunkedArray) else cast

@@ -14,10 +14,10 @@ from store.definitions.feature_view import FeatureView
 from store.errors import RequestError
 from store.online.layout import TableLayout
 from store.types import (
-    DType,
     Json,
     PrimitiveType,
     accepts_arrow_type,
+    cast_arrow,
     describe_arrow_type,
     to_arrow,
 )
@@ -63,7 +63,7 @@ def rows_for_online(view: FeatureView, layout: TableLayout, data: Any) -> pa.Rec
                 f"declares {dtype.spec}; convert the column"
             )
         try:
-            columns.append(_typed(column, dtype))
+            columns.append(cast_arrow(column, dtype))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise RequestError(
                 f"rows pushed to {view.name!r}: column {name!r} cannot be read as "
@@ -120,21 +120,6 @@ def pushed_table(view: FeatureView, data: Any) -> pa.Table:
         f"rows pushed to {view.name!r} must be a pandas DataFrame or a pyarrow Table, "
         f"got {type(data).__name__}"
     )
-
-
-def _typed(column: pa.ChunkedArray, dtype: DType) -> pa.Array:
-    """A column in the dtype's Arrow type. Timestamps may lose sub-microsecond digits; any
-    other lossy cast is an error. Arrow casts no struct to a map, so a container column that
-    does not cast is rebuilt from its Python values (a struct's fields become map entries)."""
-    import pyarrow as pa
-
-    target = to_arrow(dtype)
-    try:
-        return column.cast(target, safe=not pa.types.is_timestamp(column.type)).combine_chunks()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        if isinstance(dtype, PrimitiveType):
-            raise
-        return pa.array(column.to_pylist(), target)
 
 
 def _check_documents(column: pa.Array, name: str, view: FeatureView) -> None:

@@ -145,6 +145,11 @@ def test_training_sets_carry_the_types_unchanged(make_repo: Callable[..., Path])
     saved = pq.read_table(job.to_parquet(repo / "data" / "training.parquet"))
     assert saved.select(FEATURES).schema == table.select(FEATURES).schema
     assert saved.select(FEATURES).to_pylist() == table.select(FEATURES).to_pylist()
+    # So does a saved training set, whose statistics count the containers like categories.
+    training_set = job.save("nested")
+    kept = pq.read_table(training_set.path).select(FEATURES)
+    assert kept.schema == table.select(FEATURES).schema
+    assert training_set.record.statistics["tags"]["nulls"] == 3
     frame = job.to_df()
     assert frame["doc"].tolist()[:2] == [OLD["doc"], NEW["doc"]]
     # Maps are dicts in pandas too, at every depth, as the online store serves them.
