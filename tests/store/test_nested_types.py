@@ -218,3 +218,60 @@ def test_a_column_of_another_type_is_refused_naming_the_view_and_field(
         "map<string, string> in source" in str(info.value)
     )
     assert "declare it as Map, or cast the column in the data" in str(info.value)
+
+
+def test_http_pushes_and_serves_them_as_json_objects(make_repo: Callable[..., Path]) -> None:
+    """Over HTTP a map and a struct are JSON objects, both ways (Feast's request shape)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Starlette's client warns about httpx
+        from starlette.testclient import TestClient
+    from store.serving.server import create_app
+
+    repo = open_repo(make_repo)
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    fs.materialize(T0, T0 + 3 * H)
+    served = ["tags", "meta", "doc", "history", "trips", "grid"]
+    pushed = {
+        "tags": {"b": "2", "a": None},
+        "meta": {"only": "one"},
+        "doc": '{"pushed": true}',
+        "history": [{"x": 5}],
+        "trips": [{"km": 0.5, "ok": True}],
+        "grid": [[3, 4]],
+    }
+    _, secret = fs.model_registry.tokens.create("pusher", ["push"])
+    with TestClient(create_app(fs, refresh_seconds=0)) as http:
+        sent = http.post(
+            "/push",
+            headers={"Authorization": f"Bearer {secret}"},
+            json={
+                "feature_view": "profiles",
+                "df": {
+                    "driver_id": [5],
+                    "event_timestamp": ["2026-01-01T00:00:00Z"],
+                    "created": ["2026-01-01T00:00:00Z"],
+                    "rates": [{"r": 1.5}],
+                    "profile": [{"name": "Eve", "born": None, "seen": {}}],
+                    **{name: [value] for name, value in pushed.items()},
+                },
+            },
+        )
+        assert sent.status_code == 200, sent.text
+        answer = http.post(
+            "/get-online-features",
+            json={
+                "features": [f"profiles:{n}" for n in served],
+                "entities": {"driver_id": [1, 5, 4]},
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    values = {
+        name: result["values"]
+        for name, result in zip(body["metadata"]["feature_names"], body["results"], strict=True)
+    }
+    for name in served:
+        assert values[name] == [NEW[name], pushed[name], None], name
