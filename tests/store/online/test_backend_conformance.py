@@ -41,6 +41,7 @@ from store.types import (
     to_arrow,
 )
 from tests.backends import ONLINE_BACKENDS, OnlineUnderTest, online_backend
+from tests.store.online.test_values import typed_columns
 
 STATS = TableLayout(
     project="p",
@@ -296,6 +297,24 @@ def test_maps_json_structs_and_nested_arrays_round_trip(backend: OnlineUnderTest
     assert full["doc"] == NESTED_ROWS[0]["doc"]
     assert full["profile"]["born"].tzinfo is not None
     assert str(full["rates"]["neg"]) == "-0.0"
+
+
+@pytest.mark.parametrize("backend", ONLINE_BACKENDS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=typed_columns())
+def test_generated_nested_values_round_trip(backend: str, case: tuple[DType, list[Any]]) -> None:
+    """Any type tree (arrays, maps and structs of each other and of every scalar) and any
+    values of it, nulls at every depth, come back as written."""
+    dtype, column = case
+    layout = TableLayout(
+        project="p", feature_view="generated", keys=(("k", Int64),), features=(("v", dtype),)
+    )
+    rows = [{"k": i, "v": v, "__event_ts": i} for i, v in enumerate(column)]
+    with tempfile.TemporaryDirectory() as tmp, online_backend(backend, Path(tmp)) as store:
+        store.sync_tables("p", [layout], drop_missing=True)
+        store.write(layout, [batch(layout, rows)] if rows else [])
+        found = store.read(layout, ["v"], [[*range(len(column)), -1]])
+    assert repr(found) == repr([*((v, i) for i, v in enumerate(column)), (None, None)])
 
 
 def test_a_failed_write_changes_nothing(store: OnlineBackend) -> None:
