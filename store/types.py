@@ -288,7 +288,7 @@ _ACCEPTED_ARROW_KINDS: dict[str, frozenset[str]] = {
     "Bool": frozenset({"bool"}),
     "Bytes": frozenset({"binary"}),
     "UnixTimestamp": frozenset({"timestamp"}),
-    "Json": frozenset({"string"}),  # the document's text
+    "Json": frozenset({"string", "json"}),  # the document's text
 }
 
 
@@ -297,6 +297,9 @@ def arrow_kind(arrow_type: pa.DataType) -> str:
     import pyarrow as pa
 
     checks = (
+        # A Parquet column of the JSON logical type (DuckDB writes its JSON so) reads as
+        # Arrow's JSON extension type: text known to be JSON.
+        ("json", lambda t: getattr(t, "extension_name", None) == "arrow.json"),
         ("int", pa.types.is_integer),
         ("float", pa.types.is_floating),
         ("string", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
@@ -372,7 +375,7 @@ def accepts_arrow_type(dtype: DType, arrow_type: pa.DataType) -> bool:
 
 def dtype_for_arrow(arrow_type: pa.DataType) -> DType | None:
     """The natural Silage dtype of an Arrow type, or None when there is none (a string column
-    is ``String``: a ``Json`` feature is one only by declaration)."""
+    is ``String``; ``Json`` is the JSON extension type's, or a string column's by declaration)."""
     kind = arrow_kind(arrow_type)
     if kind == "dictionary":
         return dtype_for_arrow(arrow_type.value_type)
@@ -397,7 +400,13 @@ def dtype_for_arrow(arrow_type: pa.DataType) -> DType | None:
         return Int64 if arrow_type.bit_width > 32 else Int32
     if kind == "float":
         return Float64 if arrow_type.bit_width > 32 else Float32
-    natural = {"string": String, "bool": Bool, "binary": Bytes, "timestamp": UnixTimestamp}
+    natural = {
+        "string": String,
+        "json": Json,
+        "bool": Bool,
+        "binary": Bytes,
+        "timestamp": UnixTimestamp,
+    }
     return natural.get(kind)
 
 

@@ -158,6 +158,28 @@ def test_training_sets_carry_the_types_unchanged(make_repo: Callable[..., Path])
     assert list(frame["profile"].tolist()[1]["seen"]) == ["x", "y"]
 
 
+def test_a_parquet_json_column_serves_a_json_feature(make_repo: Callable[..., Path]) -> None:
+    """A column of Parquet's JSON logical type (DuckDB's JSON) is read as the document's
+    text, offline and online."""
+    repo = open_repo(make_repo)
+    path = repo / "data" / "profiles.parquet"
+    data = pq.read_table(path)
+    documents = data.column("doc").cast(pa.string())
+    index = data.schema.get_field_index("doc")
+    as_json = pa.ExtensionArray.from_storage(pa.json_(), documents.combine_chunks())
+    pq.write_table(data.set_column(index, "doc", as_json), path)
+    assert pq.read_schema(path).field("doc").type == pa.json_()
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    entities = pd.DataFrame({"driver_id": [1, 2], "event_timestamp": [T0 + 3 * H, T0 + H]})
+    table = fs.get_historical_features(entities, ["profiles:doc"]).to_arrow()
+    assert table.schema.field("doc").type == pa.string()
+    assert table.column("doc").to_pylist() == [NEW["doc"], EMPTY["doc"]]
+    fs.materialize(T0, T0 + 3 * H)
+    online = fs.get_online_features(["profiles:doc"], [{"driver_id": 1}]).to_dict()
+    assert online["doc"] == [NEW["doc"]]
+
+
 def test_the_online_store_serves_the_same_values(
     make_repo: Callable[..., Path], backend: OnlineUnderTest
 ) -> None:

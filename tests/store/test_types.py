@@ -60,8 +60,12 @@ def test_json_is_a_document_in_a_string_column() -> None:
     assert accepts_arrow_type(Json, pa.large_string())
     assert not accepts_arrow_type(Json, pa.struct([("a", pa.int64())]))
     assert parse_dtype("Array(Json)") == Array(Json)
-    # A string column is a String unless declared a Json.
+    # A string column is a String unless declared a Json; Arrow's JSON extension type (a
+    # Parquet JSON column, as DuckDB writes one) is a Json.
     assert dtype_for_arrow(pa.string()) == String
+    assert accepts_arrow_type(Json, pa.json_())
+    assert dtype_for_arrow(pa.json_()) == Json
+    assert not accepts_arrow_type(Int64, pa.json_())
 
 
 @pytest.mark.parametrize(
