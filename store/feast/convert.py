@@ -30,9 +30,10 @@ Conversions, and what is refused:
   too). Refused: aliased projections (``with_name``), join key maps, version pins.
 - ``Project``: accepted; Silage takes the project from ``feature_store.yaml``.
 
-Types: the scalars, ``Map`` (string values, as Feast's Arrow type has them), ``Json``,
-``Struct`` (fields in order) and ``Array`` of any of them, arrays included. Refused:
-``Set``, ``ScalarMap``, ``Uuid``, ``Decimal`` and Feast's other newer scalars.
+Types: the scalars, ``Map`` (string values, as Feast's Arrow type has them: data with
+other values is refused at apply, naming the ``Map(...)`` to declare), ``Json``, ``Struct``
+(fields in order) and ``Array`` of any of them, arrays included. Refused: ``Set``,
+``ScalarMap``, ``Uuid``, ``Decimal`` and Feast's other newer scalars.
 """
 
 from __future__ import annotations
