@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 from store.definitions.field import Field
 from store.definitions.on_demand import OnDemandFeatureView
 from store.errors import RequestError, TransformationError
-from store.types import Float32, Float64, accepts_arrow_type, describe_arrow_type, to_arrow
+from store.types import (
+    Float32,
+    Float64,
+    PrimitiveType,
+    accepts_arrow_type,
+    cast_arrow,
+    describe_arrow_type,
+    to_arrow,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -142,6 +150,18 @@ def _checked(where: str, field: Field, outputs: Mapping[str, Any], rows: int) ->
             f"{returned}); return every field of the schema"
         )
     values = outputs[field.name]
+    if not isinstance(field.dtype, PrimitiveType) and not isinstance(
+        values, pa.Array | pa.ChunkedArray
+    ):
+        # Containers (lists, dicts) are built in the declared type: inferred, dicts with
+        # different keys would become one struct holding every key.
+        values = values.tolist() if hasattr(values, "tolist") else list(values)
+        try:
+            values = pa.array(values, to_arrow(field.dtype), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+            raise TransformationError(
+                f"{where}: column {field.name!r} cannot be read as {field.dtype.spec}: {exc}"
+            ) from exc
     try:
         array = (
             pa.Array.from_pandas(values)
@@ -173,8 +193,8 @@ def _checked(where: str, field: Field, outputs: Mapping[str, Any], rows: int) ->
             f"field's dtype"
         )
     try:
-        return array.cast(to_arrow(field.dtype), safe=not pa.types.is_timestamp(array.type))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        return cast_arrow(array, field.dtype)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         raise TransformationError(
             f"{where}: column {field.name!r} cannot be read as {field.dtype.spec}: {exc}"
         ) from exc

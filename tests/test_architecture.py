@@ -37,7 +37,12 @@ MAY_IMPORT: list[tuple[str, tuple[str, ...]]] = [
         (*FOUNDATION, "store.offline.compiler.query", "store.offline.engine"),
     ),
     ("store.offline", (*FOUNDATION, "store.definitions", "store.transformation")),
-    ("store.online.backends", (*FOUNDATION, "store.online.layout", "store.online.backend")),
+    (
+        "store.online.backends",
+        (*FOUNDATION, "store.online.layout", "store.online.backend", "store.online.values"),
+    ),
+    # The JSON encoding of nested values that every backend shares.
+    ("store.online.values", FOUNDATION),
     # Online rows carry the newest-rows query's time columns.
     ("store.online.layout", (*FOUNDATION, "store.definitions", "store.offline.compiler.query")),
     # Materialization is the one place that uses both stores.

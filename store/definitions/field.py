@@ -28,7 +28,7 @@ class Field:
             raise DefinitionError(
                 f"field {self.name!r}: dtype {self.dtype!r} is not a Silage type; "
                 f"use one of store.types: Int32, Int64, Float32, Float64, String, Bool, "
-                f"Bytes, UnixTimestamp or Array(<type>)"
+                f"Bytes, UnixTimestamp, Json, Map, Map(<type>), Struct({{...}}) or Array(<type>)"
             )
         object.__setattr__(self, "tags", frozen_tags("field", self.name, self.tags))
 

@@ -37,6 +37,11 @@ Conversions, and what is refused:
   view (a join key Feast typed as String only because its entity has no value type is
   left for the source's Parquet schema to type).
 - ``Project``: accepted; Silage takes the project from ``feature_store.yaml``.
+
+Types: the scalars, ``Map`` (string values, as Feast's Arrow type has them: data with
+other values is refused at apply, naming the ``Map(...)`` to declare), ``Json``, ``Struct``
+(fields in order) and ``Array`` of any of them, arrays included. Refused: ``Set``,
+``ScalarMap``, ``Uuid``, ``Decimal`` and Feast's other newer scalars.
 """
 
 from __future__ import annotations
@@ -66,8 +71,10 @@ from store.types import (
     Float64,
     Int32,
     Int64,
-    PrimitiveType,
+    Json,
+    Map,
     String,
+    Struct,
     UnixTimestamp,
 )
 
@@ -217,7 +224,7 @@ class Conversion:
         converter = TYPES.get(key)
         if converter is None:
             raise _Refused(
-                f"{where} has type {feast_type!r}, which Silage does not support yet; "
+                f"{where} has type {feast_type}, which Silage does not support yet; "
                 f"supported Feast types: {', '.join(sorted(TYPES))}"
             )
         return converter(self, feast_type, where)
@@ -635,10 +642,20 @@ def _same(dtype: DType) -> TypeConverter:
 
 
 def _array(conversion: Conversion, feast_type: Any, where: str) -> DType:
-    element = conversion.dtype(feast_type.base_type, where)
-    if not isinstance(element, PrimitiveType):
-        raise _Refused(f"{where} is an array of {element!r}; arrays of arrays are not supported")
-    return Array(element)
+    """Feast's ``Array`` of any type it allows: scalars, ``Map``, ``Json``, ``Struct``, arrays."""
+    return Array(conversion.dtype(feast_type.base_type, where))
+
+
+def _struct(conversion: Conversion, feast_type: Any, where: str) -> DType:
+    """Feast's ``Struct({"name": String, ...})``: its fields in order, each type converted."""
+    fields = dict(getattr(feast_type, "fields", None) or {})
+    converted = [
+        (name, conversion.dtype(t, f"{where} struct field {name!r}")) for name, t in fields.items()
+    ]
+    try:
+        return Struct(converted)
+    except TypeError as exc:
+        raise _Refused(f"{where} is a {feast_type}: {exc}") from None
 
 
 TYPES: dict[str, TypeConverter] = {
@@ -650,7 +667,11 @@ TYPES: dict[str, TypeConverter] = {
     "BOOL": _same(Bool),
     "BYTES": _same(Bytes),
     "UNIX_TIMESTAMP": _same(UnixTimestamp),
+    # Feast's Map is string-keyed; its Arrow type (and so its offline data) has string values.
+    "MAP": _same(Map),
+    "JSON": _same(Json),
     "Array": _array,
+    "Struct": _struct,
 }
 
 # Feast's older ValueType enum, as entities declare it (``value_type=ValueType.INT64``).
@@ -663,4 +684,16 @@ VALUE_TYPES: dict[str, DType] = {
     "BOOL": Bool,
     "BYTES": Bytes,
     "UNIX_TIMESTAMP": UnixTimestamp,
+    "MAP": Map,
+    "JSON": Json,
+    "INT32_LIST": Array(Int32),
+    "INT64_LIST": Array(Int64),
+    "FLOAT_LIST": Array(Float32),
+    "DOUBLE_LIST": Array(Float64),
+    "STRING_LIST": Array(String),
+    "BOOL_LIST": Array(Bool),
+    "BYTES_LIST": Array(Bytes),
+    "UNIX_TIMESTAMP_LIST": Array(UnixTimestamp),
+    "MAP_LIST": Array(Map),
+    "JSON_LIST": Array(Json),
 }

@@ -122,7 +122,8 @@ class RetrievalJob:
 
     def to_df(self) -> pd.DataFrame:
         """As :meth:`to_arrow`, as pandas. Integer and boolean features keep their type as
-        pandas nullable dtypes; a DataFrame given as the entity table keeps its dtypes."""
+        pandas nullable dtypes; maps are dicts, as online (Arrow's default is a list of
+        pairs); a DataFrame given as the entity table keeps its dtypes."""
         import pandas as pd
         import pyarrow as pa
 
@@ -131,7 +132,9 @@ class RetrievalJob:
                 pa.int32(): pd.Int32Dtype(),
                 pa.int64(): pd.Int64Dtype(),
                 pa.bool_(): pd.BooleanDtype(),
-            }.get
+            }.get,
+            # Of repeated keys (Arrow allows them, a dict cannot) the last one wins, warned.
+            maps_as_pydicts="lossy",
         )
         if self.frame is not None:
             base = self.frame.reset_index(drop=True)

@@ -173,7 +173,8 @@ def _mismatch(role: str, name: str, field: Field, arrow_type: object, src: str) 
     natural = types.dtype_for_arrow(arrow_type)
     fix = f"declare it as {natural.spec}" if natural else "convert the column"
     return (
-        f"{role} {name!r} is declared {field.dtype.spec} but is {arrow_type} in {src}; "
+        f"{role} {name!r} is declared {field.dtype.spec} but is "
+        f"{types.describe_arrow_type(arrow_type)} in {src}; "
         f"{fix}, or cast the column in the data"
     )
 

@@ -7,12 +7,20 @@ backend with the same newest-wins upsert that materialization uses, in one trans
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from store.definitions.feature_view import FeatureView
 from store.errors import RequestError
 from store.online.layout import TableLayout
-from store.types import accepts_arrow_type, describe_arrow_type, to_arrow
+from store.types import (
+    Json,
+    PrimitiveType,
+    accepts_arrow_type,
+    cast_arrow,
+    describe_arrow_type,
+    to_arrow,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -54,15 +62,15 @@ def rows_for_online(view: FeatureView, layout: TableLayout, data: Any) -> pa.Rec
                 f"{describe_arrow_type(column.type)}, but the view "
                 f"declares {dtype.spec}; convert the column"
             )
-        # Timestamps may lose sub-microsecond digits; any other lossy cast is an error.
-        safe = not pa.types.is_timestamp(column.type)
         try:
-            columns.append(column.cast(to_arrow(dtype), safe=safe).combine_chunks())
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            columns.append(cast_arrow(column, dtype))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise RequestError(
                 f"rows pushed to {view.name!r}: column {name!r} cannot be read as "
                 f"{dtype.spec}: {exc}"
             ) from exc
+        if dtype == Json:
+            _check_documents(columns[-1], name, view)
     columns.append(_micros(table.column(source.timestamp_field), source.timestamp_field, view))
     created = source.created_timestamp_column
     if created is not None and created in names:
@@ -89,14 +97,43 @@ def pushed_table(view: FeatureView, data: Any) -> pa.Table:
     if isinstance(data, pa.Table):
         return data
     if isinstance(data, pd.DataFrame):
+        # Maps, structs and arrays are built straight from the Python values in their declared
+        # Arrow types: left to inference, dicts with different keys would become one struct
+        # with every key, the missing ones null.
+        declared = {f.name: f.dtype for f in view.features if f.name in data.columns}
+        containers = {n: t for n, t in declared.items() if not isinstance(t, PrimitiveType)}
         try:
-            return pa.Table.from_pandas(data, preserve_index=False)
+            table = pa.Table.from_pandas(data.drop(columns=list(containers)), preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise RequestError(f"rows pushed to {view.name!r} cannot be read: {exc}") from exc
+        for name, dtype in containers.items():
+            try:
+                values = pa.array(data[name].tolist(), to_arrow(dtype), from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                raise RequestError(
+                    f"rows pushed to {view.name!r}: column {name!r} cannot be read as "
+                    f"{dtype.spec}: {exc}"
+                ) from exc
+            table = table.append_column(name, values)
+        return table.select([str(c) for c in data.columns])
     raise RequestError(
         f"rows pushed to {view.name!r} must be a pandas DataFrame or a pyarrow Table, "
         f"got {type(data).__name__}"
     )
+
+
+def _check_documents(column: pa.Array, name: str, view: FeatureView) -> None:
+    """Every value of a ``Json`` column must be a JSON document (kept as its text)."""
+    for row, text in enumerate(column.to_pylist()):
+        if text is None:
+            continue
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            raise RequestError(
+                f"rows pushed to {view.name!r}: column {name!r} is declared Json but row {row} "
+                f"is not a JSON document ({exc}): {text[:60]!r}"
+            ) from None
 
 
 def _micros(column: Any, name: str, view: FeatureView) -> pa.Array:

@@ -25,9 +25,23 @@ from store import (
     RequestSource,
     on_demand_feature_view,
 )
+from store.feast.convert import VALUE_TYPES
 from store.repo.config import load_config
 from store.repo.loader import RepoContents, load_repo
-from store.types import Array, Float32, Float64, Int64, String
+from store.types import (
+    Array,
+    Bool,
+    Bytes,
+    DType,
+    Float32,
+    Float64,
+    Int64,
+    Json,
+    Map,
+    String,
+    Struct,
+    UnixTimestamp,
+)
 from tests.conftest import FIXTURES
 
 pytestmark = [
@@ -220,6 +234,62 @@ def test_on_demand_view_and_service_convert(tmp_path: Path) -> None:
     assert services["by_ref"].feature_refs == ["stats:trips", "plus:plus"]
 
 
+def test_maps_json_structs_and_their_arrays_convert(tmp_path: Path) -> None:
+    """The types of ``feast init``'s template (``Map``, ``Json``, ``Struct``) and the arrays
+    Feast allows of them, by the new ``dtype`` and by the older ``ValueType``."""
+    repo = repo_with(
+        tmp_path,
+        """
+        from feast.types import Bool, Bytes, Json, Map, Struct, UnixTimestamp
+        profile = Struct({"name": String, "age": String})
+        rich = FeatureView(
+            name="rich", entities=[driver], source=stats_source,
+            schema=[
+                Field(name="driver_metadata", dtype=Map),
+                Field(name="driver_config", dtype=Json),
+                Field(name="driver_profile", dtype=profile),
+                Field(name="maps", dtype=Array(Map)),
+                Field(name="docs", dtype=Array(Json)),
+                Field(name="profiles", dtype=Array(profile)),
+                Field(name="grid", dtype=Array(Array(Int64))),
+                Field(name="nested", dtype=Struct({"seen": Array(UnixTimestamp),
+                                                  "inner": Struct({"ok": Bool, "raw": Bytes})})),
+            ],
+        )
+        """,
+    )
+    view = load(repo).feature_views[1]
+    assert view.name == "rich"
+    profile = Struct({"name": String, "age": String})
+    assert {f.name: f.dtype for f in view.features} == {
+        "driver_metadata": Map,
+        "driver_config": Json,
+        "driver_profile": profile,
+        "maps": Array(Map),
+        "docs": Array(Json),
+        "profiles": Array(profile),
+        "grid": Array(Array(Int64)),
+        "nested": Struct(
+            {
+                "seen": Array(UnixTimestamp),
+                "inner": Struct({"ok": Bool, "raw": Bytes}),
+            }
+        ),
+    }
+    assert [n for n, _ in view.features[2].dtype.fields] == ["name", "age"]  # type: ignore[attr-defined]
+
+
+def test_value_types_of_maps_json_and_lists_have_silage_twins() -> None:
+    from feast.value_type import ValueType
+
+    for name, dtype in VALUE_TYPES.items():
+        assert ValueType[name].name == name
+        assert isinstance(dtype, DType)
+    assert VALUE_TYPES["MAP_LIST"] == Array(Map)
+    assert VALUE_TYPES["JSON"] == Json
+    assert VALUE_TYPES["DOUBLE_LIST"] == Array(Float64)
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
@@ -234,7 +304,7 @@ def test_on_demand_view_and_service_convert(tmp_path: Path) -> None:
             """,
             "definitions.py: Feast KafkaSource 'events' has no Silage counterpart yet; "
             "Silage converts these Feast objects: Entity, FeatureService, FeatureView, "
-            "FileSource, OnDemandFeatureView, Project, PushSource, RequestSource",
+            "FileSource, LabelView, OnDemandFeatureView, Project, PushSource, RequestSource",
             id="stream source",
         ),
         pytest.param(
@@ -288,13 +358,23 @@ def test_on_demand_view_and_service_convert(tmp_path: Path) -> None:
         ),
         pytest.param(
             """
-            from feast.types import Map
-            mapped = FeatureView(name="mapped", entities=[driver], source=stats_source,
-                                 schema=[Field(name="meta", dtype=Map)])
+            from feast.types import Set
+            tagged = FeatureView(name="tagged", entities=[driver], source=stats_source,
+                                 schema=[Field(name="tags", dtype=Set(String))])
             """,
-            "definitions.py: Feast FeatureView 'mapped', field 'meta', has type "
-            "<PrimitiveFeastType.MAP: 11>, which Silage does not support yet",
+            "definitions.py: Feast FeatureView 'tagged', field 'tags', has type Set(String), "
+            "which Silage does not support yet; supported Feast types: Array, BOOL, BYTES, "
+            "FLOAT32, FLOAT64, INT32, INT64, JSON, MAP, STRING, Struct, UNIX_TIMESTAMP",
             id="unsupported type",
+        ),
+        pytest.param(
+            """
+            from feast.types import Struct, Uuid
+            ids = FeatureView(name="ids", entities=[driver], source=stats_source,
+                              schema=[Field(name="who", dtype=Struct({"id": Uuid}))])
+            """,
+            "Feast FeatureView 'ids', field 'who', struct field 'id' has type",
+            id="unsupported type inside a struct",
         ),
         pytest.param(
             """

@@ -33,7 +33,7 @@ from store import (
     on_demand_feature_view,
 )
 from store.online.read import PRESENT
-from store.types import Float64, Int64, String
+from store.types import Array, Float64, Int64, Json, Map, String, Struct
 from tests.conftest import T0, serve_stale_values
 
 H = timedelta(hours=1)
@@ -302,6 +302,47 @@ def test_outputs_are_checked_against_the_schema() -> None:
         return {"out": [1, None]}
 
     assert run(ints, rate=[1.0, 2.0]) == [[1.0, None]]
+
+
+NESTED_SCHEMA = [
+    Field(name="tags", dtype=Map(Float64)),
+    Field(name="who", dtype=Struct({"name": String, "n": Int64})),
+    Field(name="doc", dtype=Json),
+    Field(name="many", dtype=Array(Map)),
+]
+NESTED_OUTPUTS = [
+    {"tags": {"a": 1.0}, "who": {"name": "Zoë", "n": 1}, "doc": "{}", "many": [{"k": "v"}]},
+    {"tags": {}, "who": None, "doc": None, "many": [{}, None]},
+]
+
+
+def test_outputs_of_maps_structs_and_json_keep_their_declared_types() -> None:
+    """Dicts returned for a Map are built as a map (not inferred as one struct of every
+    key), in both modes; a value that does not fit is a clear error."""
+    expected = [
+        [[("a", 1.0)], []],
+        [{"name": "Zoë", "n": 1}, None],
+        ["{}", None],
+        [[[("k", "v")]], [[], None]],
+    ]
+
+    @on_demand_feature_view(sources=[stats], schema=NESTED_SCHEMA)
+    def in_pandas(inputs: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame(NESTED_OUTPUTS)
+
+    @on_demand_feature_view(sources=[stats], schema=NESTED_SCHEMA, mode="python")
+    def in_python(inputs: dict) -> dict:
+        return {name: [r[name] for r in NESTED_OUTPUTS] for name in NESTED_OUTPUTS[0]}
+
+    assert run(in_pandas, rate=[1.0, 2.0]) == expected
+    assert run(in_python, rate=[1.0, 2.0]) == expected
+
+    @on_demand_feature_view(sources=[stats], schema=NESTED_SCHEMA[:1], mode="python")
+    def not_numbers(inputs: dict) -> dict:
+        return {"tags": [{"a": "x"}]}
+
+    with pytest.raises(TransformationError, match=r"'tags' cannot be read as Map\(Float64\)"):
+        run(not_numbers, rate=[1.0])
 
 
 def test_declarations_are_checked() -> None:

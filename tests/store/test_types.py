@@ -14,22 +14,106 @@ from store.types import (
     Float64,
     Int32,
     Int64,
+    Json,
+    Map,
     String,
+    Struct,
     UnixTimestamp,
     accepts_arrow_type,
+    describe_arrow_type,
     dtype_for_arrow,
     parse_dtype,
     to_arrow,
 )
 
-ALL = [Int32, Int64, Float32, Float64, String, Bool, Bytes, UnixTimestamp, Array(Float32)]
+ALL = [
+    Int32,
+    Int64,
+    Float32,
+    Float64,
+    String,
+    Bool,
+    Bytes,
+    UnixTimestamp,
+    Array(Float32),
+    Map,
+    Map(Float64),
+    Map(Array(UnixTimestamp)),
+    Struct({"a": Int64, "b": String}),
+    Struct({"when": UnixTimestamp, "tags": Map, "inner": Struct({"x": Bytes})}),
+    Array(Map),
+    Array(Struct({"km": Float32})),
+    Array(Array(Int64)),
+]
 
 
-@pytest.mark.parametrize("dtype", ALL)
+@pytest.mark.parametrize("dtype", ALL, ids=lambda d: d.spec)
 def test_spelling_round_trips_and_arrow_type_is_accepted(dtype: object) -> None:
     assert parse_dtype(dtype.spec) == dtype  # type: ignore[attr-defined]
     assert accepts_arrow_type(dtype, to_arrow(dtype))  # type: ignore[arg-type]
     assert dtype_for_arrow(to_arrow(dtype)) == dtype  # type: ignore[arg-type]
+
+
+def test_json_is_a_document_in_a_string_column() -> None:
+    assert parse_dtype("Json") is Json
+    assert to_arrow(Json) == pa.string()
+    assert accepts_arrow_type(Json, pa.large_string())
+    assert not accepts_arrow_type(Json, pa.struct([("a", pa.int64())]))
+    assert parse_dtype("Array(Json)") == Array(Json)
+    # A string column is a String unless declared a Json; Arrow's JSON extension type (a
+    # Parquet JSON column, as DuckDB writes one) is a Json.
+    assert dtype_for_arrow(pa.string()) == String
+    assert accepts_arrow_type(Json, pa.json_())
+    assert dtype_for_arrow(pa.json_()) == Json
+    assert not accepts_arrow_type(Int64, pa.json_())
+
+
+@pytest.mark.parametrize(
+    ("text", "dtype"),
+    [
+        ("Map", Map),
+        ("Map(String)", Map),  # Feast's Map: string values
+        (" Map ( Float32 ) ", Map(Float32)),
+        ("Struct(a: Int64, b: Array(String))", Struct({"a": Int64, "b": Array(String)})),
+        ("Struct({a: Int64, b: String})", Struct({"a": Int64, "b": String})),  # Feast's str()
+        ("Array(Struct(x: Map(Json)))", Array(Struct({"x": Map(Json)}))),
+    ],
+)
+def test_spellings_of_maps_and_structs(text: str, dtype: object) -> None:
+    assert parse_dtype(text) == dtype
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mapp",
+        "Map()",
+        "Struct()",
+        "Struct(a Int64)",
+        "Struct(a: Int64, a: String)",
+        "Array(Int64",
+        "Int64 x",
+        "Struct(1a: Int64)",
+    ],
+)
+def test_bad_spellings_are_refused_with_the_valid_ones(text: str) -> None:
+    with pytest.raises(ValueError, match=r"unknown dtype .*valid dtypes are .*Map\(<type>\)"):
+        parse_dtype(text)
+
+
+def test_struct_is_built_from_a_mapping_or_pairs_and_checked() -> None:
+    assert Struct({"a": Int64}) == Struct([("a", Int64)])
+    assert Struct({"a": Int64, "b": String}) != Struct({"b": String, "a": Int64})
+    assert Map(Int64) == parse_dtype("Map(Int64)")
+    assert Map(Int64) != Map
+    with pytest.raises(TypeError, match="at least one field"):
+        Struct({})
+    with pytest.raises(TypeError, match="'a b'"):
+        Struct({"a b": Int64})
+    with pytest.raises(TypeError, match="not a Silage type"):
+        Struct({"a": int})  # type: ignore[dict-item]
+    with pytest.raises(TypeError, match="not a Silage type"):
+        Map("Int64")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -45,6 +129,19 @@ def test_spelling_round_trips_and_arrow_type_is_accepted(dtype: object) -> None:
         (Array(Int64), pa.list_(pa.int32()), True),
         (Array(Int64), pa.list_(pa.string()), False),
         (Bool, pa.bool_(), True),
+        (Map(Int64), pa.map_(pa.large_string(), pa.int32()), True),
+        (Map(Int64), pa.map_(pa.int64(), pa.int64()), False),  # keys are strings
+        (Map, pa.map_(pa.string(), pa.float64()), False),
+        (Map, pa.struct([("a", pa.string()), ("b", pa.string())]), True),  # dicts, as written
+        (Map(Int64), pa.struct([("a", pa.int64()), ("b", pa.string())]), False),
+        (
+            Struct({"a": Int64, "b": String}),
+            pa.struct([("b", pa.string()), ("a", pa.int32())]),
+            True,
+        ),
+        (Struct({"a": Int64}), pa.struct([("a", pa.int64()), ("b", pa.string())]), False),
+        (Struct({"a": Int64}), pa.struct([("a", pa.string())]), False),
+        (Array(Map), pa.list_(pa.map_(pa.string(), pa.string())), True),
     ],
 )
 def test_which_columns_satisfy_a_declared_type(
@@ -62,6 +159,13 @@ def test_which_columns_satisfy_a_declared_type(
         (Bytes, "BLOB", "BINARY"),
         (UnixTimestamp, "TIMESTAMPTZ", "TIMESTAMP"),
         (Array(Float64), "DOUBLE[]", "ARRAY<DOUBLE>"),
+        (Json, "TEXT", "STRING"),
+        (Map, "MAP(TEXT, TEXT)", "MAP<STRING, STRING>"),
+        (
+            Struct({"a": Int64, "b": Array(String)}),
+            'STRUCT("a" BIGINT, "b" TEXT[])',
+            "STRUCT<`a`: BIGINT, `b`: ARRAY<STRING>>",
+        ),
     ],
 )
 def test_each_dialect_spells_the_sql_type_its_own_way(
@@ -71,6 +175,15 @@ def test_each_dialect_spells_the_sql_type_its_own_way(
     assert sql_type(dtype).sql("spark") == spark  # type: ignore[arg-type]
 
 
-def test_arrays_of_arrays_are_refused() -> None:
-    with pytest.raises(TypeError, match="arrays of arrays"):
-        Array(Array(Int64))  # type: ignore[arg-type]
+def test_arrow_types_are_described_without_parquets_child_names() -> None:
+    read_back = pa.map_(
+        pa.field("key", pa.large_string(), nullable=False), pa.field("v", pa.int64())
+    )
+    assert describe_arrow_type(pa.list_(read_back)) == "list<map<string, int64>>"
+    assert describe_arrow_type(pa.struct([("a", pa.float32())])) == "struct<a: float>"
+
+
+def test_arrays_hold_any_silage_type_as_feast_allows() -> None:
+    assert Array(Array(Int64)).element == Array(Int64)
+    with pytest.raises(TypeError, match="not a Silage type"):
+        Array(list)  # type: ignore[arg-type]

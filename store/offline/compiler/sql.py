@@ -1,19 +1,22 @@
 """Small sqlglot builders shared by the compilers, and the SQL type of each dtype (pure).
 
 Types are sqlglot ``DataType`` trees, so each dialect spells them its own way
-(``Float32`` is ``REAL`` in DuckDB, ``FLOAT`` in Spark).
+(``Float32`` is ``REAL`` in DuckDB, ``FLOAT`` in Spark). A ``Json`` document is text
+(DuckDB's ``JSON`` type would reach Arrow as an extension type, and Spark has none).
 
 Example:
-    >>> from store.types import Array, Float64
+    >>> from store.types import Array, Float64, Map
     >>> sql_type(Array(Float64)).sql("duckdb"), sql_type(Array(Float64)).sql("spark")
     ('DOUBLE[]', 'ARRAY<DOUBLE>')
+    >>> sql_type(Map(Float64)).sql("duckdb"), sql_type(Map(Float64)).sql("spark")
+    ('MAP(TEXT, DOUBLE)', 'MAP<STRING, DOUBLE>')
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from store.types import Array, DType, PrimitiveType
+from store.types import Array, DType, MapType, PrimitiveType, Struct
 
 __all__ = ["check_dialect", "column", "epoch_us", "identifier", "number", "sql_type", "table"]
 
@@ -26,6 +29,7 @@ _TYPES: dict[str, object] = {
     "Bool": exp.DataType.Type.BOOLEAN,
     "Bytes": exp.DataType.Type.VARBINARY,
     "UnixTimestamp": exp.DataType.Type.TIMESTAMPTZ,
+    "Json": exp.DataType.Type.VARCHAR,
 }
 
 
@@ -35,6 +39,14 @@ def sql_type(dtype: DType) -> exp.DataType:
         return exp.DataType(
             this=exp.DataType.Type.ARRAY, expressions=[sql_type(dtype.element)], nested=True
         )
+    if isinstance(dtype, MapType):
+        keys = exp.DataType(this=exp.DataType.Type.VARCHAR)
+        return exp.DataType(
+            this=exp.DataType.Type.MAP, expressions=[keys, sql_type(dtype.value)], nested=True
+        )
+    if isinstance(dtype, Struct):
+        fields = [exp.ColumnDef(this=identifier(n), kind=sql_type(t)) for n, t in dtype.fields]
+        return exp.DataType(this=exp.DataType.Type.STRUCT, expressions=fields, nested=True)
     assert isinstance(dtype, PrimitiveType)
     return exp.DataType(this=_TYPES[dtype.name])
 

@@ -8,8 +8,10 @@ table ``__silage_tables`` in it records which table serves which project's view,
 which layout.
 
 Each view's table has its typed join keys as primary key and one column per feature in
-PostgreSQL's types (arrays as arrays, timestamps as ``timestamptz``); the event and created
-times are ``bigint`` microseconds since the epoch, UTC, like every backend's.
+PostgreSQL's types (arrays of scalars as arrays, timestamps as ``timestamptz``, ``Json`` as
+``text``; maps, structs and nested arrays as JSON ``text``, :mod:`store.online.values`); the
+event and created times are ``bigint`` microseconds since the epoch, UTC, like every
+backend's.
 
 Writes: each batch is copied (``COPY``) into a temporary table and upserted from there with
 ``INSERT ... ON CONFLICT ... DO UPDATE ... WHERE`` the new row is newer: a later event time,
@@ -55,7 +57,8 @@ from store.online.layout import (
     TableLayout,
     plan_table_changes,
 )
-from store.types import Array, DType, PrimitiveType
+from store.online.values import decode_text, encode_column
+from store.types import Array, DType, PrimitiveType, is_nested
 
 if TYPE_CHECKING:
     import psycopg
@@ -77,6 +80,8 @@ _TYPES: dict[str, str] = {
     "Bool": "boolean",
     "Bytes": "bytea",
     "UnixTimestamp": "timestamptz",
+    # The document's text as written: jsonb would reorder keys and respace it.
+    "Json": "text",
 }
 # Feast's keys, and libpq's names for them.
 _SSL_KEYS = {
@@ -92,6 +97,9 @@ def _quote(identifier: str) -> str:
 
 
 def _pg_type(dtype: DType) -> str:
+    if is_nested(dtype):
+        # text, not jsonb: jsonb refuses the Infinity and NaN floats JSON lacks.
+        return "text"
     if isinstance(dtype, Array):
         return _pg_type(dtype.element) + "[]"
     assert isinstance(dtype, PrimitiveType)
@@ -394,6 +402,11 @@ class PostgresBackend:
         names = ", ".join(_quote(c) for c in layout.columns)
         upsert = upsert_sql(layout, self.db_schema, staged)
         written = 0
+        nested = {
+            i: encode_column(t)
+            for i, (_, t) in enumerate((*layout.keys, *layout.features))
+            if is_nested(t)
+        }
         conn = self.connection()
         with self._failures(), conn.transaction(), conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_lock_id(table_name(layout)),))
@@ -402,7 +415,10 @@ class PostgresBackend:
                 f"(LIKE {_qualified(layout, self.db_schema)}) ON COMMIT DROP"
             )
             for batch in batches:
-                columns = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+                columns = [
+                    nested[i](batch.column(i)) if i in nested else batch.column(i).to_pylist()
+                    for i in range(batch.num_columns)
+                ]
                 with cur.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
                     for row in zip(*columns, strict=True):
                         copy.write_row(row)
@@ -422,9 +438,24 @@ class PostgresBackend:
             if len(keys[0]) == 1:
                 cur.execute(one, [column[0] for column in keys])
                 row = cur.fetchone()
-                return [row if row is not None else (None,) * (len(features) + 1)]
-            cur.execute(many, [list(column) for column in keys])
-            return cur.fetchall()
+                rows = [row if row is not None else (None,) * (len(features) + 1)]
+            else:
+                cur.execute(many, [list(column) for column in keys])
+                rows = cur.fetchall()
+        dtypes = dict(layout.features)
+        decoders = [
+            (i, decode_text(dtypes[f])) for i, f in enumerate(features) if is_nested(dtypes[f])
+        ]
+        if not decoders:
+            return rows
+        decoded: list[StoredRow] = []
+        for row in rows:
+            values = list(row)
+            for i, decode in decoders:
+                if values[i] is not None:
+                    values[i] = decode(values[i])
+            decoded.append(tuple(values))
+        return decoded
 
 
 def _close_all(opened: list[tuple[int, threading.Thread, psycopg.Connection[Any]]]) -> None:

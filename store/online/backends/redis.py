@@ -15,7 +15,8 @@ Layout. Each entity of each view is one string key::
 whose value is a 40-digit header (the event time, then the created time, each offset to be
 non-negative and zero-padded to 20 digits, so they compare exactly) followed by the row's
 features as a JSON array in the view's order (bytes as base64, timestamps as integer
-microseconds, UTC). Feast keeps one hash per entity shared by every view, so one view's
+microseconds, UTC; maps, structs and nested arrays as JSON values, :mod:`store.online.values`).
+Feast keeps one hash per entity shared by every view, so one view's
 expiry or rewrite touches the others; here a view's keys are its own, and a changed layout
 writes new keys (the hash is in the name) while the old ones are removed. The entity key is
 the integer or string itself, or a JSON array of the values for composite keys. The hash
@@ -57,7 +58,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 from store.epoch import from_micros
 from store.errors import OnlineStoreError
 from store.online.layout import OnlineTableChange, StoredTable, TableLayout, plan_table_changes
-from store.types import Array, Bytes, DType, UnixTimestamp
+from store.online.values import from_json_ready, json_ready_column
+from store.types import Array, Bytes, DType, UnixTimestamp, is_nested
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -535,6 +537,8 @@ def _column_encoder(dtype: DType) -> Callable[[pa.Array], list[Any]]:
 
     if dtype == UnixTimestamp:
         return lambda column: column.cast(pa.int64()).to_pylist()
+    if is_nested(dtype):
+        return json_ready_column(dtype)
     if dtype == Bytes:
         return lambda column: [_base64(v) for v in column.to_pylist()]
     if isinstance(dtype, Array) and dtype.element == UnixTimestamp:
@@ -602,6 +606,8 @@ def _row_encoder(layout: TableLayout) -> Callable[[pa.RecordBatch], list[tuple[s
 
 def _value_decoder(dtype: DType) -> Callable[[Any], Any] | None:
     """How a JSON value becomes the dtype's Python value (None: as it is)."""
+    if is_nested(dtype):
+        return from_json_ready(dtype)
     scalar: dict[DType, Callable[[Any], Any]] = {
         UnixTimestamp: from_micros,
         Bytes: base64.b64decode,

@@ -6,7 +6,8 @@ and with which layout, so several projects can share a file.
 
 Each view's table is ``WITHOUT ROWID`` with the typed join keys as its primary key, so a
 lookup is one B-tree search. Features are stored in SQLite's types (arrays as JSON text,
-timestamps and the event and created times as integer microseconds since the epoch, UTC).
+timestamps and the event and created times as integer microseconds since the epoch, UTC;
+maps, structs and nested arrays as JSON text in :mod:`store.online.values`' encoding).
 
 Connections use WAL (readers never wait for the writer) and a busy timeout. Writes take
 the lock up front with ``BEGIN IMMEDIATE``, so two writers queue instead of failing with
@@ -46,7 +47,17 @@ from store.online.layout import (
     TableLayout,
     plan_table_changes,
 )
-from store.types import Array, Bool, Bytes, DType, Int64, PrimitiveType, UnixTimestamp
+from store.online.values import decode_text, encode_column
+from store.types import (
+    Array,
+    Bool,
+    Bytes,
+    DType,
+    Int64,
+    PrimitiveType,
+    UnixTimestamp,
+    is_nested,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -74,6 +85,7 @@ _TYPES: dict[str, str] = {
     "Bool": "INTEGER",
     "Bytes": "BLOB",
     "UnixTimestamp": "INTEGER",
+    "Json": "TEXT",
 }
 # Reads map the file into memory: a lookup then touches pages without copying them into
 # SQLite's page cache (a third less time per 1,000-key read here). Only what is read is
@@ -86,8 +98,8 @@ def _quote(identifier: str) -> str:
 
 
 def _sqlite_type(dtype: DType) -> str:
-    if isinstance(dtype, Array):
-        return "TEXT"
+    if not isinstance(dtype, PrimitiveType):
+        return "TEXT"  # arrays, maps and structs: JSON
     assert isinstance(dtype, PrimitiveType)
     return _TYPES[dtype.name]
 
@@ -133,6 +145,8 @@ def _encoder(dtype: DType) -> Callable[[pa.Array], list[Any]]:
 
     if dtype == UnixTimestamp:
         return lambda column: column.cast(pa.int64()).to_pylist()
+    if is_nested(dtype):
+        return encode_column(dtype)
     if not isinstance(dtype, Array):
         return lambda column: column.to_pylist()
     if dtype.element == UnixTimestamp:
@@ -155,6 +169,8 @@ def _base64(value: bytes | None) -> str | None:
 
 def _decoder(dtype: DType) -> Callable[[Any], Any] | None:
     """How a stored SQLite value becomes a Python value (None: as it is)."""
+    if is_nested(dtype):
+        return decode_text(dtype)
     if isinstance(dtype, Array):
         decoders: dict[DType, Callable[[Any], Any]] = {
             UnixTimestamp: from_micros,

@@ -33,11 +33,15 @@ from store.types import (
     Float64,
     Int32,
     Int64,
+    Json,
+    Map,
     String,
+    Struct,
     UnixTimestamp,
     to_arrow,
 )
 from tests.backends import ONLINE_BACKENDS, OnlineUnderTest, online_backend
+from tests.store.online.test_values import typed_columns
 
 STATS = TableLayout(
     project="p",
@@ -227,6 +231,90 @@ def test_every_dtype_round_trips(backend: OnlineUnderTest) -> None:
     for row in found[:2]:
         assert type(row[names.index("v_bool")]) is bool
         assert row[names.index("v_unixtimestamp")].tzinfo is not None
+
+
+# Feast's document and record types, nested in each other, with nulls at every depth, empty
+# containers, unicode and the values JSON spells specially (timestamps, bytes, infinities).
+NESTED = TableLayout(
+    project="p",
+    feature_view="nested",
+    keys=(("k", String),),
+    features=(
+        ("doc", Json),
+        ("tags", Map),
+        ("rates", Map(Float64)),
+        ("profile", Struct({"name": String, "born": UnixTimestamp, "seen": Map(Array(Bytes))})),
+        ("docs", Array(Json)),
+        ("history", Array(Map(Int64))),
+        ("trips", Array(Struct({"km": Float32, "ok": Bool}))),
+        ("grid", Array(Array(Int32))),
+    ),
+)
+_WHEN = datetime(2026, 3, 1, 12, 30, 0, 123456, tzinfo=UTC)
+NESTED_ROWS: list[dict[str, Any]] = [
+    {
+        "k": "full",
+        "doc": '{"b": [1, 2.50, null], "a": "naïve ✓"}',  # kept as written: order, spaces
+        "tags": {"zeta": "z", "alpha": None, "ünï": "✓", "": "empty key"},
+        "rates": {"inf": float("inf"), "tiny": 1e-300, "neg": -0.0},
+        "profile": {"name": "Zoë", "born": _WHEN, "seen": {"x": [b"\x00\xff", None], "y": []}},
+        "docs": ["{}", None, "[1]"],
+        "history": [{"a": 1, "b": None}, {}, None],
+        "trips": [{"km": 1.5, "ok": True}, None, {"km": None, "ok": False}],
+        "grid": [[1, None], [], None],
+        "__event_ts": 1,
+    },
+    {
+        "k": "empty",
+        "doc": "null",
+        "tags": {},
+        "rates": {},
+        "profile": {"name": None, "born": None, "seen": {}},
+        "docs": [],
+        "history": [],
+        "trips": [],
+        "grid": [],
+        "__event_ts": 2,
+    },
+    {"k": "nulls", "__event_ts": 3},
+]
+
+
+def test_maps_json_structs_and_nested_arrays_round_trip(backend: OnlineUnderTest) -> None:
+    names = [n for n, _ in NESTED.features]
+    with online_backend(backend.name, backend.folder) as store:
+        store.sync_tables("p", [NESTED], drop_missing=True)
+        store.write(NESTED, [batch(NESTED, NESTED_ROWS)])
+        found = store.read(NESTED, names, [["full", "empty", "nulls", "none"]])
+        one = store.read(NESTED, ["profile", "tags"], [["full"]])
+    expected = [(*(row.get(n) for n in names), row["__event_ts"]) for row in NESTED_ROWS]
+    assert found == [*expected, (*(None for _ in names), None)]
+    assert one == [(NESTED_ROWS[0]["profile"], NESTED_ROWS[0]["tags"], 1)]
+    full = dict(zip(names, found[0], strict=False))
+    # Orders are kept: a map's entries and a struct's fields as written, a document's text.
+    assert list(full["tags"]) == ["zeta", "alpha", "ünï", ""]
+    assert list(full["profile"]) == ["name", "born", "seen"]
+    assert full["doc"] == NESTED_ROWS[0]["doc"]
+    assert full["profile"]["born"].tzinfo is not None
+    assert str(full["rates"]["neg"]) == "-0.0"
+
+
+@pytest.mark.parametrize("backend", ONLINE_BACKENDS)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=typed_columns())
+def test_generated_nested_values_round_trip(backend: str, case: tuple[DType, list[Any]]) -> None:
+    """Any type tree (arrays, maps and structs of each other and of every scalar) and any
+    values of it, nulls at every depth, come back as written."""
+    dtype, column = case
+    layout = TableLayout(
+        project="p", feature_view="generated", keys=(("k", Int64),), features=(("v", dtype),)
+    )
+    rows = [{"k": i, "v": v, "__event_ts": i} for i, v in enumerate(column)]
+    with tempfile.TemporaryDirectory() as tmp, online_backend(backend, Path(tmp)) as store:
+        store.sync_tables("p", [layout], drop_missing=True)
+        store.write(layout, [batch(layout, rows)] if rows else [])
+        found = store.read(layout, ["v"], [[*range(len(column)), -1]])
+    assert repr(found) == repr([*((v, i) for i, v in enumerate(column)), (None, None)])
 
 
 def test_a_failed_write_changes_nothing(store: OnlineBackend) -> None:
