@@ -414,6 +414,23 @@ def monitor_skew(
         sys.exit(1)
 
 
+@monitor.command(name="service-skew")
+@click.argument("service")
+@click.option("--start", help="Served at or after this ISO time (default: the log's start).")
+@click.option("--end", help="Served at or before this ISO time (default: now).")
+@click.pass_context
+def monitor_service_skew(
+    ctx: click.Context, service: str, start: str | None, end: str | None
+) -> None:
+    """Training-serving skew from SERVICE's feature log (its logging_config): what it
+    served against a point-in-time join at each serving time. Exit status 1 when any
+    feature differs."""
+    report = _store(ctx).service_skew(service, **_span(start, end))
+    _emit(ctx, report, report.render)
+    if not report.consistent:
+        sys.exit(1)
+
+
 @monitor.command(name="quality")
 @_logged_predictions(window=True)
 @click.pass_context

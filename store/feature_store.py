@@ -50,7 +50,7 @@ from store.monitoring.drift_runs import DriftReference, DriftReport
 from store.monitoring.monitor import Monitor, OutcomeReceipt
 from store.monitoring.quality import QualityReport
 from store.monitoring.report import FORMATS, render
-from store.monitoring.skew import SkewReport
+from store.monitoring.skew import SkewReport, check_logged_skew
 from store.monitoring.validation import ValidationReport
 from store.offline.append import append_to_source
 from store.offline.engine import OfflineEngine, SessionEngine
@@ -809,6 +809,33 @@ class FeatureStore:
             environment=environment,
             start=None if start_date is None else as_utc(start_date, "start_date"),
             end=None if end_date is None else as_utc(end_date, "end_date"),
+        )
+
+    def service_skew(
+        self,
+        feature_service: str | FeatureService,
+        *,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> SkewReport:
+        """Training-serving skew from a feature service's log (``logging_config``): each
+        logged row's features computed again by a point-in-time join at the time it was
+        served, with the request values it was served with, and compared with what was
+        served; per feature, mismatches by kind, their size and examples."""
+        service = (
+            feature_service
+            if isinstance(feature_service, FeatureService)
+            else self.get_feature_service(feature_service)
+        )
+        logged = self.read_feature_logs(service, start_date, end_date)
+        import pyarrow as pa
+
+        return check_logged_skew(
+            service,
+            pa.Table.from_pandas(logged, preserve_index=False),
+            engine=self.offline_engine,
+            repo_root=self.repo_path,
+            lookup_view=self._lookup_view,
         )
 
     def record_outcomes(

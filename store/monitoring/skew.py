@@ -27,18 +27,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from registry import ProjectRegistry
+from store.definitions.feature_service import FeatureService
 from store.definitions.on_demand import OnDemandFeatureView
 from store.definitions.references import AnyView
 from store.errors import RequestError
 from store.offline.engine import OfflineEngine
 from store.offline.retrieval import build_retrieval_job
+from store.serving.feature_log import LOG_TIMESTAMP
 from store.serving.prediction_log import PredictionLog
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-__all__ = ["FeatureSkew", "SkewReport", "check_skew"]
+__all__ = ["FeatureSkew", "SkewReport", "check_logged_skew", "check_skew"]
 
 Kind = Literal["missing_online", "missing_offline", "different"]
 EXAMPLES = 5
@@ -171,6 +173,70 @@ def check_skew(
         environment=environment,
         predictions=served.table.num_rows,
         features=tuple(features[c] for c in sorted(features)),
+    )
+
+
+def check_logged_skew(
+    service: FeatureService,
+    logged: pa.Table,
+    *,
+    engine: OfflineEngine,
+    repo_root: Path,
+    lookup_view: Callable[[str], AnyView],
+) -> SkewReport:
+    """Compare what a feature service served, as its feature log kept it (see
+    :mod:`store.serving.feature_log`), with a point-in-time join at each row's serving time:
+    the same per-feature counts and examples as for a model's predictions. The logged entity
+    columns (join keys and request values) are the join's entity rows, so on-demand outputs
+    are computed offline from the same request values they were served with.
+
+    Raises:
+        RequestError: the log holds no rows.
+    """
+    import pyarrow as pa
+
+    if logged.num_rows == 0:
+        raise RequestError(
+            f"the feature log of service {service.name!r} holds no rows in that time; "
+            f"nothing to compare"
+        )
+    refs = [f"{p.feature_view}:{f}" for p in service.projections for f in p.features]
+    short = [r.partition(":")[2] for r in refs]
+    full = not all(name in logged.column_names for name in short)
+    columns = [r.replace(":", "__") for r in refs] if full else short
+    missing = [c for c in columns if c not in logged.column_names]
+    if missing:
+        raise RequestError(
+            f"the feature log of service {service.name!r} has no column {missing[0]!r}; the "
+            f"service changed since it was logged: compare a window logged since"
+        )
+    served_columns = set(columns) | {f"{c}__{x}" for c in columns for x in ("status", "timestamp")}
+    given = [n for n in logged.column_names if n not in served_columns and not n.startswith("__")]
+    entity = pa.table(
+        {
+            **{n: logged.column(n) for n in given},
+            "event_timestamp": logged.column(LOG_TIMESTAMP),
+        }
+    )
+    job = build_retrieval_job(
+        entity,
+        refs,
+        lookup_view=lookup_view,
+        repo_root=repo_root,
+        engine=engine,
+        full_feature_names=full,
+    )
+    offline = job.to_arrow()
+    features = []
+    for column in columns:
+        skew = FeatureSkew(column)
+        _compare(skew, logged.column(column).to_pylist(), offline.column(column), entity)
+        features.append(skew)
+    return SkewReport(
+        model=f"feature service {service.name}",
+        environment=None,
+        predictions=logged.num_rows,
+        features=tuple(features),
     )
 
 

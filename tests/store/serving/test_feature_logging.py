@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from store import FeatureService, FeatureStore, RequestError
+from store.cli import main
 from store.online.read import NOT_FOUND, PRESENT
 from store.serving.feature_log import is_sampled
 from store.serving.server import create_app
@@ -114,3 +115,32 @@ def test_http_reads_of_a_logged_service_are_logged(make_repo: Callable[..., Path
     logs = fs.read_feature_logs("driver_activity")
     assert logs["__request_id"].tolist() == ["over-http"]
     assert logs["avg_daily_trips"].tolist() == [51]
+
+
+def test_service_skew_compares_the_log_with_the_sources(
+    make_repo: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The log feeds the training-serving comparison: values pushed to both stores equal
+    what a training set reads at the time they were served (the on-demand output computed
+    from the logged request value included); a value pushed online only is a difference."""
+    fs = open_push_store(make_repo)
+    service = fs.get_feature_service("driver_activity")
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    fs.push("stats_push", rows([1001], at, [50]), to="online_and_offline")
+    fs.get_online_features(service, [{"driver_id": 1001, "bonus": 1.0}], request_id="a")
+    same = fs.service_skew("driver_activity")
+    assert same.predictions == 1
+    assert same.consistent, same.render()
+    assert {f.feature for f in same.features} >= {"avg_daily_trips", "rate_plus_bonus"}
+    fs.push("stats_push", rows([1001], at + timedelta(seconds=30), [77]), to="online")
+    fs.get_online_features(service, [{"driver_id": 1001, "bonus": 2.0}], request_id="b")
+    skewed = fs.service_skew(service)
+    trips = {f.feature: f for f in skewed.features}["avg_daily_trips"]
+    assert (skewed.predictions, trips.compared, trips.different) == (2, 2, 1)
+    assert trips.examples[0]["served"] == 77
+    assert trips.examples[0]["offline"] == 50
+    fs.flush_feature_logs()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--repo", str(fs.repo_path), "monitor", "service-skew", "driver_activity"])
+    assert exit_info.value.code == 1  # skew found
+    assert "served 77, sources 50" in capsys.readouterr().out
