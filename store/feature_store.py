@@ -77,7 +77,7 @@ from store.repo.apply import (
 from store.repo.config import RepoConfig, load_config
 from store.repo.loader import Definition, RepoContents, load_repo
 from store.repo.plan import Plan
-from store.serving.feature_log import FeatureLogger
+from store.serving.feature_log import LOG_TIMESTAMP, FeatureLogger
 from store.serving.predict import Predictor
 from store.serving.prediction_log import PredictionLog
 
@@ -836,6 +836,7 @@ class FeatureStore:
             engine=self.offline_engine,
             repo_root=self.repo_path,
             lookup_view=self._lookup_view,
+            served_at=LOG_TIMESTAMP,
         )
 
     def record_outcomes(

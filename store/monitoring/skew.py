@@ -33,7 +33,6 @@ from store.definitions.references import AnyView
 from store.errors import RequestError
 from store.offline.engine import OfflineEngine
 from store.offline.retrieval import build_retrieval_job
-from store.serving.feature_log import LOG_TIMESTAMP
 from store.serving.prediction_log import PredictionLog
 
 if TYPE_CHECKING:
@@ -183,12 +182,14 @@ def check_logged_skew(
     engine: OfflineEngine,
     repo_root: Path,
     lookup_view: Callable[[str], AnyView],
+    served_at: str,
 ) -> SkewReport:
     """Compare what a feature service served, as its feature log kept it (see
     :mod:`store.serving.feature_log`), with a point-in-time join at each row's serving time:
     the same per-feature counts and examples as for a model's predictions. The logged entity
     columns (join keys and request values) are the join's entity rows, so on-demand outputs
-    are computed offline from the same request values they were served with.
+    are computed offline from the same request values they were served with. ``served_at``
+    names the log's serving-time column.
 
     Raises:
         RequestError: the log holds no rows.
@@ -215,7 +216,7 @@ def check_logged_skew(
     entity = pa.table(
         {
             **{n: logged.column(n) for n in given},
-            "event_timestamp": logged.column(LOG_TIMESTAMP),
+            "event_timestamp": logged.column(served_at),
         }
     )
     job = build_retrieval_job(
