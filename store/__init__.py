@@ -46,6 +46,7 @@ from store.definitions.on_demand import OnDemandFeatureView, on_demand_feature_v
 from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
+from store.definitions.spark_source import SparkSource
 from store.errors import (
     ConfigError,
     DataValidationError,
@@ -95,6 +96,7 @@ __all__ = [
     "RetrainingPolicy",
     "RowCount",
     "SourceDataError",
+    "SparkSource",
     "StoreError",
     "TransformationError",
     "UniqueKeys",

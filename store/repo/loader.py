@@ -29,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 from store.definitions.alerts import AlertRule
+from store.definitions.data_source import DATA_SOURCE_TYPES, DataSource
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
@@ -36,6 +37,7 @@ from store.definitions.on_demand import OnDemandFeatureView
 from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
+from store.definitions.spark_source import SparkSource
 from store.definitions.spec import KIND_LABEL
 from store.errors import RepoImportError, RepoValidationError
 
@@ -45,11 +47,18 @@ IGNORE_FILE = ".silageignore"
 _SKIPPED_DIRS = {"__pycache__", "site-packages", "node_modules"}
 
 Definition = (
-    Entity | FileSource | RequestSource | FeatureView | OnDemandFeatureView | FeatureService
+    Entity
+    | FileSource
+    | SparkSource
+    | RequestSource
+    | FeatureView
+    | OnDemandFeatureView
+    | FeatureService
 )
 DEFINITION_TYPES = (
     Entity,
     FileSource,
+    SparkSource,
     RequestSource,
     FeatureView,
     OnDemandFeatureView,
@@ -59,6 +68,7 @@ DEFINITION_TYPES = (
 _KIND_OF: dict[type, str] = {
     Entity: "entity",
     FileSource: "data_source",
+    SparkSource: "data_source",
     RequestSource: "data_source",
     FeatureView: "feature_view",
     OnDemandFeatureView: "feature_view",
@@ -71,7 +81,7 @@ class RepoContents:
     """The definitions of a repository and the file each was declared in."""
 
     entities: tuple[Entity, ...] = ()
-    data_sources: tuple[FileSource, ...] = ()
+    data_sources: tuple[DataSource, ...] = ()
     feature_views: tuple[FeatureView, ...] = ()
     feature_services: tuple[FeatureService, ...] = ()
     origins: dict[tuple[str, str], Path] = field(default_factory=dict)
@@ -184,7 +194,7 @@ def load_repo(repo_path: Path) -> RepoContents:
         raise RepoValidationError(problems)
     contents = RepoContents(
         entities=_of_kind(found, Entity),
-        data_sources=_of_kind(found, FileSource),
+        data_sources=_of_kind(found, DATA_SOURCE_TYPES),
         feature_views=_of_kind(found, FeatureView),
         feature_services=_of_kind(found, FeatureService),
         request_sources=_of_kind(found, RequestSource),
@@ -306,7 +316,9 @@ def _collect(
         )
 
 
-def _of_kind(found: dict[tuple[str, str], tuple[Definition, Path]], cls: type[Any]) -> Any:
+def _of_kind(
+    found: dict[tuple[str, str], tuple[Definition, Path]], cls: type[Any] | tuple[type[Any], ...]
+) -> Any:
     return tuple(obj for obj, _ in found.values() if isinstance(obj, cls))
 
 

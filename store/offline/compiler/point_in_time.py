@@ -60,6 +60,7 @@ from store.offline.compiler.query import (
     TIMESTAMP_COLUMN,
     CompiledQuery,
     SourceTable,
+    SparkRead,
     source_table_name,
 )
 from store.offline.compiler.sql import column as _col
@@ -112,6 +113,12 @@ class ViewScan:
     features: tuple[FeatureColumn, ...]
     field_mapping: tuple[tuple[str, str], ...] = ()
     bucketed: bool = False
+    spark: SparkRead | None = None
+
+    @property
+    def source_table(self) -> SourceTable:
+        """The table compiled SQL reads the view's rows from, and what is behind it."""
+        return SourceTable(source_table_name(self.name), self.files, self.spark)
 
     def source_column(self, column: str) -> str:
         """The Parquet column that ``field_mapping`` renames to ``column``."""
@@ -646,6 +653,6 @@ def compile_point_in_time(
     return CompiledQuery(
         setup=tuple(s.sql(dialect=dialect, pretty=pretty) for s in setup),
         query=final.sql(dialect=dialect, pretty=pretty),
-        sources=tuple(SourceTable(source_table_name(v.name), v.files) for v in query.views),
+        sources=tuple(v.source_table for v in query.views),
         dialect=dialect,
     )

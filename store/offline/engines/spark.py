@@ -8,9 +8,11 @@ read: a JVM costs tens of seconds, and ``silage --help`` never imports pyspark.
 Each job runs on its own child session (``newSession()``: same cluster, its own temporary
 views and SQL settings), set to UTC, so two jobs never see each other's tables and no time
 is read in the machine's zone. Sources become temporary views over ``spark.read.parquet``
-(columns matched by name across files); the entity table and rows given as Arrow become
-DataFrames. Results come back as Arrow; large ones are written by Spark's tasks in parallel
-to Parquet and read back batch by batch, so the driver never holds them whole.
+(columns matched by name across files), or, for a ``SparkSource``, over ``spark.table`` (a
+metastore table), ``spark.sql`` (a query) or ``spark.read.format(...).load`` (a path); the
+entity table and rows given as Arrow become DataFrames. Results come back as Arrow; large
+ones are written by Spark's tasks in parallel to Parquet and read back batch by batch, so
+the driver never holds them whole.
 
 Spark facts this module designs around (verified on Spark 4.3):
 
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from store.errors import ConfigError, RequestError, SourceDataError
-from store.offline.compiler.query import CompiledQuery, SourceTable
+from store.offline.compiler.query import CompiledQuery, SourceTable, SparkRead
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -155,6 +157,15 @@ class SparkEngine:
                 f"query, e.g. SELECT driver_id, event_timestamp FROM entities"
             ) from exc
 
+    def source_schema(self, source: SourceTable) -> pa.Schema:
+        """The source's columns as Arrow types, reading no rows (Spark plans the read only).
+
+        Raises:
+            SourceDataError: the source cannot be read, naming it and the fix.
+        """
+        session = self._child()
+        return _arrow(_source_frame(session, source).limit(0)).schema
+
     # --- for callers that stay in Spark ----------------------------------------------------
 
     def to_spark_df(
@@ -270,9 +281,10 @@ def _source_frame(session: SparkSession, source: SourceTable) -> DataFrame:
     """
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
-    from pyspark.sql import functions as F
 
     view = _view_of(source.name)
+    if source.spark is not None:
+        return _spark_source_frame(session, source.spark, view)
     try:
         files = [_visible(file) for file in source.files]
         frame = session.read.option("mergeSchema", "true").parquet(*files)
@@ -282,11 +294,72 @@ def _source_frame(session: SparkSession, source: SourceTable) -> DataFrame:
             f"{', '.join(source.files)}: {_reason(exc)}; check that the path exists and is "
             f"Parquet"
         ) from exc
-    for name in _nanosecond_columns(source.files):
+    return _exact_nanoseconds(frame, source.files)
+
+
+def _exact_nanoseconds(frame: DataFrame, files: tuple[str, ...]) -> DataFrame:
+    """The frame with the files' nanosecond timestamp columns (read as integers, see
+    ``_FORCED``) turned back into exact microsecond timestamps."""
+    from pyspark.sql import functions as F
+
+    for name in _nanosecond_columns(files):
         # Integer nanoseconds since the epoch; floor division keeps instants before 1970.
         micros = F.floor(F.col(name) / F.lit(1000)).cast("bigint")
         frame = frame.withColumn(name, F.timestamp_micros(micros))
     return frame
+
+
+def _spark_source_frame(session: SparkSession, read: SparkRead, view: str) -> DataFrame:
+    """A ``SparkSource``'s rows: its metastore table, its query's rows, or its files in
+    their format. Spark resolves tables and columns when the frame is built, so a missing
+    table or a failing query is reported here, before any job runs.
+
+    Raises:
+        SourceDataError: naming the view, the source, what Spark could not read, and the fix.
+    """
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    whose = f"feature view {view!r} reads SparkSource {read.source!r}"
+    try:
+        if read.table is not None:
+            return session.table(read.table)
+        if read.query is not None:
+            return session.sql(read.query)
+        assert read.path is not None
+        assert read.file_format is not None
+        reader = session.read.format(read.file_format)
+        if read.file_format == "csv":
+            # CSV has no types of its own: a header row names the columns, Spark infers types.
+            reader = reader.option("header", "true").option("inferSchema", "true")
+        frame = reader.load(read.path)
+        if read.file_format == "parquet":
+            frame = _exact_nanoseconds(frame, _local_parquet_files(read.path))
+        return frame
+    except (PySparkException, Py4JJavaError) as exc:
+        condition = _condition(exc)
+        if read.table is not None and condition.startswith("TABLE_OR_VIEW_NOT_FOUND"):
+            raise SourceDataError(
+                f"{whose}, whose table {read.table!r} does not exist in Spark's catalog; "
+                f"create the table, or fix `table=` (Silage's jobs run on their own child "
+                f"sessions, which do not see a session's temporary views: register a global "
+                f"one with createOrReplaceGlobalTempView and name it 'global_temp.<name>')"
+            ) from exc
+        raise SourceDataError(
+            f"{whose}, whose {read.describe()} Spark cannot read: {_reason(exc)}; fix the "
+            f"source's {'table' if read.table else 'query' if read.query else 'path'}"
+        ) from exc
+
+
+def _local_parquet_files(path: str) -> tuple[str, ...]:
+    """The Parquet files at a local path (one file, or those under a folder), to read their
+    footers; none for a remote path, whose footers Spark alone reads."""
+    location = Path(path)
+    if location.is_file():
+        return (path,)
+    if location.is_dir():
+        return tuple(str(p) for p in sorted(location.rglob("*.parquet")))
+    return ()
 
 
 def _visible(file: str) -> str:
