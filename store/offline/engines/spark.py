@@ -23,6 +23,12 @@ Spark facts this module designs around (verified on Spark 4.3):
   ``TIMESTAMP`` in the session zone, UTC: naive means UTC, as on DuckDB.
 - ANSI mode is on by default: a source value that cannot be cast to its declared type
   fails the job (``CAST_INVALID_INPUT``) instead of turning into a null.
+- Spark SQL 4.3 has ``[LEFT] ASOF JOIN ... MATCH_CONDITION (...) ON ...`` (a sort-merge
+  as-of join), refused at parse time unless ``spark.sql.join.asofJoin.enabled`` is true;
+  a build or a cluster may differ, so :meth:`SparkEngine.asof_join_available` runs a tiny
+  as-of query once per Spark session and checks its answer instead of reading the version.
+  No rendering of the point-in-time join uses it yet (one must first pass the conformance
+  suite), so the plans stay ``carry`` and ``window`` whatever the probe finds.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import re
 import shutil
 import tempfile
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -68,6 +75,15 @@ _DEFAULTS = {
     "spark.log.level": "ERROR",
 }
 _SOURCE_PREFIX = "__silage_source_"
+# Spark SQL's as-of join: its flag, and a query whose one right answer is (1, 1): entity
+# time 2 matches the right row at time 1, not the later one at 3.
+_ASOF_FLAG = "spark.sql.join.asofJoin.enabled"
+_ASOF_PROBE = (
+    "SELECT l.k, r.t FROM VALUES (1, 2) AS l(k, t) LEFT ASOF JOIN "
+    "VALUES (1, 1), (1, 3) AS r(k, t) MATCH_CONDITION (l.t >= r.t) ON l.k = r.k"
+)
+# Per Spark session, what the probe found (the session's lifetime, no longer).
+_ASOF_PROBES: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 # Spark's error conditions that mean the data does not fit its declaration.
 _DATA_ERRORS = frozenset(
     {
@@ -165,6 +181,21 @@ class SparkEngine:
         """
         session = self._child()
         return _arrow(_source_frame(session, source).limit(0)).schema
+
+    def asof_join_available(self) -> bool:
+        """Whether this engine's Spark runs an as-of join (``ASOF JOIN ... MATCH_CONDITION``)
+        correctly, found by running a tiny one, once per root session, on a throwaway child
+        session with the feature flag set; the root session's settings are not touched.
+        A parse or analysis error, or a wrong answer, means no.
+
+        Example: on Spark 4.3 the probe finds it (behind its flag); on 4.0 it does not.
+        """
+        root = self.root_session()
+        found = _ASOF_PROBES.get(root)
+        if found is None:
+            found = _probe_asof_join(root)
+            _ASOF_PROBES[root] = found
+        return found
 
     # --- for callers that stay in Spark ----------------------------------------------------
 
@@ -267,6 +298,22 @@ def _started(conf: tuple[tuple[str, str], ...]) -> SparkSession:
             f"openjdk-17-jre-headless) and set JAVA_HOME to it, or use offline_store type "
             f"duckdb"
         ) from exc
+
+
+def _probe_asof_join(root: SparkSession) -> bool:
+    """Run :data:`_ASOF_PROBE` on a new child session of ``root`` with the as-of flag on;
+    True only when it runs and returns its one right row. The child session (and with it the
+    flag) is dropped afterwards; the probe creates no table or view."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    probe = root.newSession()
+    try:
+        probe.conf.set(_ASOF_FLAG, "true")
+        rows = [tuple(row) for row in probe.sql(_ASOF_PROBE).collect()]
+    except (PySparkException, Py4JJavaError):
+        return False
+    return rows == [(1, 1)]
 
 
 # --- sources and tables ----------------------------------------------------------------------
