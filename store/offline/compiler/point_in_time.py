@@ -8,7 +8,7 @@ inclusive). No such row gives nulls; a null value in the chosen row stays null. 
 in keys, event time and created time are interchangeable: which one is returned is not
 specified.
 
-The join is written once and rendered two ways, chosen from :data:`RENDERINGS`:
+The join is written once and rendered three ways, chosen from :data:`RENDERINGS`:
 
 - ``asof`` (DuckDB, fast): two statements.
   1. ``CREATE TEMP TABLE __silage_matches``: one narrow ``ASOF LEFT JOIN`` per view on the
@@ -30,6 +30,11 @@ The join is written once and rendered two ways, chosen from :data:`RENDERINGS`:
   candidate rows and ``row_number()`` over (event time, created time) descending. It fans
   out over every earlier row of a key; being plain SQL, it is the rendering to bring up
   first on a new engine.
+- ``carry`` (Spark, no range join): entity and source rows in one time line per key and
+  time bucket, the last source row carried forward by a window. Partitioning by bucket as
+  well as key spreads a hot key over many tasks; with a ttl each entity row also looks in
+  the previous ttl-wide bucket, without one each bucket's newest source row (an aggregate,
+  shuffled after partial aggregation) is carried across buckets in a small second window.
 
 Sources are read as tables named after their views (``__silage_source_<view>``, see
 :mod:`.query`); the engine maps them to their Parquet files. Times are compared as integer
@@ -466,17 +471,44 @@ def _render_window(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.S
 _SIDE = "__silage_side"
 _ORDER = "__silage_order"
 _CARRIED = "__silage_carried"
+_BUCKET_LAST = "__silage_bucket_last"
+_BEFORE = "__silage_before"
+# Without a ttl, a key's time line is cut into about this many buckets over the entity rows'
+# time range, so that a hot key's rows spread over that many tasks.
+_CARRY_BUCKETS = 64
+# The bucket width when the entity rows' time range is unknown, and the narrowest one.
+_DAY_US = 86_400 * 1_000_000
+_SECOND_US = 1_000_000
+
+
+def _carry_bucket_us(query: PointInTimeQuery) -> int:
+    """The width of the carry plan's time buckets for views without a ttl: the entity rows'
+    time range over :data:`_CARRY_BUCKETS` (at least a second), or a day when unknown.
+    Any width gives the same answers; it only decides how a key's work is split."""
+    if query.min_ts_us is None or query.max_ts_us is None:
+        return _DAY_US
+    return max(-(-(query.max_ts_us - query.min_ts_us + 1) // _CARRY_BUCKETS), _SECOND_US)
+
+
+def _carry_bucket_of(epoch: exp.Expr, view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
+    """A time's bucket in the carry plan: ttl-wide with a ttl, else :func:`_carry_bucket_us`
+    wide. Integer division is monotone in time (whether it truncates or floors), which is
+    all the plan needs: a later bucket never holds an earlier time."""
+    if view.ttl_seconds:
+        return _bucket_of(epoch, view)
+    return exp.IntDiv(this=epoch, expression=_number(_carry_bucket_us(query)))
 
 
 def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
     """Source rows (side 0) and entity rows (side 1) of one view in one relation: keys, time,
-    the ttl bucket (with a ttl), the entity row number, the write order, and the source
-    row's values packed in one struct (null on entity rows). With a ttl each entity row
+    the time bucket, the entity row number, the write order, and the source row's values
+    packed in one struct (null on entity rows). With a ttl each entity row
     also goes into the previous bucket, so its whole window ``[t - ttl, t]`` is covered by
     the two copies (the copy in the previous bucket sorts after all of that bucket's source
     rows): the window below is per key and bucket, and a hot key's rows spread over as many
     tasks as it has buckets. Doubling the entity rows rather than the source rows keeps
-    the sorted time line short (source rows are usually many more)."""
+    the sorted time line short (source rows are usually many more). Without a ttl each row
+    is in one bucket, and :func:`_carry_latest` carries values across buckets."""
     ttl = bool(view.ttl_seconds)
     keys = [k for k, _ in view.keys]
     values = exp.Struct(
@@ -492,8 +524,7 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
 
     source: list[exp.Expr] = [_col(k) for k in keys]
     source.append(_col(_TS))
-    if ttl:
-        source.append(exp.alias_(_bucket_of(_col(_TS), view), _q(_BUCKET)))
+    source.append(exp.alias_(_carry_bucket_of(_col(_TS), view, query), _q(_BUCKET)))
     source += [
         exp.alias_(exp.cast(exp.null(), "BIGINT"), _q(ROW_COLUMN)),
         exp.alias_(_number(0), _q(_SIDE)),
@@ -510,6 +541,8 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
         bucket = _bucket_of(_col(_TS), view)
         both = exp.Array(expressions=[bucket, exp.Sub(this=bucket.copy(), expression=_number(1))])
         entity_columns.append(exp.alias_(exp.Explode(this=both), _q(_BUCKET)))
+    else:
+        entity_columns.append(exp.alias_(_carry_bucket_of(_col(_TS), view, query), _q(_BUCKET)))
     entity_columns += [
         _col(ROW_COLUMN),
         exp.alias_(_number(1), _q(_SIDE)),
@@ -520,15 +553,21 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
     return exp.union(rows, entities, distinct=False)
 
 
-def _carry_latest(view: ViewScan, query: PointInTimeQuery, union: str) -> exp.Select:
+def _carry_latest(view: ViewScan, union: str, alias: str) -> list[tuple[str, exp.Select]]:
     """Per entity row, the newest source row at or before it: the last non-null values
-    struct over the key's (and bucket's) time line, source rows sorting before entity rows
-    at the same time and by write order among themselves. With a ttl an entity row's two
-    copies are merged: the newer of the two carried rows (they come from different buckets,
-    so their times differ)."""
-    partition = [_col(k) for k, _ in view.keys]
-    if view.ttl_seconds:
-        partition.append(_col(_BUCKET))
+    struct over the key's time line, cut into time buckets, source rows sorting before entity
+    rows at the same time and by write order among themselves.
+
+    The window runs per key and bucket, so a hot key's rows spread over as many tasks as it
+    has buckets. With a ttl, an entity row's two copies (its bucket and the one before) are
+    merged: the newer of the two carried rows (they come from different buckets, so their
+    times differ). Without a ttl, a value can also come from an earlier bucket: see
+    :func:`_carried_across_buckets`.
+
+    Returns the named steps (common table expressions) in order; the last one, named
+    ``alias``, has each entity row's number, time and carried values struct."""
+    partition: list[exp.Expr] = [_col(k) for k, _ in view.keys]
+    partition.append(_col(_BUCKET))
     window = exp.Window(
         this=exp.IgnoreNulls(this=exp.LastValue(this=_col(_VALUES))),
         partition_by=partition,
@@ -543,18 +582,28 @@ def _carry_latest(view: ViewScan, query: PointInTimeQuery, union: str) -> exp.Se
             kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
         ),
     )
+    keys: list[exp.Expr] = [_col(k) for k, _ in view.keys]
+    if view.ttl_seconds:
+        keys = []  # the merge below needs the entity row number only
     carried = exp.select(
-        _col(ROW_COLUMN), _col(_TS), _col(_SIDE), exp.alias_(window, _q(_CARRIED))
+        *keys, _col(ROW_COLUMN), _col(_TS), _col(_SIDE), exp.alias_(window, _q(_CARRIED))
     ).from_(exp.Table(this=_q(union)))
+    if keys:
+        carried = carried.select(_col(_BUCKET), append=True)
     entity_rows = (
-        exp.select(_col(ROW_COLUMN), _col(_TS), _col(_CARRIED))
+        exp.select(*[k.copy() for k in keys], _col(ROW_COLUMN), _col(_TS), _col(_CARRIED))
         .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("w"))))
         .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
     )
     if not view.ttl_seconds:
-        return entity_rows
+        entity_rows = entity_rows.select(_col(_BUCKET), append=True)
+        before = f"{alias}_before"
+        return [
+            (before, _bucket_tails(view, union)),
+            (alias, _carried_across_buckets(view, entity_rows, before)),
+        ]
     newest = exp.ArgMax(this=_col(_CARRIED), expression=_field(_col(_CARRIED), _TS))
-    return (
+    merged = (
         exp.select(
             _col(ROW_COLUMN),
             exp.alias_(exp.Max(this=_col(_TS)), _q(_TS)),
@@ -562,6 +611,93 @@ def _carry_latest(view: ViewScan, query: PointInTimeQuery, union: str) -> exp.Se
         )
         .from_(exp.Subquery(this=entity_rows, alias=exp.TableAlias(this=_q("c"))))
         .group_by(_col(ROW_COLUMN))
+    )
+    return [(alias, merged)]
+
+
+def _bucket_tails(view: ViewScan, union: str) -> exp.Select:
+    """Without a ttl: for every (key, bucket) that holds entity rows, the newest source row
+    of the key's earlier buckets (``__silage_before``, null when there is none).
+
+    Each bucket's newest source row is an aggregate (``max_by`` over event time, then
+    write order), which Spark computes partly before its shuffle, so only one row per key,
+    bucket and task crosses the network, never the source rows themselves. A marker row
+    per (key, bucket) of the entity rows joins them, sorting before its own bucket's tail,
+    and a window per key over these few rows carries the newest tail forward."""
+    keys = [k for k, _ in view.keys]
+    newest = exp.ArgMax(
+        this=_col(_VALUES), expression=exp.Struct(expressions=[_col(_TS), _col(_ORDER)])
+    )
+    tails = (
+        exp.select(
+            *[_col(k) for k in keys],
+            _col(_BUCKET),
+            _col(_SIDE),
+            exp.alias_(newest, _q(_BUCKET_LAST)),
+        )
+        .from_(exp.Table(this=_q(union)))
+        .where(exp.EQ(this=_col(_SIDE), expression=_number(0)))
+        .group_by(*[_col(k) for k in keys], _col(_BUCKET), _col(_SIDE))
+    )
+    markers = (
+        exp.select(
+            *[_col(k) for k in keys],
+            _col(_BUCKET),
+            _col(_SIDE),
+            exp.alias_(exp.null(), _q(_BUCKET_LAST)),
+        )
+        .distinct()
+        .from_(exp.Table(this=_q(union)))
+        .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
+    )
+    carry = exp.Window(
+        this=exp.IgnoreNulls(this=exp.LastValue(this=_col(_BUCKET_LAST))),
+        partition_by=[_col(k) for k in keys],
+        order=exp.Order(
+            expressions=[
+                exp.Ordered(this=_col(_BUCKET), desc=False, nulls_first=False),
+                # A bucket's marker before its tail: the tail is not "before" its own bucket.
+                exp.Ordered(this=_col(_SIDE), desc=True, nulls_first=False),
+            ]
+        ),
+        spec=exp.WindowSpec(
+            kind="ROWS",
+            start="UNBOUNDED",
+            start_side="PRECEDING",
+            end="CURRENT ROW",
+        ),
+    )
+    both = exp.union(tails, markers, distinct=False)
+    carried = exp.select(
+        *[_col(k) for k in keys], _col(_BUCKET), _col(_SIDE), exp.alias_(carry, _q(_BEFORE))
+    ).from_(exp.Subquery(this=both, alias=exp.TableAlias(this=_q("t"))))
+    return (
+        exp.select(*[_col(k) for k in keys], _col(_BUCKET), _col(_BEFORE))
+        .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("b"))))
+        .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
+    )
+
+
+def _carried_across_buckets(view: ViewScan, entity_rows: exp.Select, before: str) -> exp.Select:
+    """Without a ttl: each entity row keeps the newest source row of its own bucket at or
+    before it when there is one (it is newer than any earlier bucket's), else takes the
+    newest of the earlier buckets (:func:`_bucket_tails`): an equi-join on (key, bucket)."""
+    keys = [k for k, _ in view.keys]
+    return (
+        exp.select(
+            _col(ROW_COLUMN, "c"),
+            _col(_TS, "c"),
+            exp.alias_(exp.func("coalesce", _col(_CARRIED, "c"), _col(_BEFORE, "b")), _q(_CARRIED)),
+        )
+        .from_(exp.Subquery(this=entity_rows, alias=exp.TableAlias(this=_q("c"))))
+        .join(
+            exp.Table(this=_q(before), alias=exp.TableAlias(this=_q("b"))),
+            on=exp.and_(
+                *[exp.EQ(this=_col(k, "c"), expression=_col(k, "b")) for k in keys],
+                exp.EQ(this=_col(_BUCKET, "c"), expression=_col(_BUCKET, "b")),
+            ),
+            join_type="left",
+        )
     )
 
 
@@ -576,7 +712,8 @@ def _render_carry(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Se
         alias = _alias(view, index)
         union = f"{alias}_timeline"
         select = select.with_(_q(union), as_=_carry_union(view, query))
-        select = select.with_(_q(alias), as_=_carry_latest(view, query, union))
+        for name, step in _carry_latest(view, union, alias):
+            select = select.with_(_q(name), as_=step)
         carried = _col(_CARRIED, alias)
         within: exp.Expr | None = None
         if view.ttl_seconds:

@@ -69,6 +69,7 @@ WITH `e` AS (
     `driver_id`,
     `customer_id`,
     `__silage_ts`,
+    `__silage_ts` DIV 86400000000 AS `__silage_bucket`,
     CAST(NULL AS BIGINT) AS `__silage_row`,
     0 AS `__silage_side`,
     COALESCE(`__silage_created`, -9223372036854775807) AS `__silage_order`,
@@ -92,30 +93,93 @@ WITH `e` AS (
     `driver_id`,
     `customer_id`,
     `__silage_ts`,
+    `__silage_ts` DIV 86400000000 AS `__silage_bucket`,
     `__silage_row`,
     1 AS `__silage_side`,
     CAST(NULL AS BIGINT) AS `__silage_order`,
     NULL AS `__silage_values`
   FROM `e`
-), `v1_driver_customer` AS (
+), `v1_driver_customer_before` AS (
   SELECT
-    `__silage_row`,
-    `__silage_ts`,
-    `__silage_carried`
+    `driver_id`,
+    `customer_id`,
+    `__silage_bucket`,
+    `__silage_before`
   FROM (
     SELECT
-      `__silage_row`,
-      `__silage_ts`,
+      `driver_id`,
+      `customer_id`,
+      `__silage_bucket`,
       `__silage_side`,
-      LAST_VALUE(`__silage_values`) IGNORE NULLS OVER (
+      LAST_VALUE(`__silage_bucket_last`) IGNORE NULLS OVER (
         PARTITION BY `driver_id`, `customer_id`
-        ORDER BY `__silage_ts` ASC, `__silage_side` ASC, `__silage_order` ASC
+        ORDER BY `__silage_bucket` ASC NULLS LAST, `__silage_side` DESC
         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-      ) AS `__silage_carried`
-    FROM `v1_driver_customer_timeline`
-  ) AS `w`
+      ) AS `__silage_before`
+    FROM (
+      SELECT
+        `driver_id`,
+        `customer_id`,
+        `__silage_bucket`,
+        `__silage_side`,
+        MAX_BY(`__silage_values`, STRUCT(`__silage_ts`, `__silage_order`)) AS `__silage_bucket_last`
+      FROM `v1_driver_customer_timeline`
+      WHERE
+        `__silage_side` = 0
+      GROUP BY
+        `driver_id`,
+        `customer_id`,
+        `__silage_bucket`,
+        `__silage_side`
+      UNION ALL
+      SELECT DISTINCT
+        `driver_id`,
+        `customer_id`,
+        `__silage_bucket`,
+        `__silage_side`,
+        NULL AS `__silage_bucket_last`
+      FROM `v1_driver_customer_timeline`
+      WHERE
+        `__silage_side` = 1
+    ) AS `t`
+  ) AS `b`
   WHERE
     `__silage_side` = 1
+), `v1_driver_customer` AS (
+  SELECT
+    `c`.`__silage_row`,
+    `c`.`__silage_ts`,
+    COALESCE(`c`.`__silage_carried`, `b`.`__silage_before`) AS `__silage_carried`
+  FROM (
+    SELECT
+      `driver_id`,
+      `customer_id`,
+      `__silage_row`,
+      `__silage_ts`,
+      `__silage_carried`,
+      `__silage_bucket`
+    FROM (
+      SELECT
+        `driver_id`,
+        `customer_id`,
+        `__silage_row`,
+        `__silage_ts`,
+        `__silage_side`,
+        LAST_VALUE(`__silage_values`) IGNORE NULLS OVER (
+          PARTITION BY `driver_id`, `customer_id`, `__silage_bucket`
+          ORDER BY `__silage_ts` ASC, `__silage_side` ASC, `__silage_order` ASC
+          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS `__silage_carried`,
+        `__silage_bucket`
+      FROM `v1_driver_customer_timeline`
+    ) AS `w`
+    WHERE
+      `__silage_side` = 1
+  ) AS `c`
+  LEFT JOIN `v1_driver_customer_before` AS `b`
+    ON `c`.`driver_id` = `b`.`driver_id`
+    AND `c`.`customer_id` = `b`.`customer_id`
+    AND `c`.`__silage_bucket` = `b`.`__silage_bucket`
 )
 SELECT
   `e`.`driver_id`,

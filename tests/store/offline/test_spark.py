@@ -98,20 +98,42 @@ def test_spark_plans_every_rendering(
         assert "Window" in plan
         tree = plan.split("\n\n")[0].splitlines()
         scans = [i for i, line in enumerate(tree) if "Scan parquet" in line]
-        # Each source is read once, and its rows cross the network once: in the window's
-        # shuffle. Later shuffles (with a ttl, the merge of an entity row's two bucket copies;
-        # the join back; the sort by entity row) sit above the filter that keeps entity rows.
-        assert len(scans) == len(query.views)
+        # Each source is read once for its time line, whose rows cross the network once: in
+        # the window's shuffle. Later shuffles (with a ttl, the merge of an entity row's two
+        # bucket copies; the join back; the sort by entity row) sit above the filter that
+        # keeps entity rows. A view without a ttl reads its source a second time for each
+        # bucket's newest row, aggregated before its shuffle, so no source row crosses the
+        # network there.
+        untimed = sum(1 for view in query.views if not view.ttl_seconds)
+        assert len(scans) == len(query.views) + untimed, tree
+        aggregated = 0
         for scan in scans:
             above = _ancestors(tree, scan)
             shuffles = [i for i, a in enumerate(above) if a.startswith("Exchange")]
+            if any("Aggregate" in a for a in above[: shuffles[0]]):
+                aggregated += 1
+                continue
             window = next(i for i, a in enumerate(above) if a.startswith("Window"))
             entity_rows = next(
                 i for i, a in enumerate(above) if i > window and a.startswith("Filter")
             )
             assert shuffles[0] < window, tree
+            # Partitioned by key and time bucket: a hot key's rows spread over many tasks.
+            partitioning = _details(plan, above[shuffles[0]])
+            assert "hashpartitioning(" in partitioning, partitioning
+            assert "__silage_bucket" in partitioning, partitioning
             assert all(i > entity_rows for i in shuffles[1:]), tree
             assert len(shuffles) <= 3, tree
+        assert aggregated == untimed, tree
+
+
+def _details(plan: str, node: str) -> str:
+    """The details block of a node of a formatted plan: ``Exchange (9)`` -> the text after
+    ``(9) Exchange`` up to the next node's block."""
+    number = node.rsplit("(", 1)[1].rstrip(")")
+    name = node.rsplit(" (", 1)[0]
+    block = plan.split(f"\n({number}) {name}", 1)[1]
+    return block.split("\n\n(", 1)[0]
 
 
 def _ancestors(tree: list[str], index: int) -> list[str]:
