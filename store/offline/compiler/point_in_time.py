@@ -33,8 +33,9 @@ The join is written once and rendered three ways, chosen from :data:`RENDERINGS`
 - ``carry`` (Spark, no range join): entity and source rows in one time line per key and
   time bucket, the last source row carried forward by a window. Partitioning by bucket as
   well as key spreads a hot key over many tasks; with a ttl each entity row also looks in
-  the previous ttl-wide bucket, without one each bucket's newest source row (an aggregate,
-  shuffled after partial aggregation) is carried across buckets in a small second window.
+  the previous ttl-wide bucket; without one, only keys with more than
+  :data:`HOT_KEY_ROWS` source rows are cut into buckets, and each bucket's last row is
+  carried across buckets by a second window over the entity rows and those few rows.
 
 Sources are read as tables named after their views (``__silage_source_<view>``, see
 :mod:`.query`); the engine maps them to their Parquet files. Times are compared as integer
@@ -471,10 +472,14 @@ def _render_window(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.S
 _SIDE = "__silage_side"
 _ORDER = "__silage_order"
 _CARRIED = "__silage_carried"
-_BUCKET_LAST = "__silage_bucket_last"
-_BEFORE = "__silage_before"
-# Without a ttl, a key's time line is cut into about this many buckets over the entity rows'
-# time range, so that a hot key's rows spread over that many tasks.
+_LAST = "__silage_last"
+_TAIL = "__silage_tail"
+# Without a ttl, a key with more source rows than this is hot: its time line is cut into
+# time buckets (one task each); other keys keep one time line each, as one task handles
+# that many rows quickly and splitting them would only add work.
+HOT_KEY_ROWS = 100_000
+# Without a ttl, a hot key's time line is cut into about this many buckets over the entity
+# rows' time range, so that its rows spread over that many tasks.
 _CARRY_BUCKETS = 64
 # The bucket width when the entity rows' time range is unknown, and the narrowest one.
 _DAY_US = 86_400 * 1_000_000
@@ -482,24 +487,62 @@ _SECOND_US = 1_000_000
 
 
 def _carry_bucket_us(query: PointInTimeQuery) -> int:
-    """The width of the carry plan's time buckets for views without a ttl: the entity rows'
-    time range over :data:`_CARRY_BUCKETS` (at least a second), or a day when unknown.
-    Any width gives the same answers; it only decides how a key's work is split."""
+    """The width of the carry plan's time buckets for hot keys of views without a ttl: the
+    entity rows' time range over :data:`_CARRY_BUCKETS` (at least a second), or a day when
+    unknown. Any width gives the same answers; it only decides how a key's work is split."""
     if query.min_ts_us is None or query.max_ts_us is None:
         return _DAY_US
     return max(-(-(query.max_ts_us - query.min_ts_us + 1) // _CARRY_BUCKETS), _SECOND_US)
 
 
-def _carry_bucket_of(epoch: exp.Expr, view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
-    """A time's bucket in the carry plan: ttl-wide with a ttl, else :func:`_carry_bucket_us`
-    wide. Integer division is monotone in time (whether it truncates or floors), which is
-    all the plan needs: a later bucket never holds an earlier time."""
-    if view.ttl_seconds:
-        return _bucket_of(epoch, view)
-    return exp.IntDiv(this=epoch, expression=_number(_carry_bucket_us(query)))
+def _hot_key(index: int) -> str:
+    return f"__silage_hot_{index}"
 
 
-def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
+def _hot_keys(view: ViewScan, query: PointInTimeQuery) -> exp.Select:
+    """Without a ttl: the keys with more than :data:`HOT_KEY_ROWS` source rows, under
+    ``__silage_hot_<i>``. A count per key, aggregated before its shuffle: a few rows per key
+    and task cross the network, and the result is small enough to broadcast."""
+    keys = [k for k, _ in view.keys]
+    scan = _scan(view, query, created=False, features=False)
+    return (
+        exp.select(*[exp.alias_(_col(k), _q(_hot_key(i))) for i, k in enumerate(keys)])
+        .from_(exp.Subquery(this=scan, alias=exp.TableAlias(this=_q("s"))))
+        .group_by(*[_col(k) for k in keys])
+        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=_number(HOT_KEY_ROWS)))
+    )
+
+
+def _with_hot_bucket(
+    select: exp.Select, view: ViewScan, query: PointInTimeQuery, hot: str
+) -> exp.Select:
+    """``select`` (rows with keys and ``__silage_ts``) with its time bucket: for a hot key
+    (see :func:`_hot_keys`, broadcast to every task) the time divided by
+    :func:`_carry_bucket_us`, for any other key null (one bucket). Integer division is
+    monotone in time, which is all the plan needs: a later bucket never holds an earlier
+    time."""
+    keys = [k for k, _ in view.keys]
+    bucket = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.Not(this=exp.Is(this=_col(_hot_key(0)), expression=exp.null())),
+                true=exp.IntDiv(this=_col(_TS), expression=_number(_carry_bucket_us(query))),
+            )
+        ]
+    )
+    joined = select.select(exp.alias_(bucket, _q(_BUCKET)), append=True).join(
+        exp.Table(this=_q(hot)),
+        on=exp.and_(
+            *[exp.EQ(this=_col(k), expression=_col(_hot_key(i))) for i, k in enumerate(keys)]
+        ),
+        join_type="left",
+    )
+    hint = exp.JoinHint(this="BROADCAST", expressions=[exp.Table(this=_q(hot))])
+    joined.set("hint", exp.Hint(expressions=[hint]))
+    return joined
+
+
+def _carry_union(view: ViewScan, query: PointInTimeQuery, hot: str) -> exp.Expr:
     """Source rows (side 0) and entity rows (side 1) of one view in one relation: keys, time,
     the time bucket, the entity row number, the write order, and the source row's values
     packed in one struct (null on entity rows). With a ttl each entity row
@@ -524,7 +567,8 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
 
     source: list[exp.Expr] = [_col(k) for k in keys]
     source.append(_col(_TS))
-    source.append(exp.alias_(_carry_bucket_of(_col(_TS), view, query), _q(_BUCKET)))
+    if ttl:
+        source.append(exp.alias_(_bucket_of(_col(_TS), view), _q(_BUCKET)))
     source += [
         exp.alias_(exp.cast(exp.null(), "BIGINT"), _q(ROW_COLUMN)),
         exp.alias_(_number(0), _q(_SIDE)),
@@ -533,6 +577,8 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
     ]
     scan = _scan(view, query, created=True, features=True)
     rows = exp.select(*source).from_(exp.Subquery(this=scan, alias=exp.TableAlias(this=_q("s"))))
+    if not ttl:
+        rows = _with_hot_bucket(rows, view, query, hot)
 
     entity_columns: list[exp.Expr] = [_col(k) for k in keys]
     entity_columns.append(_col(_TS))
@@ -541,8 +587,6 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
         bucket = _bucket_of(_col(_TS), view)
         both = exp.Array(expressions=[bucket, exp.Sub(this=bucket.copy(), expression=_number(1))])
         entity_columns.append(exp.alias_(exp.Explode(this=both), _q(_BUCKET)))
-    else:
-        entity_columns.append(exp.alias_(_carry_bucket_of(_col(_TS), view, query), _q(_BUCKET)))
     entity_columns += [
         _col(ROW_COLUMN),
         exp.alias_(_number(1), _q(_SIDE)),
@@ -550,6 +594,8 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
         exp.alias_(exp.null(), _q(_VALUES)),
     ]
     entities = exp.select(*entity_columns).from_(exp.Table(this=_q("e")))
+    if not ttl:
+        entities = _with_hot_bucket(entities, view, query, hot)
     return exp.union(rows, entities, distinct=False)
 
 
@@ -561,47 +607,38 @@ def _carry_latest(view: ViewScan, union: str, alias: str) -> list[tuple[str, exp
     The window runs per key and bucket, so a hot key's rows spread over as many tasks as it
     has buckets. With a ttl, an entity row's two copies (its bucket and the one before) are
     merged: the newer of the two carried rows (they come from different buckets, so their
-    times differ). Without a ttl, a value can also come from an earlier bucket: see
-    :func:`_carried_across_buckets`.
+    times differ). Without a ttl, only hot keys have buckets, and a value can come from an
+    earlier bucket: see :func:`_carried_across_buckets`.
 
     Returns the named steps (common table expressions) in order; the last one, named
     ``alias``, has each entity row's number, time and carried values struct."""
     partition: list[exp.Expr] = [_col(k) for k, _ in view.keys]
     partition.append(_col(_BUCKET))
+    order = exp.Order(
+        expressions=[
+            exp.Ordered(this=_col(_TS), desc=False, nulls_first=True),
+            exp.Ordered(this=_col(_SIDE), desc=False, nulls_first=True),
+            exp.Ordered(this=_col(_ORDER), desc=False, nulls_first=True),
+        ]
+    )
     window = exp.Window(
         this=exp.IgnoreNulls(this=exp.LastValue(this=_col(_VALUES))),
         partition_by=partition,
-        order=exp.Order(
-            expressions=[
-                exp.Ordered(this=_col(_TS), desc=False, nulls_first=True),
-                exp.Ordered(this=_col(_SIDE), desc=False, nulls_first=True),
-                exp.Ordered(this=_col(_ORDER), desc=False, nulls_first=True),
-            ]
-        ),
+        order=order,
         spec=exp.WindowSpec(
             kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
         ),
     )
-    keys: list[exp.Expr] = [_col(k) for k, _ in view.keys]
-    if view.ttl_seconds:
-        keys = []  # the merge below needs the entity row number only
+    if not view.ttl_seconds:
+        return _carried_across_buckets(view, union, alias, window)
     carried = exp.select(
-        *keys, _col(ROW_COLUMN), _col(_TS), _col(_SIDE), exp.alias_(window, _q(_CARRIED))
+        _col(ROW_COLUMN), _col(_TS), _col(_SIDE), exp.alias_(window, _q(_CARRIED))
     ).from_(exp.Table(this=_q(union)))
-    if keys:
-        carried = carried.select(_col(_BUCKET), append=True)
     entity_rows = (
-        exp.select(*[k.copy() for k in keys], _col(ROW_COLUMN), _col(_TS), _col(_CARRIED))
+        exp.select(_col(ROW_COLUMN), _col(_TS), _col(_CARRIED))
         .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("w"))))
         .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
     )
-    if not view.ttl_seconds:
-        entity_rows = entity_rows.select(_col(_BUCKET), append=True)
-        before = f"{alias}_before"
-        return [
-            (before, _bucket_tails(view, union)),
-            (alias, _carried_across_buckets(view, entity_rows, before)),
-        ]
     newest = exp.ArgMax(this=_col(_CARRIED), expression=_field(_col(_CARRIED), _TS))
     merged = (
         exp.select(
@@ -615,90 +652,82 @@ def _carry_latest(view: ViewScan, union: str, alias: str) -> list[tuple[str, exp
     return [(alias, merged)]
 
 
-def _bucket_tails(view: ViewScan, union: str) -> exp.Select:
-    """Without a ttl: for every (key, bucket) that holds entity rows, the newest source row
-    of the key's earlier buckets (``__silage_before``, null when there is none).
-
-    Each bucket's newest source row is an aggregate (``max_by`` over event time, then
-    write order), which Spark computes partly before its shuffle, so only one row per key,
-    bucket and task crosses the network, never the source rows themselves. A marker row
-    per (key, bucket) of the entity rows joins them, sorting before its own bucket's tail,
-    and a window per key over these few rows carries the newest tail forward."""
-    keys = [k for k, _ in view.keys]
-    newest = exp.ArgMax(
-        this=_col(_VALUES), expression=exp.Struct(expressions=[_col(_TS), _col(_ORDER)])
+def _carried_across_buckets(
+    view: ViewScan, union: str, alias: str, window: exp.Window
+) -> list[tuple[str, exp.Select]]:
+    """Without a ttl: the window per (key, bucket) also marks each bucket's last row, whose
+    carried value is the bucket's newest source row (its tail). The entity rows and the hot
+    keys' tails (one row per bucket: a cold key has one bucket, no tail to pass on) then go
+    through a second window per key, ordered by bucket with each tail last in its bucket:
+    the last tail strictly before an entity row is the newest source row of the earlier
+    buckets, which an entity row takes when its own bucket has nothing before it. Only
+    entity rows and tails are shuffled for it, never the source rows."""
+    keys = [_col(k) for k, _ in view.keys]
+    partition = [*[k.copy() for k in keys], _col(_BUCKET)]
+    last = exp.Is(
+        this=exp.Window(
+            this=exp.func("LEAD", _col(_SIDE)),
+            partition_by=partition,
+            order=window.args["order"].copy(),
+        ),
+        expression=exp.null(),
     )
-    tails = (
+    carried = exp.select(
+        *keys,
+        _col(_BUCKET),
+        _col(ROW_COLUMN),
+        _col(_TS),
+        _col(_SIDE),
+        exp.alias_(window, _q(_CARRIED)),
+        exp.alias_(last, _q(_LAST)),
+    ).from_(exp.Table(this=_q(union)))
+    hot_tail = exp.and_(
+        _col(_LAST), exp.Not(this=exp.Is(this=_col(_BUCKET), expression=exp.null()))
+    )
+    kept = (
         exp.select(
-            *[_col(k) for k in keys],
+            *[k.copy() for k in keys],
             _col(_BUCKET),
+            _col(ROW_COLUMN),
+            _col(_TS),
             _col(_SIDE),
-            exp.alias_(newest, _q(_BUCKET_LAST)),
+            _col(_CARRIED),
+            exp.alias_(hot_tail.copy(), _q(_LAST)),
         )
-        .from_(exp.Table(this=_q(union)))
-        .where(exp.EQ(this=_col(_SIDE), expression=_number(0)))
-        .group_by(*[_col(k) for k in keys], _col(_BUCKET), _col(_SIDE))
+        .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("w"))))
+        .where(exp.or_(exp.EQ(this=_col(_SIDE), expression=_number(1)), hot_tail))
     )
-    markers = (
-        exp.select(
-            *[_col(k) for k in keys],
-            _col(_BUCKET),
-            _col(_SIDE),
-            exp.alias_(exp.null(), _q(_BUCKET_LAST)),
-        )
-        .distinct()
-        .from_(exp.Table(this=_q(union)))
-        .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
-    )
-    carry = exp.Window(
-        this=exp.IgnoreNulls(this=exp.LastValue(this=_col(_BUCKET_LAST))),
-        partition_by=[_col(k) for k in keys],
+    tail = exp.Case(ifs=[exp.If(this=_col(_LAST), true=_col(_CARRIED))])
+    before = exp.Window(
+        this=exp.IgnoreNulls(this=exp.LastValue(this=tail)),
+        partition_by=[k.copy() for k in keys],
         order=exp.Order(
             expressions=[
-                exp.Ordered(this=_col(_BUCKET), desc=False, nulls_first=False),
-                # A bucket's marker before its tail: the tail is not "before" its own bucket.
-                exp.Ordered(this=_col(_SIDE), desc=True, nulls_first=False),
+                exp.Ordered(this=_col(_BUCKET), desc=False, nulls_first=True),
+                # A bucket's tail after its entity rows: it is not "before" its own bucket.
+                exp.Ordered(this=_col(_LAST), desc=False, nulls_first=True),
             ]
         ),
         spec=exp.WindowSpec(
             kind="ROWS",
             start="UNBOUNDED",
             start_side="PRECEDING",
-            end="CURRENT ROW",
+            end=_number(1),
+            end_side="PRECEDING",
         ),
     )
-    both = exp.union(tails, markers, distinct=False)
-    carried = exp.select(
-        *[_col(k) for k in keys], _col(_BUCKET), _col(_SIDE), exp.alias_(carry, _q(_BEFORE))
-    ).from_(exp.Subquery(this=both, alias=exp.TableAlias(this=_q("t"))))
-    return (
-        exp.select(*[_col(k) for k in keys], _col(_BUCKET), _col(_BEFORE))
-        .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("b"))))
+    across = exp.select(
+        _col(ROW_COLUMN),
+        _col(_TS),
+        _col(_SIDE),
+        exp.alias_(exp.func("coalesce", _col(_CARRIED), before), _q(_CARRIED)),
+    ).from_(exp.Table(this=_q(f"{alias}_kept")))
+    result = (
+        exp.select(_col(ROW_COLUMN), _col(_TS), _col(_CARRIED))
+        .from_(exp.Subquery(this=across, alias=exp.TableAlias(this=_q("a"))))
         .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
     )
-
-
-def _carried_across_buckets(view: ViewScan, entity_rows: exp.Select, before: str) -> exp.Select:
-    """Without a ttl: each entity row keeps the newest source row of its own bucket at or
-    before it when there is one (it is newer than any earlier bucket's), else takes the
-    newest of the earlier buckets (:func:`_bucket_tails`): an equi-join on (key, bucket)."""
-    keys = [k for k, _ in view.keys]
-    return (
-        exp.select(
-            _col(ROW_COLUMN, "c"),
-            _col(_TS, "c"),
-            exp.alias_(exp.func("coalesce", _col(_CARRIED, "c"), _col(_BEFORE, "b")), _q(_CARRIED)),
-        )
-        .from_(exp.Subquery(this=entity_rows, alias=exp.TableAlias(this=_q("c"))))
-        .join(
-            exp.Table(this=_q(before), alias=exp.TableAlias(this=_q("b"))),
-            on=exp.and_(
-                *[exp.EQ(this=_col(k, "c"), expression=_col(k, "b")) for k in keys],
-                exp.EQ(this=_col(_BUCKET, "c"), expression=_col(_BUCKET, "b")),
-            ),
-            join_type="left",
-        )
-    )
+    return [(f"{alias}_kept", kept), (alias, result)]
 
 
 def _field(struct: exp.Expr, name: str) -> exp.Expr:
@@ -711,7 +740,10 @@ def _render_carry(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Se
     for index, view in enumerate(query.views):
         alias = _alias(view, index)
         union = f"{alias}_timeline"
-        select = select.with_(_q(union), as_=_carry_union(view, query))
+        hot = f"{alias}_hot"
+        if not view.ttl_seconds:
+            select = select.with_(_q(hot), as_=_hot_keys(view, query))
+        select = select.with_(_q(union), as_=_carry_union(view, query, hot))
         for name, step in _carry_latest(view, union, alias):
             select = select.with_(_q(name), as_=step)
         carried = _col(_CARRIED, alias)

@@ -101,10 +101,10 @@ def test_spark_plans_every_rendering(
         # Each source is read once for its time line, whose rows cross the network once: in
         # the window's shuffle. Later shuffles (with a ttl, the merge of an entity row's two
         # bucket copies; the join back; the sort by entity row) sit above the filter that
-        # keeps entity rows. A view without a ttl reads its source a second time for each
-        # bucket's newest row, aggregated before its shuffle, so no source row crosses the
-        # network there.
-        untimed = sum(1 for view in query.views if not view.ttl_seconds)
+        # keeps entity rows. A view without a ttl also reads its source's keys to find the
+        # hot ones (for the source rows and for the entity rows), counted before the shuffle,
+        # so no source row crosses the network there.
+        untimed = sum(2 for view in query.views if not view.ttl_seconds)
         assert len(scans) == len(query.views) + untimed, tree
         aggregated = 0
         for scan in scans:
