@@ -191,6 +191,19 @@ def test_join_matches_the_brute_force_reference(engine: str) -> None:
     run()
 
 
+@pytest.mark.parametrize("engine", OFFLINE_ENGINES)
+def test_join_matches_the_reference_with_every_key_hot(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same properties with every key of more than one source row counted hot: without
+    a ttl the carry plan then cuts every such key into buckets a few seconds wide (the
+    entity rows' range in 4) and carries values across them, on the same generated ties,
+    nulls and zones."""
+    monkeypatch.setattr(point_in_time, "HOT_KEY_ROWS", 1)
+    monkeypatch.setattr(point_in_time, "_CARRY_BUCKETS", 4)
+    test_join_matches_the_brute_force_reference(engine)
+
+
 def check_one_example(  # noqa: PLR0917 (hypothesis passes them)
     engine: str,
     stats_rows: list[dict[str, Any]],
