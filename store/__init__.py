@@ -49,6 +49,7 @@ from store.definitions.push_source import PushMode, PushSource
 from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
+from store.definitions.spark_source import SparkSource
 from store.errors import (
     ConfigError,
     DataValidationError,
@@ -104,6 +105,7 @@ __all__ = [
     "RetrainingPolicy",
     "RowCount",
     "SourceDataError",
+    "SparkSource",
     "StoreError",
     "TransformationError",
     "UniqueKeys",

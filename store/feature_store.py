@@ -32,6 +32,7 @@ from registry import (
 )
 from registry.storage import FileStore
 from store.definitions.alerts import AlertRule
+from store.definitions.data_source import DATA_SOURCE_TYPES, DataSource
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
@@ -145,7 +146,7 @@ class FeatureStore:
 
     def load_repo(self) -> RepoContents:
         """Import the repository's files; check definitions against each other and their data."""
-        return prepare(load_repo(self.repo_path), self.repo_path)
+        return prepare(load_repo(self.repo_path), self.repo_path, self.offline_engine)
 
     def plan(self) -> Plan:
         """What ``apply()`` would change, object by object and field by field."""
@@ -168,7 +169,9 @@ class FeatureStore:
             contents, delete_missing = self.load_repo(), True
         else:
             current = self.registry.catalog.objects(self.project)
-            contents = prepare(contents_for_objects(objects, current), self.repo_path)
+            contents = prepare(
+                contents_for_objects(objects, current), self.repo_path, self.offline_engine
+            )
             delete_missing = False
         try:
             return apply_contents(
@@ -536,6 +539,12 @@ class FeatureStore:
                 self.monitor.before_push(view, table)
         if mode is not PushMode.ONLINE:
             for source in {v.source.name: v.source for v in views}.values():
+                if not isinstance(source, FileSource):
+                    raise RequestError(
+                        f"{label}: offline pushes append Parquet files to a FileSource, and "
+                        f"source {source.name!r} is a {type(source).__name__}; write its rows "
+                        f"with Spark, or push with to='online'"
+                    )
                 append_to_source(source, table, self.repo_path, label=label)
         if online:
             for view, layout, batch in batches:
@@ -1080,8 +1089,9 @@ class FeatureStore:
     def list_entities(self) -> list[Entity]:
         return self._list("entity", Entity)
 
-    def list_data_sources(self) -> list[FileSource]:
-        return self._list("data_source", FileSource)
+    def list_data_sources(self) -> list[DataSource]:
+        found = [definition_from_catalog(o) for o in self.catalog_objects("data_source")]
+        return [o for o in found if isinstance(o, DATA_SOURCE_TYPES)]
 
     def list_feature_views(self) -> list[FeatureView]:
         return self._list("feature_view", FeatureView)
@@ -1092,8 +1102,13 @@ class FeatureStore:
     def get_entity(self, name: str) -> Entity:
         return self._get("entity", name, Entity)
 
-    def get_data_source(self, name: str) -> FileSource:
-        return self._get("data_source", name, FileSource)
+    def get_data_source(self, name: str) -> DataSource:
+        """The offline source of that name (a ``FileSource`` or a ``SparkSource``)."""
+        found = self._get("data_source", name, object)
+        if isinstance(found, DATA_SOURCE_TYPES):
+            return found
+        names = [o.name for o in self.catalog_objects("data_source")]
+        raise ObjectNotFoundError("data source", name, names)
 
     def get_feature_view(self, name: str) -> FeatureView:
         return self._get("feature_view", name, FeatureView)

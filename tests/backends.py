@@ -12,6 +12,7 @@ A test parametrized by ``engine`` or ``backend`` may mark a known gap with
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,6 +40,9 @@ OFFLINE_SETTINGS: dict[str, dict[str, Any]] = {
             "spark.default.parallelism": "2",
             "spark.ui.enabled": "false",
             "spark.driver.memory": "1g",
+            # Tables tests save (SparkSource) go to the system's temporary folder, not to a
+            # spark-warehouse folder in the working directory.
+            "spark.sql.warehouse.dir": str(Path(tempfile.gettempdir()) / "silage-spark-warehouse"),
         }
     },
 }

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from store.definitions.data_source import DATA_SOURCE_TYPES, DataSource, data_source_from_spec
 from store.definitions.entity import Entity
 from store.definitions.expectations import Compare, Expectation, expectation_from_spec
 from store.definitions.field import Field
 from store.definitions.push_source import PushSource
-from store.definitions.source import FileSource
 from store.definitions.spec import check_name, content_hash, frozen_tags
 from store.errors import DefinitionError
 from store.types import Float32, Float64, Int32, Int64, String, UnixTimestamp
@@ -54,6 +54,7 @@ class FeatureView:
             writing nothing; ``"warn"`` loads it. Both record every check in the registry.
 
     Example:
+        >>> from store.definitions.source import FileSource
         >>> from store.types import Float32
         >>> driver = Entity(name="driver", join_keys=["driver_id"])
         >>> src = FileSource(path="data/stats.parquet", timestamp_field="ts")
@@ -64,7 +65,7 @@ class FeatureView:
     """
 
     name: str
-    source: FileSource
+    source: DataSource
     schema: Sequence[Field] = ()
     entities: Sequence[Entity] = ()
     ttl: timedelta | None = None
@@ -100,9 +101,9 @@ class FeatureView:
                     f"{self.push_source.batch_source.name!r}, not in the view's source "
                     f"{self.source.name!r}; pass source=push_source alone"
                 )
-        if not isinstance(self.source, FileSource):
+        if not isinstance(self.source, DATA_SOURCE_TYPES):
             raise DefinitionError(
-                f"{where}: source must be a FileSource or a PushSource, "
+                f"{where}: source must be a FileSource, a SparkSource or a PushSource, "
                 f"got {type(self.source).__name__}"
             )
         entities = tuple(self.entities or ())
@@ -234,7 +235,7 @@ class FeatureView:
             name=spec["name"],
             entities=[Entity.from_spec(e) for e in spec["entities"]],
             schema=[Field.from_spec(f) for f in spec["schema"]],
-            source=FileSource.from_spec(spec["source"]),
+            source=data_source_from_spec(spec["source"]),
             ttl=timedelta(seconds=ttl) if ttl else None,
             online=spec["online"],
             description=spec["description"],

@@ -10,7 +10,7 @@ from typing import Any
 from store.definitions.spec import check_name, content_hash, frozen_tags
 from store.errors import DefinitionError
 
-__all__ = ["FileSource"]
+__all__ = ["FileSource", "check_source_columns"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,30 +52,11 @@ class FileSource:
         name = self.name or _default_name(path)
         check_name("data source", name)
         object.__setattr__(self, "name", name)
-        check_name(f"timestamp_field of data source {name!r}:", self.timestamp_field)
-        created = self.created_timestamp_column or None
-        if created is not None:
-            check_name(f"created_timestamp_column of data source {name!r}:", created)
-            if created == self.timestamp_field:
-                raise DefinitionError(
-                    f"data source {name!r}: created_timestamp_column and timestamp_field are "
-                    f"both {created!r}; name the column that records when each row was written, "
-                    f"or leave created_timestamp_column unset"
-                )
+        created, mapping = check_source_columns(
+            name, self.timestamp_field, self.created_timestamp_column, self.field_mapping
+        )
         object.__setattr__(self, "created_timestamp_column", created)
-        mapping = dict(self.field_mapping or {})
-        for source_col, target in mapping.items():
-            if not isinstance(source_col, str) or not isinstance(target, str):
-                raise DefinitionError(
-                    f"data source {name!r}: field_mapping must map column names to column "
-                    f"names, got {source_col!r}: {target!r}"
-                )
-            check_name(f"field_mapping target of data source {name!r}:", target)
-        if len(set(mapping.values())) != len(mapping):
-            raise DefinitionError(
-                f"data source {name!r}: field_mapping {mapping!r} maps two columns to one name"
-            )
-        object.__setattr__(self, "field_mapping", dict(sorted(mapping.items())))
+        object.__setattr__(self, "field_mapping", mapping)
         object.__setattr__(self, "tags", frozen_tags("data source", name, self.tags))
 
     def __hash__(self) -> int:
@@ -123,3 +104,43 @@ class FileSource:
 def _default_name(path: str) -> str:
     stem = PurePosixPath(path.rstrip("/*")).name.split(".")[0]
     return "".join(c if c.isalnum() or c == "_" else "_" for c in stem) or "source"
+
+
+def check_source_columns(
+    name: str,
+    timestamp_field: str,
+    created_timestamp_column: str | None,
+    field_mapping: Mapping[str, str] | None,
+) -> tuple[str | None, dict[str, str]]:
+    """Check the column names every offline source declares, the same way for each kind.
+
+    Returns the created column (``""`` becomes ``None``) and the field mapping as a sorted
+    dict, ready to be stored in the frozen source.
+
+    Raises:
+        DefinitionError: a bad column name, the created column equal to the timestamp
+            column, or a field mapping that is not names to names or maps two columns to one.
+    """
+    check_name(f"timestamp_field of data source {name!r}:", timestamp_field)
+    created = created_timestamp_column or None
+    if created is not None:
+        check_name(f"created_timestamp_column of data source {name!r}:", created)
+        if created == timestamp_field:
+            raise DefinitionError(
+                f"data source {name!r}: created_timestamp_column and timestamp_field are "
+                f"both {created!r}; name the column that records when each row was written, "
+                f"or leave created_timestamp_column unset"
+            )
+    mapping = dict(field_mapping or {})
+    for source_col, target in mapping.items():
+        if not isinstance(source_col, str) or not isinstance(target, str):
+            raise DefinitionError(
+                f"data source {name!r}: field_mapping must map column names to column "
+                f"names, got {source_col!r}: {target!r}"
+            )
+        check_name(f"field_mapping target of data source {name!r}:", target)
+    if len(set(mapping.values())) != len(mapping):
+        raise DefinitionError(
+            f"data source {name!r}: field_mapping {mapping!r} maps two columns to one name"
+        )
+    return created, dict(sorted(mapping.items()))

@@ -19,6 +19,9 @@ Conversions, and what is refused:
   key of the views that use it when they do not declare the key themselves.
 - ``FileSource``: Parquet only (a Delta source is refused), with Feast's field mapping and
   timestamp columns.
+- ``SparkSource`` (``feast.infra.offline_stores.contrib.spark_offline_store``): its table,
+  query or path and file format, timestamp columns and field mapping; read by the Spark
+  engine only (``offline_store: {type: spark}``).
 - ``RequestSource``: its schema.
 - ``PushSource``: its batch source (a ``FileSource``); a view declared on it reads the
   batch source offline and receives its pushes.
@@ -61,6 +64,7 @@ from store.definitions.on_demand import OnDemandFeatureView
 from store.definitions.push_source import PushSource
 from store.definitions.request_source import RequestSource
 from store.definitions.source import FileSource
+from store.definitions.spark_source import SparkSource
 from store.errors import DefinitionError
 from store.types import (
     Array,
@@ -374,6 +378,22 @@ def _push_source(conversion: Conversion, source: Any, where: str) -> PushSource:
     )
 
 
+def _spark_source(conversion: Conversion, source: Any, where: str) -> SparkSource:
+    return SparkSource(
+        name=source.name or "",
+        table=source.table or None,
+        query=source.query or None,
+        path=source.path or None,
+        file_format=source.file_format or None,
+        timestamp_field=source.timestamp_field,
+        created_timestamp_column=source.created_timestamp_column or None,
+        field_mapping=dict(source.field_mapping or {}),
+        description=source.description or "",
+        tags=dict(source.tags or {}),
+        owner=source.owner or "",
+    )
+
+
 def _logging_config(conversion: Conversion, config: Any, where: str) -> LoggingConfig:
     destination = conversion.convert(config.destination, where)
     return LoggingConfig(destination=destination, sample_rate=float(config.sample_rate))
@@ -619,6 +639,7 @@ CONVERTERS: dict[str, Row] = {
     "Project": Row(0, _project),
     "Entity": Row(0, _entity),
     "FileSource": Row(0, _file_source),
+    "SparkSource": Row(0, _spark_source),
     "RequestSource": Row(0, _request_source),
     "PushSource": Row(0, _push_source),
     "FeatureView": Row(1, _feature_view),

@@ -18,7 +18,7 @@ from registry import TrainingSetRecord, WindowStatistics
 from store.definitions.feature_view import FeatureView
 from store.epoch import from_micros, to_micros
 from store.errors import RequestError
-from store.offline.compiler.query import SourceTable, source_table_name
+from store.offline.compiler.query import SourceTable
 from store.offline.compiler.statistics import WindowedStatistics
 from store.offline.engine import OfflineEngine
 from store.offline.sources import view_scan
@@ -50,7 +50,7 @@ def view_statistics(
     columns = [(scan.source_column(f.name), f.dtype) for f in chosen]
     windows = compute_statistics(
         engine,
-        SourceTable(source_table_name(view.name), scan.files),
+        scan.source_table,
         columns,
         time_column=scan.source_column(view.source.timestamp_field),
         window_us=window // _MICROS,

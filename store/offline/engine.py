@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkab
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from store.offline.compiler.query import CompiledQuery
+    from store.offline.compiler.query import CompiledQuery, SourceTable
     from store.settings import Settings
 
-__all__ = ["DataFrameEngine", "OfflineEngine", "SessionEngine"]
+__all__ = ["DataFrameEngine", "OfflineEngine", "SchemaEngine", "SessionEngine"]
 
 
 class OfflineEngine(Protocol):
@@ -92,6 +92,22 @@ class SessionEngine(Protocol):
 
     def with_session(self, session: Any) -> OfflineEngine:
         """This engine, running every job on ``session``."""
+        ...
+
+
+@runtime_checkable
+class SchemaEngine(Protocol):
+    """An engine that reads sources no other engine reads (Spark: a ``SparkSource``'s
+    metastore table, query or files), and so is the one to ask for their schema when a
+    repository is applied."""
+
+    def source_schema(self, source: SourceTable) -> pa.Schema:
+        """The source's columns and their Arrow types, reading no rows.
+
+        Raises:
+            SourceDataError: the source cannot be read (a missing table, a failing query),
+                naming the source and the fix.
+        """
         ...
 
 

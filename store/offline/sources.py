@@ -1,6 +1,7 @@
-"""Sources: the Parquet files a view reads, their schemas, and the checks against them.
+"""Sources: the data a view reads, their schemas, and the checks against them.
 
-Applying a repository reads each source's Parquet schema (not its data) and
+Applying a repository reads each source's schema (not its data): a ``FileSource``'s from its
+Parquet footers, a ``SparkSource``'s from Spark (only the Spark engine reads one), and
 :func:`check_view` confirms that every join key, timestamp and feature column exists with a
 type the declaration accepts; join keys whose type the view does not declare get it from
 the data, so the registry always holds fully typed views. :func:`view_scan` describes a
@@ -16,19 +17,25 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from store import types
+from store.definitions.data_source import DataSource
 from store.definitions.feature_view import FeatureView
 from store.definitions.field import Field
 from store.definitions.label_view import LabelView
 from store.definitions.source import FileSource
+from store.definitions.spark_source import SparkSource
 from store.errors import SourceDataError
 from store.offline.compiler.labels import LabelResolution
 from store.offline.compiler.point_in_time import FeatureColumn, ViewScan
+from store.offline.compiler.query import SourceTable, SparkRead, source_table_name
+from store.offline.engine import OfflineEngine, SchemaEngine
 
 __all__ = [
     "KEY_DTYPES",
     "check_view",
     "parquet_files",
     "read_source_schema",
+    "source_label",
+    "spark_read",
     "time_statistics",
     "view_keys",
     "view_scan",
@@ -58,16 +65,54 @@ def parquet_files(source: FileSource, repo_root: Path) -> list[Path]:
     return files
 
 
-def read_source_schema(source: FileSource, repo_root: Path) -> dict[str, object]:
-    """Column name to Arrow type, after ``field_mapping`` renames (from the first file)."""
+def spark_read(source: SparkSource, repo_root: Path) -> SparkRead:
+    """How the Spark engine reads a ``SparkSource`` (a relative path taken from
+    ``repo_root``)."""
+    return SparkRead(
+        source=source.name,
+        table=source.table,
+        query=source.query,
+        path=None if source.path is None else source.resolve_path(repo_root),
+        file_format=source.file_format,
+    )
+
+
+def source_label(source: DataSource) -> str:
+    """How messages name a source: ``source 'stats' (data/stats.parquet)``."""
+    if isinstance(source, FileSource):
+        return f"source {source.name!r} ({source.path})"
+    read = spark_read(source, Path())
+    return f"SparkSource {source.name!r} ({read.describe()})"
+
+
+def read_source_schema(
+    source: DataSource, repo_root: Path, engine: OfflineEngine | None = None
+) -> dict[str, object]:
+    """Column name to Arrow type, after ``field_mapping`` renames: a ``FileSource``'s from
+    its first file's footer, a ``SparkSource``'s from ``engine`` (the Spark engine).
+
+    Raises:
+        SourceDataError: the data cannot be read, or a ``SparkSource`` meets an engine that
+            cannot read it (saying to set ``offline_store: {type: spark}``).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    first = parquet_files(source, repo_root)[0]
-    try:
-        schema = pq.read_schema(first)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceDataError(f"cannot read the Parquet schema of {first}: {exc}") from exc
+    if isinstance(source, SparkSource):
+        if not isinstance(engine, SchemaEngine):
+            raise SourceDataError(
+                f"data source {source.name!r} is a SparkSource, which only the Spark engine "
+                f"reads; set `offline_store: {{type: spark}}` in feature_store.yaml, or read "
+                f"the data through a FileSource"
+            )
+        table = SourceTable(source_table_name(source.name), (), spark_read(source, repo_root))
+        schema = engine.source_schema(table)
+    else:
+        first = parquet_files(source, repo_root)[0]
+        try:
+            schema = pq.read_schema(first)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceDataError(f"cannot read the Parquet schema of {first}: {exc}") from exc
     mapping = source.field_mapping or {}
     return {mapping.get(f.name, f.name): f.type for f in schema}
 
@@ -114,7 +159,7 @@ def check_view(view: FeatureView, schema: dict[str, object]) -> tuple[list[str],
     problems: list[str] = []
     source = view.source
     columns = ", ".join(schema)
-    src = f"source {source.name!r} ({source.path})"
+    src = source_label(source)
 
     def check_timestamp(role: str, name: str | None) -> None:
         if name is None:
@@ -194,10 +239,15 @@ def view_scan(
     Raises:
         SourceDataError: the view's Parquet files are missing.
     """
-    try:
-        files = parquet_files(view.source, repo_root)
-    except SourceDataError as exc:
-        raise SourceDataError(f"feature view {view.name!r}: {exc}") from exc
+    files: list[Path] = []
+    spark: SparkRead | None = None
+    if isinstance(view.source, SparkSource):
+        spark = spark_read(view.source, repo_root)
+    else:
+        try:
+            files = parquet_files(view.source, repo_root)
+        except SourceDataError as exc:
+            raise SourceDataError(f"feature view {view.name!r}: {exc}") from exc
     chosen = features if features is not None else ((f, f.name) for f in view.features)
     return ViewScan(
         name=view.name,
@@ -209,6 +259,7 @@ def view_scan(
         features=tuple(FeatureColumn(f.name, output, f.dtype) for f, output in chosen),
         field_mapping=tuple((view.source.field_mapping or {}).items()),
         labels=_label_resolution(view),
+        spark=spark,
     )
 
 

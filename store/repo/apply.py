@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from registry import CatalogChange, CatalogObject, DeclaredObject, Registry
+from store.definitions.data_source import DATA_SOURCE_TYPES
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
@@ -26,7 +27,9 @@ from store.definitions.on_demand import OnDemandFeatureView
 from store.definitions.push_source import PushSource
 from store.definitions.request_source import RequestSource
 from store.definitions.source import FileSource
+from store.definitions.spark_source import SparkSource
 from store.errors import RepoValidationError, SourceDataError
+from store.offline.engine import OfflineEngine
 from store.offline.sources import check_view, read_source_schema
 from store.online.backend import OnlineBackend
 from store.online.layout import (
@@ -55,15 +58,21 @@ __all__ = [
 ]
 
 
-def prepare(contents: RepoContents, repo_root: Path) -> RepoContents:
-    """Check views against their data and fill in join-key types; raise on any problem."""
-    resolved, problems = check_against_data(contents, repo_root)
+def prepare(
+    contents: RepoContents, repo_root: Path, engine: OfflineEngine | None = None
+) -> RepoContents:
+    """Check views against their data and fill in join-key types; raise on any problem.
+    ``engine``: the offline engine, which reads the schemas of sources only it reads
+    (a ``SparkSource`` on Spark)."""
+    resolved, problems = check_against_data(contents, repo_root, engine)
     if problems:
         raise RepoValidationError(problems)
     return resolved
 
 
-def check_against_data(contents: RepoContents, repo_root: Path) -> tuple[RepoContents, list[str]]:
+def check_against_data(
+    contents: RepoContents, repo_root: Path, engine: OfflineEngine | None = None
+) -> tuple[RepoContents, list[str]]:
     """Check every view against its source's Parquet schema; return the contents with key
     types filled in, and the problems found, each naming its file and object (empty when
     all is well)."""
@@ -71,7 +80,7 @@ def check_against_data(contents: RepoContents, repo_root: Path) -> tuple[RepoCon
     schemas: dict[str, dict[str, object]] = {}
     for source in contents.data_sources:
         try:
-            schemas[source.name] = read_source_schema(source, repo_root)
+            schemas[source.name] = read_source_schema(source, repo_root, engine)
         except SourceDataError as exc:
             problems.append(f"{contents.where('data_source', source.name or '')}: {exc}")
     resolved: list[FeatureView] = []
@@ -206,7 +215,8 @@ def contents_for_objects(
     for obj in objects:
         if not isinstance(obj, DEFINITION_TYPES):
             raise TypeError(
-                f"apply() takes Entity, FileSource, PushSource, RequestSource, FeatureView, "
+                f"apply() takes Entity, FileSource, SparkSource, PushSource, RequestSource, "
+                f"FeatureView, "
                 f"OnDemandFeatureView and FeatureService objects, got {obj!r}"
             )
         chosen[(kind_of(obj), obj.name)] = obj
@@ -234,7 +244,7 @@ def _contents(objects: Iterable[Definition]) -> RepoContents:
     items = list(objects)
     return RepoContents(
         entities=tuple(o for o in items if isinstance(o, Entity)),
-        data_sources=tuple(o for o in items if isinstance(o, FileSource)),
+        data_sources=tuple(o for o in items if isinstance(o, DATA_SOURCE_TYPES)),
         feature_views=tuple(o for o in items if isinstance(o, FeatureView)),
         feature_services=tuple(o for o in items if isinstance(o, FeatureService)),
         request_sources=tuple(o for o in items if isinstance(o, RequestSource)),
@@ -251,6 +261,7 @@ def definition_from_catalog(obj: CatalogObject) -> Definition:
 _BUILDERS: dict[tuple[str, Any], Callable[[Mapping[str, Any]], Definition]] = {
     ("entity", None): Entity.from_spec,
     ("data_source", "file"): FileSource.from_spec,
+    ("data_source", "spark"): SparkSource.from_spec,
     ("data_source", "request"): RequestSource.from_spec,
     ("data_source", "push"): PushSource.from_spec,
     ("feature_view", None): FeatureView.from_spec,

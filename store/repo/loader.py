@@ -30,6 +30,7 @@ from types import ModuleType
 from typing import Any
 
 from store.definitions.alerts import AlertRule
+from store.definitions.data_source import DATA_SOURCE_TYPES, DataSource
 from store.definitions.entity import Entity
 from store.definitions.feature_service import FeatureService
 from store.definitions.feature_view import FeatureView
@@ -39,6 +40,7 @@ from store.definitions.push_source import PushSource
 from store.definitions.request_source import RequestSource
 from store.definitions.retraining import RetrainingPolicy
 from store.definitions.source import FileSource
+from store.definitions.spark_source import SparkSource
 from store.definitions.spec import KIND_LABEL
 from store.errors import RepoImportError, RepoValidationError
 
@@ -51,6 +53,7 @@ Definition = (
     Entity
     | FileSource
     | PushSource
+    | SparkSource
     | RequestSource
     | FeatureView
     | OnDemandFeatureView
@@ -60,6 +63,7 @@ DEFINITION_TYPES = (
     Entity,
     FileSource,
     PushSource,
+    SparkSource,
     RequestSource,
     FeatureView,
     LabelView,
@@ -71,6 +75,7 @@ _KIND_OF: dict[type, str] = {
     Entity: "entity",
     FileSource: "data_source",
     PushSource: "data_source",
+    SparkSource: "data_source",
     RequestSource: "data_source",
     FeatureView: "feature_view",
     LabelView: "feature_view",
@@ -84,7 +89,7 @@ class RepoContents:
     """The definitions of a repository and the file each was declared in."""
 
     entities: tuple[Entity, ...] = ()
-    data_sources: tuple[FileSource, ...] = ()
+    data_sources: tuple[DataSource, ...] = ()
     feature_views: tuple[FeatureView, ...] = ()
     feature_services: tuple[FeatureService, ...] = ()
     origins: dict[tuple[str, str], Path] = field(default_factory=dict)
@@ -199,7 +204,7 @@ def load_repo(repo_path: Path) -> RepoContents:
         raise RepoValidationError(problems)
     contents = RepoContents(
         entities=_of_kind(found, Entity),
-        data_sources=_of_kind(found, FileSource),
+        data_sources=_of_kind(found, DATA_SOURCE_TYPES),
         feature_views=_of_kind(found, FeatureView),
         feature_services=_of_kind(found, FeatureService),
         request_sources=_of_kind(found, RequestSource),
@@ -217,7 +222,7 @@ def validate_references(contents: RepoContents) -> None:
     """Check that views use declared entities and sources and services name real features."""
     problems: list[str] = []
     entities = {e.name: e for e in contents.entities}
-    sources: dict[str, FileSource | PushSource] = {s.name: s for s in contents.data_sources}
+    sources: dict[str, DataSource | PushSource] = {s.name: s for s in contents.data_sources}
     sources.update((s.name, s) for s in contents.push_sources)
     views: dict[str, FeatureView | OnDemandFeatureView] = {
         v.name: v for v in contents.feature_views
@@ -348,7 +353,9 @@ def _collect(
         )
 
 
-def _of_kind(found: dict[tuple[str, str], tuple[Definition, Path]], cls: type[Any]) -> Any:
+def _of_kind(
+    found: dict[tuple[str, str], tuple[Definition, Path]], cls: type[Any] | tuple[type[Any], ...]
+) -> Any:
     return tuple(obj for obj, _ in found.values() if isinstance(obj, cls))
 
 

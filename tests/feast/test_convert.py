@@ -23,6 +23,7 @@ from store import (
     LabelView,
     RepoValidationError,
     RequestSource,
+    SparkSource,
     on_demand_feature_view,
 )
 from store.feast.convert import VALUE_TYPES
@@ -138,6 +139,37 @@ def test_entity_source_and_view_convert_to_their_silage_twins(tmp_path: Path) ->
         RequestSource(name="vals", schema=[Field(name="add", dtype=Int64)]).to_spec()
     ]
     assert contents.where("feature_view", "stats") == "definitions.py: feature view 'stats'"
+
+
+def test_spark_sources_convert_to_their_silage_twins(tmp_path: Path) -> None:
+    """Feast's SparkSource, by table, query or path: the same location and columns."""
+    body = """
+    from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
+    by_table = SparkSource(name="by_table", table="db.stats", timestamp_field="ts",
+                           created_timestamp_column="created", field_mapping={"r": "rate"},
+                           description="d", tags={"team": "x"}, owner="a@b.c")
+    by_query = SparkSource(name="by_query", query="SELECT * FROM db.stats",
+                           timestamp_field="ts")
+    by_path = SparkSource(name="by_path", path="data/stats", file_format="json",
+                          timestamp_field="ts")
+    """
+    contents = load(repo_with(tmp_path, body))
+    expected = [
+        SparkSource(
+            name="by_table",
+            table="db.stats",
+            timestamp_field="ts",
+            created_timestamp_column="created",
+            field_mapping={"r": "rate"},
+            description="d",
+            tags={"team": "x"},
+            owner="a@b.c",
+        ),
+        SparkSource(name="by_query", query="SELECT * FROM db.stats", timestamp_field="ts"),
+        SparkSource(name="by_path", path="data/stats", file_format="json", timestamp_field="ts"),
+    ]
+    converted = {s.name: s for s in contents.data_sources if isinstance(s, SparkSource)}
+    assert [converted[s.name].to_spec() for s in expected] == [s.to_spec() for s in expected]
 
 
 def test_zero_ttl_is_no_limit_a_declared_key_keeps_its_type_timestamps_go_to_the_source(
@@ -304,7 +336,8 @@ def test_value_types_of_maps_json_and_lists_have_silage_twins() -> None:
             """,
             "definitions.py: Feast KafkaSource 'events' has no Silage counterpart yet; "
             "Silage converts these Feast objects: Entity, FeatureService, FeatureView, "
-            "FileSource, LabelView, OnDemandFeatureView, Project, PushSource, RequestSource",
+            "FileSource, LabelView, OnDemandFeatureView, Project, PushSource, RequestSource, "
+            "SparkSource",
             id="stream source",
         ),
         pytest.param(

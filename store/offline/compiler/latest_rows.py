@@ -31,7 +31,6 @@ from store.offline.compiler.query import (
     CREATED_TS,
     EVENT_TS,
     CompiledQuery,
-    SourceTable,
     source_table_name,
 )
 from store.offline.compiler.sql import check_dialect, number, sql_type, table
@@ -97,7 +96,7 @@ def compile_latest_rows(
     return CompiledQuery(
         setup=(),
         query=select.sql(dialect=dialect, pretty=pretty),
-        sources=(SourceTable(source_table_name(view.name), view.files),),
+        sources=(view.source_table,),
         dialect=dialect,
     )
 
@@ -113,6 +112,6 @@ def compile_earliest_event(view: ViewScan, *, dialect: str = "duckdb") -> Compil
     return CompiledQuery(
         setup=(),
         query=select.sql(dialect=dialect),
-        sources=(SourceTable(source_table_name(view.name), view.files),),
+        sources=(view.source_table,),
         dialect=dialect,
     )

@@ -8,7 +8,7 @@ inclusive). No such row gives nulls; a null value in the chosen row stays null. 
 in keys, event time and created time are interchangeable: which one is returned is not
 specified.
 
-The join is written once and rendered two ways, chosen from :data:`RENDERINGS`:
+The join is written once and rendered three ways, chosen from :data:`RENDERINGS`:
 
 - ``asof`` (DuckDB, fast): two statements.
   1. ``CREATE TEMP TABLE __silage_matches``: one narrow ``ASOF LEFT JOIN`` per view on the
@@ -30,6 +30,12 @@ The join is written once and rendered two ways, chosen from :data:`RENDERINGS`:
   candidate rows and ``row_number()`` over (event time, created time) descending. It fans
   out over every earlier row of a key; being plain SQL, it is the rendering to bring up
   first on a new engine.
+- ``carry`` (Spark, no range join): entity and source rows in one time line per key and
+  time bucket, the last source row carried forward by a window. Partitioning by bucket as
+  well as key spreads a hot key over many tasks; with a ttl each entity row also looks in
+  the previous ttl-wide bucket; without one, only keys with more than
+  :data:`HOT_KEY_ROWS` source rows are cut into buckets, and each bucket's last row is
+  carried across buckets by a second window over the entity rows and those few rows.
 
 Sources are read as tables named after their views (``__silage_source_<view>``, see
 :mod:`.query`); the engine maps them to their Parquet files. Times are compared as integer
@@ -62,6 +68,7 @@ from store.offline.compiler.query import (
     TIMESTAMP_COLUMN,
     CompiledQuery,
     SourceTable,
+    SparkRead,
     source_table_name,
 )
 from store.offline.compiler.sql import column as _col
@@ -116,6 +123,12 @@ class ViewScan:
     bucketed: bool = False
     # A label view whose conflicts resolve before the join (see :mod:`.labels`).
     labels: LabelResolution | None = None
+    spark: SparkRead | None = None
+
+    @property
+    def source_table(self) -> SourceTable:
+        """The table compiled SQL reads the view's rows from, and what is behind it."""
+        return SourceTable(source_table_name(self.name), self.files, self.spark)
 
     def source_column(self, column: str) -> str:
         """The Parquet column that ``field_mapping`` renames to ``column``."""
@@ -463,17 +476,86 @@ def _render_window(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.S
 _SIDE = "__silage_side"
 _ORDER = "__silage_order"
 _CARRIED = "__silage_carried"
+_LAST = "__silage_last"
+_TAIL = "__silage_tail"
+# Without a ttl, a key with more source rows than this is hot: its time line is cut into
+# time buckets (one task each); other keys keep one time line each, as one task handles
+# that many rows quickly and splitting them would only add work.
+HOT_KEY_ROWS = 100_000
+# Without a ttl, a hot key's time line is cut into about this many buckets over the entity
+# rows' time range, so that its rows spread over that many tasks.
+_CARRY_BUCKETS = 64
+# The bucket width when the entity rows' time range is unknown, and the narrowest one.
+_DAY_US = 86_400 * 1_000_000
+_SECOND_US = 1_000_000
 
 
-def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
+def _carry_bucket_us(query: PointInTimeQuery) -> int:
+    """The width of the carry plan's time buckets for hot keys of views without a ttl: the
+    entity rows' time range over :data:`_CARRY_BUCKETS` (at least a second), or a day when
+    unknown. Any width gives the same answers; it only decides how a key's work is split."""
+    if query.min_ts_us is None or query.max_ts_us is None:
+        return _DAY_US
+    return max(-(-(query.max_ts_us - query.min_ts_us + 1) // _CARRY_BUCKETS), _SECOND_US)
+
+
+def _hot_key(index: int) -> str:
+    return f"__silage_hot_{index}"
+
+
+def _hot_keys(view: ViewScan, query: PointInTimeQuery) -> exp.Select:
+    """Without a ttl: the keys with more than :data:`HOT_KEY_ROWS` source rows, under
+    ``__silage_hot_<i>``. A count per key, aggregated before its shuffle: a few rows per key
+    and task cross the network, and the result is small enough to broadcast."""
+    keys = [k for k, _ in view.keys]
+    scan = _scan(view, query, created=False, features=False)
+    return (
+        exp.select(*[exp.alias_(_col(k), _q(_hot_key(i))) for i, k in enumerate(keys)])
+        .from_(exp.Subquery(this=scan, alias=exp.TableAlias(this=_q("s"))))
+        .group_by(*[_col(k) for k in keys])
+        .having(exp.GT(this=exp.Count(this=exp.Star()), expression=_number(HOT_KEY_ROWS)))
+    )
+
+
+def _with_hot_bucket(
+    select: exp.Select, view: ViewScan, query: PointInTimeQuery, hot: str
+) -> exp.Select:
+    """``select`` (rows with keys and ``__silage_ts``) with its time bucket: for a hot key
+    (see :func:`_hot_keys`, broadcast to every task) the time divided by
+    :func:`_carry_bucket_us`, for any other key null (one bucket). Integer division is
+    monotone in time, which is all the plan needs: a later bucket never holds an earlier
+    time."""
+    keys = [k for k, _ in view.keys]
+    bucket = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.Not(this=exp.Is(this=_col(_hot_key(0)), expression=exp.null())),
+                true=exp.IntDiv(this=_col(_TS), expression=_number(_carry_bucket_us(query))),
+            )
+        ]
+    )
+    joined = select.select(exp.alias_(bucket, _q(_BUCKET)), append=True).join(
+        exp.Table(this=_q(hot)),
+        on=exp.and_(
+            *[exp.EQ(this=_col(k), expression=_col(_hot_key(i))) for i, k in enumerate(keys)]
+        ),
+        join_type="left",
+    )
+    hint = exp.JoinHint(this="BROADCAST", expressions=[exp.Table(this=_q(hot))])
+    joined.set("hint", exp.Hint(expressions=[hint]))
+    return joined
+
+
+def _carry_union(view: ViewScan, query: PointInTimeQuery, hot: str) -> exp.Expr:
     """Source rows (side 0) and entity rows (side 1) of one view in one relation: keys, time,
-    the ttl bucket (with a ttl), the entity row number, the write order, and the source
-    row's values packed in one struct (null on entity rows). With a ttl each entity row
+    the time bucket, the entity row number, the write order, and the source row's values
+    packed in one struct (null on entity rows). With a ttl each entity row
     also goes into the previous bucket, so its whole window ``[t - ttl, t]`` is covered by
     the two copies (the copy in the previous bucket sorts after all of that bucket's source
     rows): the window below is per key and bucket, and a hot key's rows spread over as many
     tasks as it has buckets. Doubling the entity rows rather than the source rows keeps
-    the sorted time line short (source rows are usually many more)."""
+    the sorted time line short (source rows are usually many more). Without a ttl each row
+    is in one bucket, and :func:`_carry_latest` carries values across buckets."""
     ttl = bool(view.ttl_seconds)
     keys = [k for k, _ in view.keys]
     values = exp.Struct(
@@ -499,6 +581,8 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
     ]
     scan = _scan(view, query, created=True, features=True)
     rows = exp.select(*source).from_(exp.Subquery(this=scan, alias=exp.TableAlias(this=_q("s"))))
+    if not ttl:
+        rows = _with_hot_bucket(rows, view, query, hot)
 
     entity_columns: list[exp.Expr] = [_col(k) for k in keys]
     entity_columns.append(_col(_TS))
@@ -514,32 +598,43 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery) -> exp.Expr:
         exp.alias_(exp.null(), _q(_VALUES)),
     ]
     entities = exp.select(*entity_columns).from_(exp.Table(this=_q("e")))
+    if not ttl:
+        entities = _with_hot_bucket(entities, view, query, hot)
     return exp.union(rows, entities, distinct=False)
 
 
-def _carry_latest(view: ViewScan, query: PointInTimeQuery, union: str) -> exp.Select:
+def _carry_latest(view: ViewScan, union: str, alias: str) -> list[tuple[str, exp.Select]]:
     """Per entity row, the newest source row at or before it: the last non-null values
-    struct over the key's (and bucket's) time line, source rows sorting before entity rows
-    at the same time and by write order among themselves. With a ttl an entity row's two
-    copies are merged: the newer of the two carried rows (they come from different buckets,
-    so their times differ)."""
-    partition = [_col(k) for k, _ in view.keys]
-    if view.ttl_seconds:
-        partition.append(_col(_BUCKET))
+    struct over the key's time line, cut into time buckets, source rows sorting before entity
+    rows at the same time and by write order among themselves.
+
+    The window runs per key and bucket, so a hot key's rows spread over as many tasks as it
+    has buckets. With a ttl, an entity row's two copies (its bucket and the one before) are
+    merged: the newer of the two carried rows (they come from different buckets, so their
+    times differ). Without a ttl, only hot keys have buckets, and a value can come from an
+    earlier bucket: see :func:`_carried_across_buckets`.
+
+    Returns the named steps (common table expressions) in order; the last one, named
+    ``alias``, has each entity row's number, time and carried values struct."""
+    partition: list[exp.Expr] = [_col(k) for k, _ in view.keys]
+    partition.append(_col(_BUCKET))
+    order = exp.Order(
+        expressions=[
+            exp.Ordered(this=_col(_TS), desc=False, nulls_first=True),
+            exp.Ordered(this=_col(_SIDE), desc=False, nulls_first=True),
+            exp.Ordered(this=_col(_ORDER), desc=False, nulls_first=True),
+        ]
+    )
     window = exp.Window(
         this=exp.IgnoreNulls(this=exp.LastValue(this=_col(_VALUES))),
         partition_by=partition,
-        order=exp.Order(
-            expressions=[
-                exp.Ordered(this=_col(_TS), desc=False, nulls_first=True),
-                exp.Ordered(this=_col(_SIDE), desc=False, nulls_first=True),
-                exp.Ordered(this=_col(_ORDER), desc=False, nulls_first=True),
-            ]
-        ),
+        order=order,
         spec=exp.WindowSpec(
             kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
         ),
     )
+    if not view.ttl_seconds:
+        return _carried_across_buckets(view, union, alias, window)
     carried = exp.select(
         _col(ROW_COLUMN), _col(_TS), _col(_SIDE), exp.alias_(window, _q(_CARRIED))
     ).from_(exp.Table(this=_q(union)))
@@ -548,10 +643,8 @@ def _carry_latest(view: ViewScan, query: PointInTimeQuery, union: str) -> exp.Se
         .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("w"))))
         .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
     )
-    if not view.ttl_seconds:
-        return entity_rows
     newest = exp.ArgMax(this=_col(_CARRIED), expression=_field(_col(_CARRIED), _TS))
-    return (
+    merged = (
         exp.select(
             _col(ROW_COLUMN),
             exp.alias_(exp.Max(this=_col(_TS)), _q(_TS)),
@@ -560,6 +653,85 @@ def _carry_latest(view: ViewScan, query: PointInTimeQuery, union: str) -> exp.Se
         .from_(exp.Subquery(this=entity_rows, alias=exp.TableAlias(this=_q("c"))))
         .group_by(_col(ROW_COLUMN))
     )
+    return [(alias, merged)]
+
+
+def _carried_across_buckets(
+    view: ViewScan, union: str, alias: str, window: exp.Window
+) -> list[tuple[str, exp.Select]]:
+    """Without a ttl: the window per (key, bucket) also marks each bucket's last row, whose
+    carried value is the bucket's newest source row (its tail). The entity rows and the hot
+    keys' tails (one row per bucket: a cold key has one bucket, no tail to pass on) then go
+    through a second window per key, ordered by bucket with each tail last in its bucket:
+    the last tail strictly before an entity row is the newest source row of the earlier
+    buckets, which an entity row takes when its own bucket has nothing before it. Only
+    entity rows and tails are shuffled for it, never the source rows."""
+    keys = [_col(k) for k, _ in view.keys]
+    partition = [*[k.copy() for k in keys], _col(_BUCKET)]
+    last = exp.Is(
+        this=exp.Window(
+            this=exp.func("LEAD", _col(_SIDE)),
+            partition_by=partition,
+            order=window.args["order"].copy(),
+        ),
+        expression=exp.null(),
+    )
+    carried = exp.select(
+        *keys,
+        _col(_BUCKET),
+        _col(ROW_COLUMN),
+        _col(_TS),
+        _col(_SIDE),
+        exp.alias_(window, _q(_CARRIED)),
+        exp.alias_(last, _q(_LAST)),
+    ).from_(exp.Table(this=_q(union)))
+    hot_tail = exp.and_(
+        _col(_LAST), exp.Not(this=exp.Is(this=_col(_BUCKET), expression=exp.null()))
+    )
+    kept = (
+        exp.select(
+            *[k.copy() for k in keys],
+            _col(_BUCKET),
+            _col(ROW_COLUMN),
+            _col(_TS),
+            _col(_SIDE),
+            _col(_CARRIED),
+            exp.alias_(hot_tail.copy(), _q(_LAST)),
+        )
+        .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("w"))))
+        .where(exp.or_(exp.EQ(this=_col(_SIDE), expression=_number(1)), hot_tail))
+    )
+    tail = exp.Case(ifs=[exp.If(this=_col(_LAST), true=_col(_CARRIED))])
+    before = exp.Window(
+        this=exp.IgnoreNulls(this=exp.LastValue(this=tail)),
+        partition_by=[k.copy() for k in keys],
+        order=exp.Order(
+            expressions=[
+                exp.Ordered(this=_col(_BUCKET), desc=False, nulls_first=True),
+                # A bucket's tail after its entity rows: it is not "before" its own bucket.
+                exp.Ordered(this=_col(_LAST), desc=False, nulls_first=True),
+            ]
+        ),
+        spec=exp.WindowSpec(
+            kind="ROWS",
+            start="UNBOUNDED",
+            start_side="PRECEDING",
+            end=_number(1),
+            end_side="PRECEDING",
+        ),
+    )
+    across = exp.select(
+        _col(ROW_COLUMN),
+        _col(_TS),
+        _col(_SIDE),
+        exp.alias_(exp.func("coalesce", _col(_CARRIED), before), _q(_CARRIED)),
+    ).from_(exp.Table(this=_q(f"{alias}_kept")))
+    result = (
+        exp.select(_col(ROW_COLUMN), _col(_TS), _col(_CARRIED))
+        .from_(exp.Subquery(this=across, alias=exp.TableAlias(this=_q("a"))))
+        .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
+    )
+    return [(f"{alias}_kept", kept), (alias, result)]
 
 
 def _field(struct: exp.Expr, name: str) -> exp.Expr:
@@ -572,8 +744,12 @@ def _render_carry(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Se
     for index, view in enumerate(query.views):
         alias = _alias(view, index)
         union = f"{alias}_timeline"
-        select = select.with_(_q(union), as_=_carry_union(view, query))
-        select = select.with_(_q(alias), as_=_carry_latest(view, query, union))
+        hot = f"{alias}_hot"
+        if not view.ttl_seconds:
+            select = select.with_(_q(hot), as_=_hot_keys(view, query))
+        select = select.with_(_q(union), as_=_carry_union(view, query, hot))
+        for name, step in _carry_latest(view, union, alias):
+            select = select.with_(_q(name), as_=step)
         carried = _col(_CARRIED, alias)
         within: exp.Expr | None = None
         if view.ttl_seconds:
@@ -661,10 +837,9 @@ def compile_point_in_time(
         setup=tuple(s.sql(dialect=dialect, pretty=pretty) for s in (*resolving, *setup)),
         query=final.sql(dialect=dialect, pretty=pretty),
         sources=tuple(
-            SourceTable(
-                raw_table_name(v.name) if v.labels is not None else source_table_name(v.name),
-                v.files,
-            )
+            SourceTable(raw_table_name(v.name), v.files, v.spark)
+            if v.labels is not None
+            else v.source_table
             for v in query.views
         ),
         dialect=dialect,

@@ -3,7 +3,9 @@
 Compiled SQL never names a file. It reads each source as a table (``__silage_source_<view>``)
 and lists those tables in :attr:`CompiledQuery.sources` with the Parquet files behind them;
 the engine makes each one readable under its name before running the statements (DuckDB: a
-view over ``read_parquet``; Spark: a temporary view over ``spark.read.parquet``). Entity
+view over ``read_parquet``; Spark: a temporary view over ``spark.read.parquet``). A source
+only Spark reads (a ``SparkSource``: a metastore table, a query, files of another format)
+carries a :class:`SparkRead` instead of files, which other engines refuse. Entity
 rows, when a query has them, are the table :data:`ENTITY_TABLE`, which the engine registers
 from Arrow.
 
@@ -27,6 +29,7 @@ __all__ = [
     "TIMESTAMP_COLUMN",
     "CompiledQuery",
     "SourceTable",
+    "SparkRead",
     "source_table_name",
 ]
 
@@ -47,13 +50,36 @@ def source_table_name(view: str) -> str:
     return f"__silage_source_{view}"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SparkRead:
+    """Where a ``SparkSource``'s rows come from: exactly one of a metastore ``table``, a
+    Spark SQL ``query``, or a ``path`` read as ``file_format``. ``source`` is the data
+    source's name, for errors."""
+
+    source: str
+    table: str | None = None
+    query: str | None = None
+    path: str | None = None
+    file_format: str | None = None
+
+    def describe(self) -> str:
+        """``table 'db.t'``, ``query 'SELECT ...'`` or ``csv files at '/data/x'``: for errors."""
+        if self.table is not None:
+            return f"table {self.table!r}"
+        if self.query is not None:
+            return f"query {self.query!r}"
+        return f"{self.file_format} files at {self.path!r}"
+
+
 @dataclass(frozen=True, slots=True)
 class SourceTable:
     """A source the compiled SQL reads by ``name``: these Parquet files, read by column name
-    (files may differ in column order or lack a column that others have)."""
+    (files may differ in column order or lack a column that others have), or, when ``spark``
+    is set, rows only Spark reads (``files`` is then empty)."""
 
     name: str
     files: tuple[str, ...]
+    spark: SparkRead | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from store.offline.compiler.point_in_time import ViewScan
-from store.offline.compiler.query import CompiledQuery, SourceTable, source_table_name
+from store.offline.compiler.query import CompiledQuery, source_table_name
 from store.offline.compiler.sql import column, epoch_us, identifier, number, sql_type, table
 
 __all__ = ["compile_rows"]
@@ -50,6 +50,6 @@ def compile_rows(
     return CompiledQuery(
         setup=(),
         query=select.sql(dialect=dialect),
-        sources=(SourceTable(source_table_name(scan.name), scan.files),),
+        sources=(scan.source_table,),
         dialect=dialect,
     )

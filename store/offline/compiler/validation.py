@@ -46,7 +46,7 @@ from store.definitions.expectations import (
     ValueRange,
 )
 from store.offline.compiler.point_in_time import ViewScan
-from store.offline.compiler.query import CompiledQuery, SourceTable, source_table_name
+from store.offline.compiler.query import CompiledQuery, source_table_name
 from store.offline.compiler.sql import check_dialect, column, epoch_us, identifier, number, table
 
 __all__ = ["DIALECTS", "CheckOutcome", "ValidationQuery", "compile_validation"]
@@ -131,7 +131,7 @@ def compile_validation(
     compiled = CompiledQuery(
         setup=(),
         query=select.sql(dialect=dialect),
-        sources=(SourceTable(source_table_name(scan.name), scan.files),),
+        sources=(scan.source_table,),
         dialect=dialect,
     )
     return ValidationQuery(tuple(expectations), compiled, as_of_us)

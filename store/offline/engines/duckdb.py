@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlglot import exp
 
-from store.errors import RequestError, SourceDataError
+from store.errors import ConfigError, RequestError, SourceDataError
 from store.offline.compiler.query import CompiledQuery, SourceTable
 
 if TYPE_CHECKING:
@@ -131,6 +131,7 @@ class DuckDBEngine:
             with _source_errors():
                 for source in query.sources:
                     if source.name not in given:
+                        _refuse_spark_only(source)
                         conn.execute(_source_view(source))
                 for name, arrow in given.items():
                     conn.register(name, arrow)  # a view over the Arrow data: no copy
@@ -155,6 +156,20 @@ class DuckDBEngine:
                 return action(conn, query.query)
         finally:
             conn.close()
+
+
+def _refuse_spark_only(source: SourceTable) -> None:
+    """A ``SparkSource`` (a metastore table, a Spark SQL query, files of a Spark format)
+    means nothing to DuckDB: say which source, and that the Spark engine reads it."""
+    if source.spark is None:
+        return
+    view = source.name.removeprefix("__silage_source_")
+    raise ConfigError(
+        f"feature view {view!r} reads data source {source.spark.source!r}, a SparkSource "
+        f"({source.spark.describe()}), which the DuckDB engine cannot read; set "
+        f"`offline_store: {{type: spark}}` in feature_store.yaml, or declare the data as a "
+        f"FileSource of Parquet files"
+    )
 
 
 def _source_view(source: SourceTable) -> str:

@@ -8,9 +8,11 @@ read: a JVM costs tens of seconds, and ``silage --help`` never imports pyspark.
 Each job runs on its own child session (``newSession()``: same cluster, its own temporary
 views and SQL settings), set to UTC, so two jobs never see each other's tables and no time
 is read in the machine's zone. Sources become temporary views over ``spark.read.parquet``
-(columns matched by name across files); the entity table and rows given as Arrow become
-DataFrames. Results come back as Arrow; large ones are written by Spark's tasks in parallel
-to Parquet and read back batch by batch, so the driver never holds them whole.
+(columns matched by name across files), or, for a ``SparkSource``, over ``spark.table`` (a
+metastore table), ``spark.sql`` (a query) or ``spark.read.format(...).load`` (a path); the
+entity table and rows given as Arrow become DataFrames. Results come back as Arrow; large
+ones are written by Spark's tasks in parallel to Parquet and read back batch by batch, so
+the driver never holds them whole.
 
 Spark facts this module designs around (verified on Spark 4.3):
 
@@ -21,6 +23,12 @@ Spark facts this module designs around (verified on Spark 4.3):
   ``TIMESTAMP`` in the session zone, UTC: naive means UTC, as on DuckDB.
 - ANSI mode is on by default: a source value that cannot be cast to its declared type
   fails the job (``CAST_INVALID_INPUT``) instead of turning into a null.
+- Spark SQL 4.3 has ``[LEFT] ASOF JOIN ... MATCH_CONDITION (...) ON ...`` (a sort-merge
+  as-of join), refused at parse time unless ``spark.sql.join.asofJoin.enabled`` is true;
+  a build or a cluster may differ, so :meth:`SparkEngine.asof_join_available` runs a tiny
+  as-of query once per Spark session and checks its answer instead of reading the version.
+  No rendering of the point-in-time join uses it yet (one must first pass the conformance
+  suite), so the plans stay ``carry`` and ``window`` whatever the probe finds.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import re
 import shutil
 import tempfile
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -38,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from store.errors import ConfigError, RequestError, SourceDataError
-from store.offline.compiler.query import CompiledQuery, SourceTable
+from store.offline.compiler.query import CompiledQuery, SourceTable, SparkRead
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -66,6 +75,15 @@ _DEFAULTS = {
     "spark.log.level": "ERROR",
 }
 _SOURCE_PREFIX = "__silage_source_"
+# Spark SQL's as-of join: its flag, and a query whose one right answer is (1, 1): entity
+# time 2 matches the right row at time 1, not the later one at 3.
+_ASOF_FLAG = "spark.sql.join.asofJoin.enabled"
+_ASOF_PROBE = (
+    "SELECT l.k, r.t FROM VALUES (1, 2) AS l(k, t) LEFT ASOF JOIN "
+    "VALUES (1, 1), (1, 3) AS r(k, t) MATCH_CONDITION (l.t >= r.t) ON l.k = r.k"
+)
+# Per Spark session, what the probe found (the session's lifetime, no longer).
+_ASOF_PROBES: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 # Spark's error conditions that mean the data does not fit its declaration.
 _DATA_ERRORS = frozenset(
     {
@@ -154,6 +172,30 @@ class SparkEngine:
                 f"the entity table's SQL query failed on Spark: {_reason(exc)}; check the "
                 f"query, e.g. SELECT driver_id, event_timestamp FROM entities"
             ) from exc
+
+    def source_schema(self, source: SourceTable) -> pa.Schema:
+        """The source's columns as Arrow types, reading no rows (Spark plans the read only).
+
+        Raises:
+            SourceDataError: the source cannot be read, naming it and the fix.
+        """
+        session = self._child()
+        return _arrow(_source_frame(session, source).limit(0)).schema
+
+    def asof_join_available(self) -> bool:
+        """Whether this engine's Spark runs an as-of join (``ASOF JOIN ... MATCH_CONDITION``)
+        correctly, found by running a tiny one, once per root session, on a throwaway child
+        session with the feature flag set; the root session's settings are not touched.
+        A parse or analysis error, or a wrong answer, means no.
+
+        Example: on Spark 4.3 the probe finds it (behind its flag); on 4.0 it does not.
+        """
+        root = self.root_session()
+        found = _ASOF_PROBES.get(root)
+        if found is None:
+            found = _probe_asof_join(root)
+            _ASOF_PROBES[root] = found
+        return found
 
     # --- for callers that stay in Spark ----------------------------------------------------
 
@@ -258,6 +300,22 @@ def _started(conf: tuple[tuple[str, str], ...]) -> SparkSession:
         ) from exc
 
 
+def _probe_asof_join(root: SparkSession) -> bool:
+    """Run :data:`_ASOF_PROBE` on a new child session of ``root`` with the as-of flag on;
+    True only when it runs and returns its one right row. The child session (and with it the
+    flag) is dropped afterwards; the probe creates no table or view."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    probe = root.newSession()
+    try:
+        probe.conf.set(_ASOF_FLAG, "true")
+        rows = [tuple(row) for row in probe.sql(_ASOF_PROBE).collect()]
+    except (PySparkException, Py4JJavaError):
+        return False
+    return rows == [(1, 1)]
+
+
 # --- sources and tables ----------------------------------------------------------------------
 
 
@@ -270,9 +328,10 @@ def _source_frame(session: SparkSession, source: SourceTable) -> DataFrame:
     """
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
-    from pyspark.sql import functions as F
 
     view = _view_of(source.name)
+    if source.spark is not None:
+        return _spark_source_frame(session, source.spark, view)
     try:
         files = [_visible(file) for file in source.files]
         frame = session.read.option("mergeSchema", "true").parquet(*files)
@@ -282,11 +341,72 @@ def _source_frame(session: SparkSession, source: SourceTable) -> DataFrame:
             f"{', '.join(source.files)}: {_reason(exc)}; check that the path exists and is "
             f"Parquet"
         ) from exc
-    for name in _nanosecond_columns(source.files):
+    return _exact_nanoseconds(frame, source.files)
+
+
+def _exact_nanoseconds(frame: DataFrame, files: tuple[str, ...]) -> DataFrame:
+    """The frame with the files' nanosecond timestamp columns (read as integers, see
+    ``_FORCED``) turned back into exact microsecond timestamps."""
+    from pyspark.sql import functions as F
+
+    for name in _nanosecond_columns(files):
         # Integer nanoseconds since the epoch; floor division keeps instants before 1970.
         micros = F.floor(F.col(name) / F.lit(1000)).cast("bigint")
         frame = frame.withColumn(name, F.timestamp_micros(micros))
     return frame
+
+
+def _spark_source_frame(session: SparkSession, read: SparkRead, view: str) -> DataFrame:
+    """A ``SparkSource``'s rows: its metastore table, its query's rows, or its files in
+    their format. Spark resolves tables and columns when the frame is built, so a missing
+    table or a failing query is reported here, before any job runs.
+
+    Raises:
+        SourceDataError: naming the view, the source, what Spark could not read, and the fix.
+    """
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
+    whose = f"feature view {view!r} reads SparkSource {read.source!r}"
+    try:
+        if read.table is not None:
+            return session.table(read.table)
+        if read.query is not None:
+            return session.sql(read.query)
+        assert read.path is not None
+        assert read.file_format is not None
+        reader = session.read.format(read.file_format)
+        if read.file_format == "csv":
+            # CSV has no types of its own: a header row names the columns, Spark infers types.
+            reader = reader.option("header", "true").option("inferSchema", "true")
+        frame = reader.load(read.path)
+        if read.file_format == "parquet":
+            frame = _exact_nanoseconds(frame, _local_parquet_files(read.path))
+        return frame
+    except (PySparkException, Py4JJavaError) as exc:
+        condition = _condition(exc)
+        if read.table is not None and condition.startswith("TABLE_OR_VIEW_NOT_FOUND"):
+            raise SourceDataError(
+                f"{whose}, whose table {read.table!r} does not exist in Spark's catalog; "
+                f"create the table, or fix `table=` (Silage's jobs run on their own child "
+                f"sessions, which do not see a session's temporary views: register a global "
+                f"one with createOrReplaceGlobalTempView and name it 'global_temp.<name>')"
+            ) from exc
+        raise SourceDataError(
+            f"{whose}, whose {read.describe()} Spark cannot read: {_reason(exc)}; fix the "
+            f"source's {'table' if read.table else 'query' if read.query else 'path'}"
+        ) from exc
+
+
+def _local_parquet_files(path: str) -> tuple[str, ...]:
+    """The Parquet files at a local path (one file, or those under a folder), to read their
+    footers; none for a remote path, whose footers Spark alone reads."""
+    location = Path(path)
+    if location.is_file():
+        return (path,)
+    if location.is_dir():
+        return tuple(str(p) for p in sorted(location.rglob("*.parquet")))
+    return ()
 
 
 def _visible(file: str) -> str:

@@ -64,8 +64,24 @@ WITH `e` AS (
   ) AS `c`
   GROUP BY
     `__silage_row`
-), `v1_driver_customer_timeline` AS (
+), `v1_driver_customer_hot` AS (
   SELECT
+    `driver_id` AS `__silage_hot_0`,
+    `customer_id` AS `__silage_hot_1`
+  FROM (
+    SELECT
+      CAST(`driver_id` AS BIGINT) AS `driver_id`,
+      CAST(`customer_id` AS STRING) AS `customer_id`,
+      UNIX_MICROS(CAST(`ts` AS TIMESTAMP)) AS `__silage_ts`
+    FROM `__silage_source_driver_customer`
+  ) AS `s`
+  GROUP BY
+    `driver_id`,
+    `customer_id`
+  HAVING
+    COUNT(*) > 100000
+), `v1_driver_customer_timeline` AS (
+  SELECT /*+ BROADCAST(`v1_driver_customer_hot`) */
     `driver_id`,
     `customer_id`,
     `__silage_ts`,
@@ -76,7 +92,8 @@ WITH `e` AS (
       `__silage_ts` AS `__silage_ts`,
       `trips_together` AS `trips_together`,
       `ratings` AS `ratings`
-    ) AS `__silage_values`
+    ) AS `__silage_values`,
+    CASE WHEN NOT `__silage_hot_0` IS NULL THEN `__silage_ts` DIV 86400000000 END AS `__silage_bucket`
   FROM (
     SELECT
       CAST(`driver_id` AS BIGINT) AS `driver_id`,
@@ -87,16 +104,54 @@ WITH `e` AS (
       CAST(`ratings` AS ARRAY<DOUBLE>) AS `ratings`
     FROM `__silage_source_driver_customer`
   ) AS `s`
+  LEFT JOIN `v1_driver_customer_hot`
+    ON `driver_id` = `__silage_hot_0` AND `customer_id` = `__silage_hot_1`
   UNION ALL
-  SELECT
+  SELECT /*+ BROADCAST(`v1_driver_customer_hot`) */
     `driver_id`,
     `customer_id`,
     `__silage_ts`,
     `__silage_row`,
     1 AS `__silage_side`,
     CAST(NULL AS BIGINT) AS `__silage_order`,
-    NULL AS `__silage_values`
+    NULL AS `__silage_values`,
+    CASE WHEN NOT `__silage_hot_0` IS NULL THEN `__silage_ts` DIV 86400000000 END AS `__silage_bucket`
   FROM `e`
+  LEFT JOIN `v1_driver_customer_hot`
+    ON `driver_id` = `__silage_hot_0` AND `customer_id` = `__silage_hot_1`
+), `v1_driver_customer_kept` AS (
+  SELECT
+    `driver_id`,
+    `customer_id`,
+    `__silage_bucket`,
+    `__silage_row`,
+    `__silage_ts`,
+    `__silage_side`,
+    `__silage_carried`,
+    `__silage_last` AND NOT `__silage_bucket` IS NULL AS `__silage_last`
+  FROM (
+    SELECT
+      `driver_id`,
+      `customer_id`,
+      `__silage_bucket`,
+      `__silage_row`,
+      `__silage_ts`,
+      `__silage_side`,
+      LAST_VALUE(`__silage_values`) IGNORE NULLS OVER (
+        PARTITION BY `driver_id`, `customer_id`, `__silage_bucket`
+        ORDER BY `__silage_ts` ASC, `__silage_side` ASC, `__silage_order` ASC
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS `__silage_carried`,
+      LEAD(`__silage_side`) OVER (
+        PARTITION BY `driver_id`, `customer_id`, `__silage_bucket`
+        ORDER BY `__silage_ts` ASC, `__silage_side` ASC, `__silage_order` ASC
+      ) IS NULL AS `__silage_last`
+    FROM `v1_driver_customer_timeline`
+  ) AS `w`
+  WHERE
+    `__silage_side` = 1 OR (
+      `__silage_last` AND NOT `__silage_bucket` IS NULL
+    )
 ), `v1_driver_customer` AS (
   SELECT
     `__silage_row`,
@@ -107,13 +162,16 @@ WITH `e` AS (
       `__silage_row`,
       `__silage_ts`,
       `__silage_side`,
-      LAST_VALUE(`__silage_values`) IGNORE NULLS OVER (
-        PARTITION BY `driver_id`, `customer_id`
-        ORDER BY `__silage_ts` ASC, `__silage_side` ASC, `__silage_order` ASC
-        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      COALESCE(
+        `__silage_carried`,
+        LAST_VALUE(CASE WHEN `__silage_last` THEN `__silage_carried` END) IGNORE NULLS OVER (
+          PARTITION BY `driver_id`, `customer_id`
+          ORDER BY `__silage_bucket` ASC, `__silage_last` ASC
+          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        )
       ) AS `__silage_carried`
-    FROM `v1_driver_customer_timeline`
-  ) AS `w`
+    FROM `v1_driver_customer_kept`
+  ) AS `a`
   WHERE
     `__silage_side` = 1
 )

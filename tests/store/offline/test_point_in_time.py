@@ -10,6 +10,7 @@ timestamps naive, in UTC or in other zones.
 from __future__ import annotations
 
 import math
+import random
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store import Entity, FeatureView, Field, FileSource
+from store.offline.compiler import point_in_time
 from store.offline.retrieval import build_retrieval_job
 from store.types import Float64, Int64, String
 from tests.backends import OFFLINE_ENGINES, examples, offline_engine
@@ -189,6 +191,19 @@ def test_join_matches_the_brute_force_reference(engine: str) -> None:
     run()
 
 
+@pytest.mark.parametrize("engine", OFFLINE_ENGINES)
+def test_join_matches_the_reference_with_every_key_hot(
+    engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same properties with every key of more than one source row counted hot: without
+    a ttl the carry plan then cuts every such key into buckets a few seconds wide (the
+    entity rows' range in 4) and carries values across them, on the same generated ties,
+    nulls and zones."""
+    monkeypatch.setattr(point_in_time, "HOT_KEY_ROWS", 1)
+    monkeypatch.setattr(point_in_time, "_CARRY_BUCKETS", 4)
+    test_join_matches_the_brute_force_reference(engine)
+
+
 def check_one_example(  # noqa: PLR0917 (hypothesis passes them)
     engine: str,
     stats_rows: list[dict[str, Any]],
@@ -276,3 +291,53 @@ def check_against_reference(
             assert chosen <= t_us
             if views["stats"].ttl is not None:
                 assert chosen >= t_us - int(views["stats"].ttl.total_seconds() * 1_000_000)
+
+
+def hot_key_rows(rng: random.Random) -> list[dict[str, Any]]:
+    """Driver 1 holds 90% of the rows, spread over an hour on a 10-second grid (ties occur),
+    so a plan that splits a key's work by time has many buckets of it to spread."""
+    rows = []
+    for _ in range(400):
+        ts = BASE + timedelta(seconds=10 * rng.randint(0, 360))
+        created = rng.choice([None, ts + timedelta(seconds=30)])
+        rows.append(
+            {
+                "driver_id": 1 if rng.random() < 0.9 else rng.randint(2, 3),
+                "ts": ts,
+                "created": created,
+                "trips": rng.choice([None, rng.randint(-5, 5)]),
+                "rate": rng.choice([None, rng.uniform(-10, 10)]),
+                "ts_us": int(ts.timestamp() * 1_000_000),
+                "created_us": None if created is None else int(created.timestamp() * 1_000_000),
+            }
+        )
+    return rows
+
+
+@pytest.mark.parametrize("driver_ttl", [None, 300])
+@pytest.mark.parametrize("engine", OFFLINE_ENGINES)
+def test_a_hot_key_matches_the_brute_force_reference(
+    engine: str, driver_ttl: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One key holding most rows, entity rows over the whole hour and around it: each plan's
+    answers are the reference's (the carry plan splits a hot key by time, then carries
+    across; driver 1 is hot here, the others are not)."""
+    monkeypatch.setattr(point_in_time, "HOT_KEY_ROWS", 50)
+    rng = random.Random(f"hot-{driver_ttl}")
+    stats_rows = hot_key_rows(rng)
+    entities = [
+        {
+            "driver_id": 1 if rng.random() < 0.8 else rng.randint(2, 4),
+            "customer_id": "a",
+            "event_timestamp": BASE + timedelta(seconds=rng.randint(-60, 3700)),
+            "label": i,
+        }
+        for i in range(80)
+    ]
+    pairs = [
+        {"driver_id": 1, "customer_id": "a", "ts": BASE + timedelta(seconds=s), "together": s}
+        for s in (0, 1000, 2000)
+    ]
+    for row in pairs:
+        row["created"] = None
+    check_one_example(engine, stats_rows, pairs, entities, driver_ttl, None, "UTC")

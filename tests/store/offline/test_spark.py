@@ -8,6 +8,7 @@ import dataclasses
 import os
 import subprocess
 import sys
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -97,20 +98,42 @@ def test_spark_plans_every_rendering(
         assert "Window" in plan
         tree = plan.split("\n\n")[0].splitlines()
         scans = [i for i, line in enumerate(tree) if "Scan parquet" in line]
-        # Each source is read once, and its rows cross the network once: in the window's
-        # shuffle. Later shuffles (with a ttl, the merge of an entity row's two bucket copies;
-        # the join back; the sort by entity row) sit above the filter that keeps entity rows.
-        assert len(scans) == len(query.views)
+        # Each source is read once for its time line, whose rows cross the network once: in
+        # the window's shuffle. Later shuffles (with a ttl, the merge of an entity row's two
+        # bucket copies; the join back; the sort by entity row) sit above the filter that
+        # keeps entity rows. A view without a ttl also reads its source's keys to find the
+        # hot ones (for the source rows and for the entity rows), counted before the shuffle,
+        # so no source row crosses the network there.
+        untimed = sum(2 for view in query.views if not view.ttl_seconds)
+        assert len(scans) == len(query.views) + untimed, tree
+        aggregated = 0
         for scan in scans:
             above = _ancestors(tree, scan)
             shuffles = [i for i, a in enumerate(above) if a.startswith("Exchange")]
+            if any("Aggregate" in a for a in above[: shuffles[0]]):
+                aggregated += 1
+                continue
             window = next(i for i, a in enumerate(above) if a.startswith("Window"))
             entity_rows = next(
                 i for i, a in enumerate(above) if i > window and a.startswith("Filter")
             )
             assert shuffles[0] < window, tree
+            # Partitioned by key and time bucket: a hot key's rows spread over many tasks.
+            partitioning = _details(plan, above[shuffles[0]])
+            assert "hashpartitioning(" in partitioning, partitioning
+            assert "__silage_bucket" in partitioning, partitioning
             assert all(i > entity_rows for i in shuffles[1:]), tree
             assert len(shuffles) <= 3, tree
+        assert aggregated == untimed, tree
+
+
+def _details(plan: str, node: str) -> str:
+    """The details block of a node of a formatted plan: ``Exchange (9)`` -> the text after
+    ``(9) Exchange`` up to the next node's block."""
+    number = node.rsplit("(", 1)[1].rstrip(")")
+    name = node.rsplit(" (", 1)[0]
+    block = plan.split(f"\n({number}) {name}", 1)[1]
+    return block.split("\n\n(", 1)[0]
 
 
 def _ancestors(tree: list[str], index: int) -> list[str]:
@@ -266,3 +289,57 @@ def test_without_java_spark_says_what_to_install(tmp_path: Path) -> None:
     ).stdout
     assert out.startswith("ConfigError"), out
     assert "Java 17" in out
+
+
+def _leftovers(session: Any) -> tuple[str, list[str]]:
+    """What a probe could leave on the root session: the as-of flag's value, and views."""
+    return (
+        session.conf.get("spark.sql.join.asofJoin.enabled"),
+        [t.name for t in session.catalog.listTables()],
+    )
+
+
+def test_the_asof_probe_runs_once_and_leaves_the_root_session_as_it_was(
+    spark: SparkEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spark 4.3 (installed here) runs ``ASOF JOIN ... MATCH_CONDITION`` behind its flag;
+    the probe finds it by running one, not by reading the version."""
+    import pyspark
+
+    from store.offline.engines import spark as module
+
+    root = spark.root_session()
+    before = _leftovers(root)
+    monkeypatch.setattr(module, "_ASOF_PROBES", weakref.WeakKeyDictionary())
+    runs: list[object] = []
+    probe = module._probe_asof_join
+    monkeypatch.setattr(module, "_probe_asof_join", lambda s: runs.append(s) or probe(s))
+    major_minor = tuple(int(p) for p in pyspark.__version__.split(".")[:2])
+    assert spark.asof_join_available() is (major_minor >= (4, 3))
+    assert spark.asof_join_available() is (major_minor >= (4, 3))
+    assert runs == [root]  # once per session
+    assert _leftovers(root) == before  # the flag stays off, no view is left
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # Syntax Spark does not parse (as on a Spark without the as-of join).
+        "SELECT 1 FROM VALUES (1) AS l(k) ASOF JOIN VALUES (1) AS r(k) MATCHING (l.k) ON 1 = 1",
+        # Runs, but with a wrong answer: the probe checks what it gets.
+        "SELECT 1 AS k, 3 AS t",
+    ],
+)
+def test_a_failing_asof_probe_says_no_and_leaves_nothing_behind(
+    spark: SparkEngine, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    from store.offline.engines import spark as module
+
+    root = spark.root_session()
+    before = _leftovers(root)
+    monkeypatch.setattr(module, "_ASOF_PROBES", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(module, "_ASOF_PROBE", query)
+    assert spark.asof_join_available() is False
+    assert _leftovers(root) == before
+    # The plans do not depend on the probe: no rendering uses Spark's as-of join yet.
+    assert SparkEngine.renderings == ("carry", "window")
