@@ -373,7 +373,7 @@ def fill_log(path: Path, pools: Pools, rows: int, began: int) -> dict[str, Any]:
     from store.serving import rollup
     from store.serving.prediction_log import _ID_INDEX_SQL, _TIME_INDEX_SQL, PredictionLog
 
-    PredictionLog(path)._open().close()  # the tables and indexes, as the store makes them
+    PredictionLog(path)._tables(create=True)  # the tables and indexes, as the store makes them
     starts = list(range(0, rows, CHUNK))
     half = (len(starts) + 1) // 2
     side = path.with_name("predictions-side.db")
@@ -506,7 +506,7 @@ class Recorded:
     """What ``arm_sums`` returned and the SQL the log ran, during the timed reports."""
 
     sums: list[Any] = field(default_factory=list)
-    sql: list[str] = field(default_factory=list)
+    sql: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
 
 
 @contextmanager
@@ -514,23 +514,22 @@ def recording(log: Any) -> Iterator[Recorded]:
     """Wrap the store's predictions log so that each ``arm_sums`` result and statement is
     kept (microseconds per report: the timed runs stay the store's own code path)."""
     recorded = Recorded()
-    arm_sums, connect = log.arm_sums, log._open
+    arm_sums, query = log.arm_sums, log._query
 
     def kept_sums(*args: Any, **kwargs: Any) -> Any:
         found = arm_sums(*args, **kwargs)
         recorded.sums.append(found)
         return found
 
-    def traced() -> sqlite3.Connection:
-        conn = connect()
-        conn.set_trace_callback(recorded.sql.append)
-        return conn
+    def traced(sql: str, params: Any = ()) -> Any:
+        recorded.sql.append((sql, tuple(params)))
+        return query(sql, params)
 
-    log.arm_sums, log._open = kept_sums, traced
+    log.arm_sums, log._query = kept_sums, traced
     try:
         yield recorded
     finally:
-        del log.arm_sums, log._open  # the class's own methods again
+        del log.arm_sums, log._query  # the class's own methods again
 
 
 def run_silage(fs: FeatureStore) -> tuple[float, Any]:
@@ -586,9 +585,10 @@ def explain(path: Path, recorded: Recorded) -> list[str]:
     """SQLite's plan of each query the report ran over the log."""
     found = []
     with sqlite3.connect(path) as conn:
-        for query in dict.fromkeys(q for q in recorded.sql if q.startswith("SELECT")):
+        for query, params in dict.fromkeys(q for q in recorded.sql if q[0].startswith("SELECT")):
             table = "arm_rollup" if "FROM arm_rollup" in query else "predictions"
-            plan = "; ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
+            steps = conn.execute(f"EXPLAIN QUERY PLAN {query}", params)
+            plan = "; ".join(r[3] for r in steps)
             found.append(f"  {table}: {plan}")
     return found
 
@@ -718,6 +718,7 @@ def main() -> None:
     # The log begins a millisecond after the deployment: the report reads from there.
     micros = (since - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) + 1000
     log = fs._prediction_log.path
+    assert log is not None, "the benchmark writes an SQLite log"
     filled = fill_log(log, pools, args.rows, micros)
     load_s = time.perf_counter() - began
     check_identical(log, filled["first"], filled["sums"])

@@ -39,6 +39,7 @@ from registry.errors import RegistryUnavailableError
 __all__ = [
     "BUSY_TIMEOUT_SECONDS",
     "CONNECT_TIMEOUT_SECONDS",
+    "SERVER_POOL",
     "Database",
     "normalize_url",
     "safe_url",
@@ -118,6 +119,17 @@ class Database:
         self.engine.dispose()
 
 
+# How Silage pools connections to a database server (the registry's, and the predictions
+# log's on PostgreSQL): a dropped connection is replaced before it is handed out
+# (pre-ping), none is kept past half an hour, and waiting for one gives up after 30 s.
+SERVER_POOL: dict[str, Any] = {
+    "pool_pre_ping": True,
+    "pool_size": 5,
+    "max_overflow": 10,
+    "pool_timeout": 30,
+    "pool_recycle": 1800,
+}
+
 # The write lock and the change counter in one statement (see the module docstring).
 _BUMP = text("UPDATE registry_changes SET changes = changes + 1 WHERE id = 1")
 
@@ -134,14 +146,7 @@ def _create_engine(url: str, shown: str, dialect: str, options: dict[str, Any]) 
                 "options": f"-c lock_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}",
                 "application_name": "silage-registry",
             }
-        settings: dict[str, Any] = {
-            "pool_pre_ping": True,
-            "pool_size": 5,
-            "max_overflow": 10,
-            "pool_timeout": 30,
-            "pool_recycle": 1800,
-            "connect_args": connect_args,
-        }
+        settings: dict[str, Any] = {**SERVER_POOL, "connect_args": connect_args}
         settings.update(options)
         engine = create_engine(url, **settings)
 

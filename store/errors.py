@@ -30,6 +30,7 @@ __all__ = [
     "DriftError",
     "ObjectNotFoundError",
     "OnlineStoreError",
+    "PredictionLogError",
     "RepoError",
     "RepoImportError",
     "RepoValidationError",
@@ -115,6 +116,10 @@ class ObjectNotFoundError(StoreError, LookupError):
 
 class OnlineStoreError(StoreError):
     """The online store cannot be read or written as asked."""
+
+
+class PredictionLogError(StoreError):
+    """The predictions log cannot be reached or used as configured."""
 
 
 class DataValidationError(StoreError, ValueError):

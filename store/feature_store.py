@@ -135,6 +135,8 @@ class FeatureStore:
             self.registry.close()
         if "online_store" in self.__dict__:
             self.online_store.close()
+        if "_prediction_log" in self.__dict__:
+            self._prediction_log.close()
 
     def __enter__(self) -> FeatureStore:
         return self
@@ -618,7 +620,7 @@ class FeatureStore:
 
     @cached_property
     def _prediction_log(self) -> PredictionLog:
-        return PredictionLog(self.repo_path / "data" / "predictions.db")
+        return PredictionLog(self.config.prediction_log_url)
 
     @cached_property
     def _predictor(self) -> Predictor:

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from store.serving.prediction_log import PredictionLog
 from tests.backends import OFFLINE_ENGINES, ONLINE_BACKENDS, OnlineUnderTest, known_gap
 from tests.object_storage import s3_server
 from tests.registries import REGISTRY_DATABASES, new_registry_url
@@ -87,6 +88,16 @@ def registry_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """A new, empty registry database on SQLite and on PostgreSQL in turn: its URL."""
     with new_registry_url(request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture(params=REGISTRY_DATABASES)
+def prediction_log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PredictionLog]:
+    """A new, empty predictions log on SQLite and on PostgreSQL in turn (the databases the
+    registry runs on, which are the log's too)."""
+    with new_registry_url(request.param, tmp_path) as url:
+        log = PredictionLog(tmp_path / "predictions.db" if url.startswith("sqlite") else url)
+        yield log
+        log.close()
 
 
 @pytest.fixture(scope="session")

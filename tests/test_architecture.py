@@ -122,9 +122,9 @@ PUBLIC_API = (
 # Third-party and standard modules that only these files may import.
 ONLY_IN: dict[str, set[str]] = {
     "duckdb": {"store/offline/engines/duckdb.py"},
-    # The online backend, and the predictions log (its own file, so that logging never
-    # waits for a materialization holding the online store's write lock).
-    "sqlite3": {"store/online/backends/sqlite.py", "store/serving/prediction_log.py"},
+    # The online backend, and the predictions log's connections (its own file, so that
+    # logging never waits for a materialization holding the online store's write lock).
+    "sqlite3": {"store/online/backends/sqlite.py", "store/serving/log_database.py"},
     # The online backends on servers; the registry reaches PostgreSQL through SQLAlchemy.
     "redis": {"store/online/backends/redis.py"},
     "psycopg": {"store/online/backends/postgres.py"},

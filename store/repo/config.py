@@ -13,6 +13,8 @@ unchanged::
     artifact_store: {path: data/artifacts, trusted_types: [numpy.dtype]}   # Silage only
     # or `uri: s3://bucket/prefix` (with `storage_options: {endpoint_url: ...}` for s3fs),
     # or `uri: registry` to keep artifacts in the registry database (see registry.storage)
+    prediction_log: {path: data/predictions.db}   # Silage only; for a team
+    # `{url: postgresql://user@host/db}`, or `{url: registry}`: the registry's PostgreSQL
 
 ``offline_store.type`` picks an engine from :data:`store.offline.engines.ENGINES` and
 ``online_store.type`` a backend from :data:`store.online.backends.BACKENDS`; the rest of
@@ -39,7 +41,15 @@ __all__ = ["CONFIG_FILE", "RepoConfig", "load_config"]
 
 CONFIG_FILE = "feature_store.yaml"
 
-_TOP_KEYS = {"project", "registry", "provider", "offline_store", "online_store", "artifact_store"}
+_TOP_KEYS = {
+    "project",
+    "registry",
+    "provider",
+    "offline_store",
+    "online_store",
+    "artifact_store",
+    "prediction_log",
+}
 # Feast settings that mean nothing here but are harmless: accepted without a warning.
 _FEAST_ONLY_KEYS = {"entity_key_serialization_version", "flags", "coerce_tz_aware"}
 _REGISTRY_KEYS = {
@@ -78,6 +88,7 @@ class RepoConfig:
     registry_cache_seconds: float = 60.0
     registry_poll_seconds: float = 1.0
     registry_engine_options: Settings | None = None
+    prediction_log_url: str = ""
 
     @property
     def config_path(self) -> Path:
@@ -148,6 +159,7 @@ def load_config(repo_path: Path) -> RepoConfig:
         registry_cache_seconds=_cache_seconds(raw.get("registry"), path),
         registry_poll_seconds=_poll_seconds(raw.get("registry"), path),
         registry_engine_options=_engine_options(raw.get("registry"), path),
+        prediction_log_url=_prediction_log_url(raw, repo_path, path),
     )
     # Each engine and backend checks its own settings now, so a bad value fails here.
     for section, known in (
@@ -211,6 +223,43 @@ def _registry_url(value: Any, repo_path: Path, path: Path) -> str:
     file = file if file.is_absolute() else repo_path / file
     _refuse_foreign_registry_file(file, value, path)
     return f"sqlite:///{file.as_posix()}"
+
+
+def _prediction_log_url(raw: dict[str, Any], repo_path: Path, path: Path) -> str:
+    """``prediction_log: {path: ...}`` (an SQLite file, the default
+    ``data/predictions.db``) or ``{url: ...}``: a PostgreSQL URL, or ``registry`` for the
+    registry's own database when that is a server."""
+    value = raw.get("prediction_log")
+    if value is None:
+        value = {}
+    if not isinstance(value, dict) or (set(value) - {"path", "url"}) or len(value) > 1:
+        raise ConfigError(
+            f"prediction_log: {value!r} is not valid; give `{{path: data/predictions.db}}` "
+            f"(SQLite), `{{url: postgresql://user@host/db}}` or `{{url: registry}}`",
+            path=path,
+        )
+    url = value.get("url")
+    if url is None:
+        file = Path(str(value.get("path") or "data/predictions.db"))
+        return f"sqlite:///{(file if file.is_absolute() else repo_path / file).as_posix()}"
+    if url == "registry":
+        url = _registry_url(raw.get("registry", "data/registry.db"), repo_path, path)
+        if url.startswith("sqlite"):
+            raise ConfigError(
+                "prediction_log url: `registry` keeps the log in the registry's database, "
+                "which is SQLite here: every prediction would wait on the registry's write "
+                "lock; leave prediction_log out (its own SQLite file) or use a PostgreSQL "
+                "registry",
+                path=path,
+            )
+        return url
+    if not isinstance(url, str) or not url.startswith(("postgresql", "postgres://")):
+        raise ConfigError(
+            f"prediction_log url: {url!r} is not supported; give a PostgreSQL URL such as "
+            f"`postgresql://user@host/db`, or `path:` for an SQLite file",
+            path=path,
+        )
+    return url
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"

@@ -1,8 +1,11 @@
 """The predictions log: every prediction Silage serves, shadows included, and the outcomes
 that arrive for them.
 
-An SQLite file in the repository's ``data`` folder (a file of its own, so that logging never
-waits for a materialization holding the online store's write lock). Each prediction row:
+By default an SQLite file in the repository's ``data`` folder (a file of its own, so that
+logging never waits for a materialization holding the online store's write lock); for a
+team, a PostgreSQL database that every serving process appends to
+(``prediction_log: {url: postgresql://...}``; :mod:`store.serving.log_database` holds what
+differs between the two). Each prediction row:
 its id, request id, time, environment, model, version, role, entity key, features,
 prediction and latency; the A/B arm and the probability with which routing chose it (its
 share, which a bandit moves); how many features were missing; and the error, when the
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from store.serving import rollup
+from store.serving.log_database import Cursor, LogDatabase, open_log_database
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,30 +43,38 @@ __all__ = [
     "canonical",
 ]
 
-_LOG_SQL = """
+
+def _log_sql(db: LogDatabase) -> str:
+    """The predictions table in ``db``'s dialect (PostgreSQL numbers its rows in ``seq``)."""
+    key, real = db.key_text, db.real
+    seq = "seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n    " if db.is_postgresql else ""
+    return f"""
 CREATE TABLE IF NOT EXISTS predictions (
-    request_id TEXT NOT NULL,
-    predicted_at TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    model TEXT NOT NULL,
+    {seq}request_id TEXT NOT NULL,
+    predicted_at {key} NOT NULL,
+    environment {key} NOT NULL,
+    model {key} NOT NULL,
     version INTEGER NOT NULL,
-    role TEXT NOT NULL,
+    role {key} NOT NULL,
     entity TEXT NOT NULL,
     features TEXT NOT NULL,
     prediction TEXT NOT NULL,
-    latency_ms REAL NOT NULL,
-    prediction_id TEXT,
-    arm TEXT NOT NULL DEFAULT '',
-    propensity REAL,
+    latency_ms {real} NOT NULL,
+    prediction_id {key},
+    arm {key} NOT NULL DEFAULT '',
+    propensity {real},
     missing INTEGER NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '',
     label TEXT,
-    predicted REAL,
+    predicted {real},
     outcome TEXT,
-    outcome_value REAL
+    outcome_value {real}
 )
 """
-# Columns later versions added; a log written before them gains them on first open.
+
+
+# Columns later versions added; an SQLite log written before them gains them on first open
+# (a PostgreSQL log is created whole).
 _ADDED_COLUMNS = {
     "prediction_id": "TEXT",
     "arm": "TEXT NOT NULL DEFAULT ''",
@@ -93,6 +104,11 @@ CREATE TABLE IF NOT EXISTS outcomes (
     recorded_at TEXT NOT NULL
 )
 """
+_OUTCOME_UPSERT_SQL = (
+    "INSERT INTO outcomes (prediction_id, value, observed_at, recorded_at) "
+    "VALUES (?, ?, ?, ?) ON CONFLICT (prediction_id) DO UPDATE SET value = excluded.value, "
+    "observed_at = excluded.observed_at, recorded_at = excluded.recorded_at"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,30 +245,42 @@ class ScoredRow:
 
 
 class PredictionLog:
-    """The append-only predictions log."""
+    """The append-only predictions log.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    Args:
+        where: an SQLite file (the default ``data/predictions.db``) or the SQLAlchemy URL of
+            a PostgreSQL database that several serving processes share (see
+            :mod:`store.serving.log_database`).
+    """
+
+    def __init__(self, where: str | Path) -> None:
+        self.db = open_log_database(where)
+        self._ready = False
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, when the log is one."""
+        return self.db.path
+
+    def close(self) -> None:
+        """Release the log's connections (it reconnects if used again)."""
+        self.db.dispose()
 
     def append(self, rows: Sequence[LoggedPrediction]) -> None:
-        """Append predictions in one transaction."""
-        conn = self._open()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(
-                f"INSERT INTO predictions ({_COLUMNS}) VALUES ({_MARKS})",
+        """Append predictions, and their part of the running sums, in one transaction."""
+        self._tables(create=True)
+        with self.db.writing() as cur:
+            cur.executemany(
+                self.db.sql(f"INSERT INTO predictions ({_COLUMNS}) VALUES ({_MARKS})"),
                 [r.row() for r in rows],
             )
-            conn.executemany(
-                rollup.UPSERT_SQL,
+            cur.executemany(
+                self.db.sql(rollup.UPSERT_SQL),
                 rollup.upserts(
                     (row.key, rollup.contribution(row, None, None))
                     for row in (_rolled(r) for r in rows)
                 ),
             )
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
 
     def record_outcomes(
         self, outcomes: Sequence[tuple[str, Any, datetime]]
@@ -260,32 +288,28 @@ class PredictionLog:
         """Keep ``(prediction id, value, observed at)`` outcomes, in one transaction; an
         outcome recorded again replaces the earlier one. Returns how many were recorded and
         the ids no logged prediction has (those are not kept)."""
-        conn = self._open()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            ids = [i for i, _, _ in outcomes]
-            known: set[str] = set()
+        self._tables(create=True)
+        ids = [i for i, _, _ in outcomes]
+        known: set[str] = set()
+        with self.db.writing(serialized=True) as cur:
             for start in range(0, len(ids), 10_000):
                 chunk = ids[start : start + 10_000]
                 marks = ", ".join("?" * len(chunk))
-                known.update(
-                    r[0]
-                    for r in conn.execute(
-                        f"SELECT prediction_id FROM predictions WHERE prediction_id IN ({marks})",
-                        chunk,
-                    )
+                cur.execute(
+                    self.db.sql(
+                        f"SELECT prediction_id FROM predictions WHERE prediction_id IN ({marks})"
+                    ),
+                    chunk,
                 )
+                known.update(r[0] for r in cur.fetchall())
             now = datetime.now(UTC).isoformat()
             kept = [
                 (i, json.dumps(value), at.astimezone(UTC).isoformat(), now)
                 for i, value, at in outcomes
                 if i in known
             ]
-            conn.executemany("INSERT OR REPLACE INTO outcomes VALUES (?, ?, ?, ?)", kept)
-            _copy_outcomes(conn, [(i, value) for i, value, _ in outcomes if i in known])
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
+            cur.executemany(self.db.sql(_OUTCOME_UPSERT_SQL), kept)
+            self._copy_outcomes(cur, [(i, value) for i, value, _ in outcomes if i in known])
         return len(kept), [i for i in ids if i not in known]
 
     def scored(
@@ -299,21 +323,15 @@ class PredictionLog:
         """A model's predictions with their outcomes (None when none arrived). A shadow's id
         is the served prediction's id and ``.shadow.v<version>``: it is scored on the outcome
         recorded for that prediction."""
-        if not self.path.exists():
-            return []
         where, params = _where(model, environment, start, end)
-        conn = self._open()
-        try:
-            rows = conn.execute(
-                "SELECT p.predicted_at, p.version, p.role, p.prediction, p.latency_ms, "
-                "p.features, o.value FROM predictions AS p LEFT JOIN outcomes AS o "
-                "ON o.prediction_id = CASE WHEN p.role = 'shadow' THEN "
-                "substr(p.prediction_id, 1, instr(p.prediction_id, '.') - 1) "
-                f"ELSE p.prediction_id END WHERE {where} ORDER BY p.rowid",
-                params,
-            ).fetchall()
-        finally:
-            conn.close()
+        rows = self._query(
+            "SELECT p.predicted_at, p.version, p.role, p.prediction, p.latency_ms, "
+            "p.features, o.value FROM predictions AS p LEFT JOIN outcomes AS o "
+            "ON o.prediction_id = CASE WHEN p.role = 'shadow' THEN "
+            f"{self.db.parent_id} ELSE p.prediction_id END WHERE {where} "
+            f"ORDER BY {self.db.order}",
+            params,
+        )
         return [
             ScoredRow(
                 predicted_at=datetime.fromisoformat(at),
@@ -343,7 +361,7 @@ class PredictionLog:
         from the log itself; all in SQL, nothing decoded in Python."""
         if metric not in METRICS:
             raise KeyError(metric)
-        if not self.path.exists():
+        if not self._tables(create=False):
             return []
         first, last, edges = rollup.hour_bounds(start, end)
         found = [
@@ -371,15 +389,11 @@ class PredictionLog:
                     f"{metric}_sq",
                 )
             )
-            conn = self._open()
-            try:
-                rows = conn.execute(
-                    f"SELECT version, role, arm, {columns} FROM arm_rollup "
-                    f"WHERE {' AND '.join(where)} GROUP BY version, role, arm",
-                    params,
-                ).fetchall()
-            finally:
-                conn.close()
+            rows = self._query(
+                f"SELECT version, role, arm, {columns} FROM arm_rollup "
+                f"WHERE {' AND '.join(where)} GROUP BY version, role, arm",
+                params,
+            )
             found += [
                 ArmSums(
                     version=int(r[0]),
@@ -413,17 +427,19 @@ class PredictionLog:
         value = METRICS[metric]
         where, params = _where(model, environment, start, end, failed=True)
         rows = self._select(
-            "p.version, p.role, p.arm, count(*), sum(p.error != ''), sum(p.missing > 0), "
+            f"p.version, p.role, p.arm, count(*), {rollup.count_if(rollup.FAILED)}, "
+            f"{rollup.count_if('p.missing > 0')}, "
             "sum(CASE WHEN p.error = '' THEN 1 END), "
             "sum(CASE WHEN p.error = '' THEN p.latency_ms END), "
             "sum(CASE WHEN p.error = '' THEN p.latency_ms * p.latency_ms END), "
             "count(p.outcome), "
-            f"sum(p.outcome IS NOT NULL AND ({value}) IS NULL), "
+            f"{rollup.count_if(f'p.outcome IS NOT NULL AND ({value}) IS NULL')}, "
             f"count({value}), sum({value}), sum(({value}) * ({value}))",
             f"{where} GROUP BY p.version, p.role, p.arm",
             params,
             ordered=False,
         )
+        # float(): PostgreSQL sums a constant such as accuracy's 1.0 as an exact decimal.
         return [
             ArmSums(
                 version=r[0],
@@ -432,10 +448,14 @@ class PredictionLog:
                 predictions=r[3],
                 errors=r[4],
                 missing=r[5],
-                latency=Moments(n=r[6] or 0, total=r[7] or 0.0, total_squares=r[8] or 0.0),
+                latency=Moments(
+                    n=r[6] or 0, total=float(r[7] or 0.0), total_squares=float(r[8] or 0.0)
+                ),
                 outcomes=r[9],
                 unreadable=r[10] or 0,
-                metric=Moments(n=r[11], total=r[12] or 0.0, total_squares=r[13] or 0.0),
+                metric=Moments(
+                    n=r[11], total=float(r[12] or 0.0), total_squares=float(r[13] or 0.0)
+                ),
             )
             for r in rows
         ]
@@ -443,22 +463,16 @@ class PredictionLog:
     def outcomes_since(self, model: str, *, environment: str, since: datetime | None) -> int:
         """How many outcomes were recorded for the model's served predictions since
         ``since`` (all when None)."""
-        if not self.path.exists():
-            return 0
         where, params = _where(model, environment, None, None)
         if since is not None:
             where += " AND o.recorded_at >= ?"
             params.append(since.astimezone(UTC).isoformat())
-        conn = self._open()
-        try:
-            row = conn.execute(
-                "SELECT count(*) FROM outcomes AS o JOIN predictions AS p "
-                f"ON p.prediction_id = o.prediction_id WHERE {where}",
-                params,
-            ).fetchone()
-        finally:
-            conn.close()
-        return int(row[0])
+        rows = self._query(
+            "SELECT count(*) FROM outcomes AS o JOIN predictions AS p "
+            f"ON p.prediction_id = o.prediction_id WHERE {where}",
+            params,
+        )
+        return int(rows[0][0]) if rows else 0
 
     def clicks(
         self, model: str, *, environment: str, start: datetime | None = None
@@ -469,62 +483,12 @@ class PredictionLog:
         return [
             (r[0], r[1], r[2], int(r[3] or 0))
             for r in self._select(
-                "p.request_id, p.version, p.arm, sum(p.outcome_value > 0)",
+                f"p.request_id, p.version, p.arm, {rollup.count_if('p.outcome_value > 0')}",
                 f"{where} GROUP BY p.request_id, p.version, p.arm",
                 params,
                 ordered=False,
             )
         ]
-
-    def _select(
-        self, columns: str, where: str, params: Sequence[Any], *, ordered: bool = True
-    ) -> list[tuple[Any, ...]]:
-        """Rows of the log (``p``), in logging order unless ``ordered=False``; none when
-        nothing was logged yet."""
-        if not self.path.exists():
-            return []
-        order = " ORDER BY p.rowid" if ordered else ""
-        conn = self._open()
-        try:
-            return conn.execute(
-                f"SELECT {columns} FROM predictions AS p WHERE {where}{order}", params
-            ).fetchall()
-        finally:
-            conn.close()
-
-    def _open(self) -> sqlite3.Connection:
-        """A connection with the tables in place (an older log gains the newer columns,
-        filled from what it holds). Serving processes of an older Silage write rows by
-        position and fail once the columns are added: restart them after upgrading."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(_LOG_SQL)
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(predictions)")}
-        for name, declared in _ADDED_COLUMNS.items():
-            if name not in columns:
-                try:
-                    conn.execute(f"ALTER TABLE predictions ADD COLUMN {name} {declared}")
-                except sqlite3.OperationalError as error:  # another process added it first
-                    if "duplicate column" not in str(error):
-                        raise
-        conn.execute(_OUTCOMES_SQL)
-        conn.execute(_ID_INDEX_SQL)
-        conn.execute(_TIME_INDEX_SQL)
-        if "label" not in columns:
-            _backfill(conn)
-        if not _has_rollup(conn):
-            # Once per log, under the write lock, so two processes cannot both sum it.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if not _has_rollup(conn):
-                    conn.execute(rollup.ROLLUP_SQL)
-                    conn.execute(rollup.REBUILD_SQL)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        return conn
 
     def served(
         self,
@@ -592,28 +556,123 @@ class PredictionLog:
         """Every logged prediction, oldest first; JSON columns decoded."""
         import pandas as pd
 
-        if not self.path.exists():
-            return pd.DataFrame(
-                columns=[
-                    "request_id",
-                    "predicted_at",
-                    "environment",
-                    "model",
-                    "version",
-                    "role",
-                    "entity",
-                    "features",
-                    "prediction",
-                    "latency_ms",
-                    "prediction_id",
-                ]
-            )
-        with sqlite3.connect(self.path) as conn:
-            frame = pd.read_sql_query("SELECT * FROM predictions ORDER BY rowid", conn)
+        columns = [c.strip() for c in (_COLUMNS + ", outcome, outcome_value").split(",")]
+        rows = self._query(
+            f"SELECT {', '.join(columns)} FROM predictions AS p ORDER BY {self.db.order}"
+        )
+        frame = pd.DataFrame.from_records(rows, columns=columns)
         for column in ("entity", "features", "prediction"):
             frame[column] = frame[column].map(json.loads)
         frame["predicted_at"] = pd.to_datetime(frame["predicted_at"], utc=True)
         return frame
+
+    def _select(
+        self, columns: str, where: str, params: Sequence[Any], *, ordered: bool = True
+    ) -> list[tuple[Any, ...]]:
+        """Rows of the log (``p``), in logging order unless ``ordered=False``."""
+        order = f" ORDER BY {self.db.order}" if ordered else ""
+        return self._query(f"SELECT {columns} FROM predictions AS p WHERE {where}{order}", params)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a read; none when nothing was logged yet."""
+        if not self._tables(create=False):
+            return []
+        with self.db.reading() as cur:
+            cur.execute(self.db.sql(sql), params)
+            return [tuple(r) for r in cur.fetchall()]
+
+    def _tables(self, *, create: bool) -> bool:
+        """Whether the log's tables are there; makes them (and brings an older SQLite log up
+        to date) on first use in this process. Without ``create`` a log that was never
+        written stays absent: reads find nothing rather than make a file."""
+        if self._ready:
+            return True
+        if not create and not self.db.exists():
+            return False
+        with self.db.creating() as cur:
+            cur.execute(_log_sql(self.db))
+            added = False
+            if not self.db.is_postgresql:
+                cur.execute("PRAGMA table_info(predictions)")
+                columns = {r[1] for r in cur.fetchall()}
+                for name, declared in _ADDED_COLUMNS.items():
+                    if name not in columns:
+                        cur.execute(f"ALTER TABLE predictions ADD COLUMN {name} {declared}")
+                added = "label" not in columns
+            cur.execute(_OUTCOMES_SQL)
+            cur.execute(_ID_INDEX_SQL)
+            cur.execute(_TIME_INDEX_SQL)
+            if added:
+                self._backfill(cur)
+            if not self._has_rollup(cur):
+                db = self.db
+                cur.execute(rollup.rollup_sql(db.real, db.key_text, db.is_postgresql))
+                cur.execute(rollup.REBUILD_SQL)
+        self._ready = True
+        return True
+
+    def _has_rollup(self, cur: Cursor) -> bool:
+        if self.db.is_postgresql:
+            cur.execute("SELECT to_regclass('arm_rollup') IS NOT NULL")
+        else:
+            cur.execute(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'arm_rollup'"
+            )
+        return bool(cur.fetchone()[0])
+
+    def _copy_outcomes(self, cur: Cursor, outcomes: Sequence[tuple[str, Any]]) -> None:
+        """Copy outcomes onto their predictions' rows and their shadows' rows
+        (``<id>.shadow.v<n>``), so experiments sum one table, and move the running sums by
+        the difference each makes (an outcome recorded again replaces the earlier one). In
+        order, in the caller's transaction."""
+        changes = []
+        for prediction_id, value in outcomes:
+            outcome, number = canonical(value)
+            bounds = (prediction_id, prediction_id + ".", prediction_id + "/")
+            cur.execute(
+                self.db.sql(
+                    "SELECT model, environment, version, role, arm, predicted_at, error, "
+                    "missing, latency_ms, label, predicted, outcome, outcome_value "
+                    "FROM predictions WHERE prediction_id = ? "
+                    "OR (prediction_id >= ? AND prediction_id < ?)"
+                ),
+                bounds,
+            )
+            for r in cur.fetchall():
+                row = rollup.LoggedRow(*r[:11])
+                before = rollup.contribution(row, r[11], r[12], with_outcome_only=True)
+                after = rollup.contribution(row, outcome, number, with_outcome_only=True)
+                changes += [(row.key, rollup.negated(before)), (row.key, after)]
+            cur.execute(
+                self.db.sql(
+                    "UPDATE predictions SET outcome = ?, outcome_value = ? WHERE "
+                    "prediction_id = ? OR (prediction_id >= ? AND prediction_id < ?)"
+                ),
+                (outcome, number, *bounds),
+            )
+        cur.executemany(self.db.sql(rollup.UPSERT_SQL), rollup.upserts(changes))
+
+    def _backfill(self, cur: Cursor) -> None:
+        """Fill the columns an SQLite log written before experiments lacks: each prediction
+        as :func:`canonical` reads it, and the outcomes already recorded, copied onto their
+        predictions (and shadows), so that experiments read old rows right. Once, in the
+        transaction that adds the columns."""
+        cur.execute("SELECT rowid, prediction FROM predictions WHERE label IS NULL")
+        rows = cur.fetchall()
+        decoded = _decode([r[1] for r in rows])
+        cur.executemany(
+            "UPDATE predictions SET label = ?, predicted = ? WHERE rowid = ?",
+            [
+                (*canonical(p.get("prediction") if isinstance(p, dict) else None), r[0])
+                for r, p in zip(rows, decoded, strict=True)
+            ],
+        )
+        cur.execute("SELECT prediction_id, value FROM outcomes")
+        cur.executemany(
+            "UPDATE predictions SET outcome = ?, outcome_value = ? WHERE prediction_id = ?"
+            " OR (prediction_id >= ? AND prediction_id < ?)",
+            [(*canonical(json.loads(v)), i, i + ".", i + "/") for i, v in cur.fetchall()],
+        )
 
 
 def _where(
@@ -638,13 +697,6 @@ def _where(
     return " AND ".join(where), params
 
 
-def _has_rollup(conn: sqlite3.Connection) -> bool:
-    found = conn.execute(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'arm_rollup'"
-    ).fetchone()
-    return bool(found[0])
-
-
 def _rolled(row: LoggedPrediction) -> rollup.LoggedRow:
     return rollup.LoggedRow(
         model=row.model,
@@ -659,34 +711,6 @@ def _rolled(row: LoggedPrediction) -> rollup.LoggedRow:
         label=row.label,
         predicted=row.predicted,
     )
-
-
-def _copy_outcomes(conn: sqlite3.Connection, outcomes: Sequence[tuple[str, Any]]) -> None:
-    """Copy outcomes onto their predictions' rows and their shadows' rows
-    (``<id>.shadow.v<n>``), so experiments sum one table, and move the running sums by the
-    difference each makes (an outcome recorded again replaces the earlier one). In order,
-    in the caller's transaction."""
-    for prediction_id, value in outcomes:
-        outcome, number = canonical(value)
-        bounds = (prediction_id, prediction_id + ".", prediction_id + "/")
-        affected = conn.execute(
-            "SELECT model, environment, version, role, arm, predicted_at, error, missing, "
-            "latency_ms, label, predicted, outcome, outcome_value FROM predictions "
-            "WHERE prediction_id = ? OR (prediction_id >= ? AND prediction_id < ?)",
-            bounds,
-        ).fetchall()
-        changes = []
-        for r in affected:
-            row = rollup.LoggedRow(*r[:11])
-            before = rollup.contribution(row, r[11], r[12], with_outcome_only=True)
-            after = rollup.contribution(row, outcome, number, with_outcome_only=True)
-            changes += [(row.key, rollup.negated(before)), (row.key, after)]
-        conn.executemany(rollup.UPSERT_SQL, rollup.upserts(changes))
-        conn.execute(
-            "UPDATE predictions SET outcome = ?, outcome_value = ? WHERE prediction_id = ?"
-            " OR (prediction_id >= ? AND prediction_id < ?)",
-            (outcome, number, *bounds),
-        )
 
 
 def _combined(parts: Sequence[ArmSums]) -> list[ArmSums]:
@@ -718,36 +742,6 @@ def _added(a: Moments, b: Moments) -> Moments:
     return Moments(
         n=a.n + b.n, total=a.total + b.total, total_squares=a.total_squares + b.total_squares
     )
-
-
-def _backfill(conn: sqlite3.Connection) -> None:
-    """Fill the columns a log written before experiments lacks: each prediction as
-    :func:`canonical` reads it, and the outcomes already recorded, copied onto their
-    predictions (and shadows), so that experiments read old rows right. Once, in one
-    transaction, when the columns are added."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        rows = conn.execute(
-            "SELECT rowid, prediction FROM predictions WHERE label IS NULL"
-        ).fetchall()
-        decoded = _decode([r[1] for r in rows])
-        conn.executemany(
-            "UPDATE predictions SET label = ?, predicted = ? WHERE rowid = ?",
-            [
-                (*canonical(p.get("prediction") if isinstance(p, dict) else None), r[0])
-                for r, p in zip(rows, decoded, strict=True)
-            ],
-        )
-        outcomes = conn.execute("SELECT prediction_id, value FROM outcomes").fetchall()
-        conn.executemany(
-            "UPDATE predictions SET outcome = ?, outcome_value = ? WHERE prediction_id = ?"
-            " OR (prediction_id >= ? AND prediction_id < ?)",
-            [(*canonical(json.loads(v)), i, i + ".", i + "/") for i, v in outcomes],
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _decode(texts: Sequence[str]) -> list[Any]:

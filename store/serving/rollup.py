@@ -24,15 +24,17 @@ from typing import Any
 
 __all__ = [
     "COLUMNS",
+    "FAILED",
     "KEYS",
     "METRIC_SQL",
     "REBUILD_SQL",
-    "ROLLUP_SQL",
     "UPSERT_SQL",
     "LoggedRow",
     "contribution",
+    "count_if",
     "hour_bounds",
     "metric_value",
+    "rollup_sql",
 ]
 
 # Per-row metrics as SQL over the log's columns (``p``): the outcome itself, or how right
@@ -57,24 +59,43 @@ _BASE = (
 _PARTS = ("n", "sum", "sq", "unreadable")
 COLUMNS = (*_BASE, *(f"{m}_{part}" for m in METRIC_SQL for part in _PARTS))
 
-ROLLUP_SQL = (
-    "CREATE TABLE IF NOT EXISTS arm_rollup (model TEXT NOT NULL, environment TEXT NOT NULL, "
-    "version INTEGER NOT NULL, role TEXT NOT NULL, arm TEXT NOT NULL, hour TEXT NOT NULL, "
-    + ", ".join(f"{c} REAL NOT NULL DEFAULT 0" for c in COLUMNS)
-    + ", PRIMARY KEY (model, environment, version, role, arm, hour)) WITHOUT ROWID"
-)
+
+def rollup_sql(real: str, key_text: str, postgresql: bool) -> str:
+    """The running sums' table, with the database's 8-byte float type (``REAL`` on SQLite,
+    ``DOUBLE PRECISION`` on PostgreSQL) and text type for keys (byte-ordered)."""
+    keys = ", ".join(f"{k} {'INTEGER' if k == 'version' else key_text} NOT NULL" for k in KEYS)
+    sums = ", ".join(f"{c} {real} NOT NULL DEFAULT 0" for c in COLUMNS)
+    suffix = "" if postgresql else " WITHOUT ROWID"
+    return (
+        f"CREATE TABLE IF NOT EXISTS arm_rollup ({keys}, {sums}, "
+        f"PRIMARY KEY ({', '.join(KEYS)})){suffix}"
+    )
+
+
+# Adds a change to its hour's row; the columns are qualified because PostgreSQL sees both
+# the row and `excluded` in the SET clause.
 UPSERT_SQL = (
     f"INSERT INTO arm_rollup ({', '.join((*KEYS, *COLUMNS))}) "
     f"VALUES ({', '.join('?' for _ in (*KEYS, *COLUMNS))}) "
     f"ON CONFLICT ({', '.join(KEYS)}) DO UPDATE SET "
-    + ", ".join(f"{c} = {c} + excluded.{c}" for c in COLUMNS)
+    + ", ".join(f"{c} = arm_rollup.{c} + excluded.{c}" for c in COLUMNS)
 )
+
+
+# A row the model failed on (it has no prediction).
+FAILED = "p.error != ''"
+
+
+def count_if(condition: str) -> str:
+    """How many rows meet ``condition``, in SQL both databases run (PostgreSQL cannot sum a
+    boolean)."""
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
 
 
 def _metric_sums(name: str, value: str) -> str:
     return (
         f"count({value}), coalesce(sum({value}), 0), coalesce(sum(({value}) * ({value})), 0), "
-        f"sum(p.outcome IS NOT NULL AND ({value}) IS NULL)"
+        f"{count_if(f'p.outcome IS NOT NULL AND ({value}) IS NULL')}"
     )
 
 
@@ -82,7 +103,7 @@ def _metric_sums(name: str, value: str) -> str:
 REBUILD_SQL = (
     f"INSERT INTO arm_rollup ({', '.join((*KEYS, *COLUMNS))}) "
     "SELECT p.model, p.environment, p.version, p.role, p.arm, substr(p.predicted_at, 1, 13), "
-    "count(*), sum(p.error != ''), sum(p.missing > 0), sum(p.error = ''), "
+    f"count(*), {count_if(FAILED)}, {count_if('p.missing > 0')}, {count_if(f'NOT {FAILED}')}, "
     "coalesce(sum(CASE WHEN p.error = '' THEN p.latency_ms END), 0), "
     "coalesce(sum(CASE WHEN p.error = '' THEN p.latency_ms * p.latency_ms END), 0), "
     "count(p.outcome), "
@@ -174,7 +195,8 @@ def upserts(
         into = summed.setdefault(key, dict.fromkeys(COLUMNS, 0.0))
         for column, amount in change.items():
             into[column] += amount
-    return [(*key, *(values[c] for c in COLUMNS)) for key, values in summed.items()]
+    # In key order: two transactions adding to the same rows lock them in the same order.
+    return [(*key, *(values[c] for c in COLUMNS)) for key, values in sorted(summed.items())]
 
 
 def negated(change: Mapping[str, float]) -> dict[str, float]:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,15 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+import yaml
 from sklearn.linear_model import LogisticRegression
 
 from registry import Target
 from store import FeatureStore
 from tests.backends import OnlineUnderTest
 from tests.conftest import T0
+from tests.registries import use_registry
+from tests.services import fresh_postgres_database
 from tests.store.serving.test_server import free_port
 
 pytestmark = pytest.mark.slow
@@ -57,9 +61,17 @@ def frame(rows: dict[str, list[Any]]) -> pd.DataFrame:
 def repo(
     request: pytest.FixtureRequest, make_repo: Callable[..., Path], tmp_path: Path
 ) -> Iterator[Path]:
+    """The basic repository on each shared online store; with PostgreSQL, the whole team
+    setup: the registry and the predictions log in one PostgreSQL database too."""
     backend = OnlineUnderTest(request.param, tmp_path)
     repo = make_repo("basic")
     backend.configure(repo)  # ttl enforced: rows older than a day are withheld
+    cleanup = ExitStack()
+    if request.param == "postgres":
+        use_registry(repo, cleanup.enter_context(fresh_postgres_database()))
+        path = repo / "feature_store.yaml"
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        path.write_text(yaml.safe_dump({**config, "prediction_log": {"url": "registry"}}))
     try:
         with FeatureStore(repo_path=repo) as fs:
             fs.apply()
@@ -83,6 +95,7 @@ def repo(
         yield repo
     finally:
         backend.cleanup()
+        cleanup.close()
 
 
 @pytest.fixture
@@ -157,8 +170,12 @@ def test_two_workers_serve_what_either_was_told(server: str, repo: Path) -> None
     assert {trips(a) for got in answers.values() for a in got} == {(99, "PRESENT")}
 
     # A deployment made beside them is served by both from the next request on.
+    all_predictions: list[httpx.Response] = []
+
     def predict(client: httpx.Client) -> httpx.Response:
-        return client.post("/predict/churn", json={"entity_rows": [{"driver_id": 1002}]})
+        answer = client.post("/predict/churn", json={"entity_rows": [{"driver_id": 1002}]})
+        all_predictions.append(answer)
+        return answer
 
     answers = until_both(server, predict, lambda a: a.status_code == 200)
     assert {a.json()["predictions"][0]["model_version"] for g in answers.values() for a in g} == {1}
@@ -166,6 +183,11 @@ def test_two_workers_serve_what_either_was_told(server: str, repo: Path) -> None
         fs.model_registry.deployments.deploy("churn", "production", [Target(2)])
     answers = until_both(server, predict, lambda a: a.status_code == 200)
     assert {a.json()["predictions"][0]["model_version"] for g in answers.values() for a in g} == {2}
+    # Both processes logged every prediction they served to the one predictions log.
+    with FeatureStore(repo_path=repo) as fs:
+        served = fs.prediction_log()
+    assert {a.status_code for a in all_predictions} == {200}
+    assert len(served) == len(all_predictions)
 
     # An apply beside them (a longer ttl) reaches both, though each cached the old view.
     stale = until_both(server, lambda c: online(c, 1004), lambda a: a.status_code == 200)
