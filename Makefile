@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-12)
 
-.PHONY: venv demo test lint typecheck unit bench bench-env bench-env-redis bench-large bench-online bench-online-redis bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-on-demand bench-spark bench-env-spark feast-check browser bench-ui clean
+.PHONY: venv demo test lint typecheck unit bench bench-env bench-env-redis bench-large bench-online bench-online-redis bench-serve bench-drift bench-drift-env bench-skew bench-experiment bench-gbstats bench-registry bench-prediction-log bench-on-demand bench-spark bench-env-spark feast-check browser bench-ui clean
 
 venv: $(STAMP)
 
@@ -157,6 +157,11 @@ bench-gbstats: venv $(GBSTATS_VENV)/bin/python
 # lookups (needs PostgreSQL at 127.0.0.1:5432, or POSTGRES=URL of a server).
 bench-registry: venv
 	$(BIN)/python benchmarks/registry_benchmark.py $(if $(POSTGRES),--postgres $(POSTGRES))
+
+# The predictions log with 1 and 4 serving processes appending: SQLite beside PostgreSQL
+# (needs PostgreSQL at 127.0.0.1:5432, or POSTGRES=URL of a server).
+bench-prediction-log: venv
+	$(BIN)/python benchmarks/prediction_log_benchmark.py $(if $(POSTGRES),--postgres $(POSTGRES))
 
 # The web UI on a generated registry (1,000 models x 20 versions, 500 views x 5 versions,
 # 200 training sets x 50 features, 100,000 predictions), on SQLite and PostgreSQL.
