@@ -352,11 +352,12 @@ def write_side(
 ) -> list[tuple[Any, ...]]:
     """In a second process: chunks into a side file holding the log's table, appended later;
     returns their running sums."""
-    from store.serving.prediction_log import _LOG_SQL
+    from store.serving.log_database import open_log_database
+    from store.serving.prediction_log import _log_sql
 
     conn = _bulk(path)
     try:
-        conn.execute(_LOG_SQL)
+        conn.execute(_log_sql(open_log_database(path)))
         return insert_chunks(conn, pools, starts, rows, began)[1]
     finally:
         conn.close()
@@ -373,7 +374,9 @@ def fill_log(path: Path, pools: Pools, rows: int, began: int) -> dict[str, Any]:
     from store.serving import rollup
     from store.serving.prediction_log import _ID_INDEX_SQL, _TIME_INDEX_SQL, PredictionLog
 
-    PredictionLog(path)._tables(create=True)  # the tables and indexes, as the store makes them
+    made = PredictionLog(path)
+    made._tables(create=True)  # the tables and indexes, as the store makes them
+    made.close()
     starts = list(range(0, rows, CHUNK))
     half = (len(starts) + 1) // 2
     side = path.with_name("predictions-side.db")
