@@ -126,22 +126,25 @@ def _append_many(where: str, worker: int, batches: int) -> None:
             log.record_outcomes(done)
 
 
-def test_several_processes_append_at_once_without_losing_a_row_or_a_sum(
-    prediction_log: PredictionLog,
-) -> None:
-    where = prediction_log.db.url
-    prediction_log.append([prediction(0)])  # the tables exist; the workers race on rows
-    workers, batches = 4, 40
+def _at_once(runs: list[tuple[str, int, int]]) -> None:
+    """:func:`_append_many` in one new process per run, all started before any is awaited."""
     context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=_append_many, args=(where, w + 1, batches)) for w in range(workers)
-    ]
+    processes = [context.Process(target=_append_many, args=run) for run in runs]
     for p in processes:
         p.start()
     for p in processes:
         p.join(120)
         assert p.exitcode == 0
         p.close()
+
+
+def test_several_processes_append_at_once_without_losing_a_row_or_a_sum(
+    prediction_log: PredictionLog,
+) -> None:
+    where = prediction_log.db.url
+    prediction_log.append([prediction(0)])  # the tables exist; the workers race on rows
+    workers, batches = 4, 40
+    _at_once([(where, w + 1, batches) for w in range(workers)])
     log = prediction_log.read()
     assert len(log) == 1 + workers * batches * 3
     assert log["prediction_id"].is_unique
@@ -158,14 +161,7 @@ def test_several_processes_append_at_once_without_losing_a_row_or_a_sum(
 
 def test_a_new_postgresql_log_made_by_several_processes_at_once(tmp_path: Path) -> None:
     with fresh_postgres_database() as url:
-        context = multiprocessing.get_context("spawn")
-        processes = [context.Process(target=_append_many, args=(url, w, 1)) for w in range(4)]
-        for p in processes:
-            p.start()
-        for p in processes:
-            p.join(120)
-            assert p.exitcode == 0
-            p.close()
+        _at_once([(url, w, 1) for w in range(4)])
         log = PredictionLog(url)
         assert len(log.read()) == 12
         log.close()
