@@ -19,8 +19,9 @@ Feature catalog:
 
 Training sets and models:
 
-- ``training_sets``: saved training data (path, sha256, rows, schema, statistics, the
-  manifest its fingerprint hashes); ``training_set_features`` ties each of its features
+- ``training_sets``: saved training data (its key in the artifact store, or a repository
+  path before revision 0011; sha256, size, rows, schema, statistics, the manifest its
+  fingerprint hashes); ``training_set_features`` ties each of its features
   to the exact ``feature_view_versions`` row it was read from.
 - ``models`` and ``model_versions``: versions numbered by the model's ``next_version``
   counter; each version records its artifact (path, sha256, size, format), parameters,
