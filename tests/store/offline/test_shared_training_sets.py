@@ -165,6 +165,23 @@ def test_an_identical_save_returns_the_existing_set(team: Team) -> None:
     assert [t.name for t in team.second.list_training_sets()] == ["drivers_v1"]
 
 
+def test_a_save_racing_an_identical_one_returns_it_and_writes_nothing(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = team.first.get_historical_features(entities(), REFS).save("drivers_v1")
+    files = team.first.artifact_store
+    puts: list[str] = []
+    monkeypatch.setattr(type(files), "put", lambda _, key, *__: puts.append(key))
+    # as if the other checkout recorded it after this one looked and found the name free
+    monkeypatch.setattr(type(team.first.registry.training_sets), "find_same", lambda *_: None)
+    again = team.first.get_historical_features(entities(), REFS).save("drivers_v1")
+    assert again.record == first.record
+    assert puts == []  # decided under the write lock, before any file is written
+    assert _local_parquet(team.first.repo_path) == [
+        cache_path(team.first.repo_path, first.record.data_sha256)
+    ]
+
+
 def _tamper(team: Team, key: str, data: bytes | None) -> None:
     """Change (or, with None, delete) a stored file behind the registry's back."""
     files = team.first.artifact_store
