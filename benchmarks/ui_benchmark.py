@@ -123,7 +123,8 @@ def build(repo: Path, registry_url: str | None, args: argparse.Namespace) -> Any
                 store.project,
                 name=f"set_{t:04d}",
                 fingerprint=fingerprint,
-                data_sha256=fingerprint,
+                data=f"set {t}".encode(),
+                files=store.artifact_store,
                 row_count=1000 + t,
                 schema={f.column: "double" for f in features},
                 statistics={
@@ -133,7 +134,6 @@ def build(repo: Path, registry_url: str | None, args: argparse.Namespace) -> Any
                 manifest={},
                 entity_time_min=datetime(2026, 1, 1, tzinfo=UTC),
                 entity_time_max=datetime(2026, 2, 1, tzinfo=UTC),
-                storage_path=f"data/training_sets/set_{t:04d}.parquet",
                 features=features,
             )
         )

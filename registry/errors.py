@@ -8,7 +8,8 @@
     │   └── RegistryTooNewError           newer: upgrade Silage
     ├── RegistryNotFoundError (LookupError) no such object in the registry
     ├── RegistryUnavailableError (ConnectionError) the registry's database cannot be reached
-    ├── ArtifactIntegrityError             a model artifact is missing or not the one registered
+    ├── ArtifactIntegrityError             a stored file (model artifact, training set) is
+    │                                      missing or not the one registered
     └── TokenRefusedError                  no token, an unknown or revoked one, or out of scope
 """
 
@@ -65,7 +66,33 @@ class RegistryNotFoundError(RegistryError, LookupError):
 
 
 class ArtifactIntegrityError(RegistryError):
-    """A model artifact is missing, or its bytes are not the ones registered."""
+    """A stored file (a model artifact, a training set's data) is missing, or its bytes are
+    not the ones registered.
+
+    ``location`` is where it was looked for; ``expected_sha256``/``expected_size`` what was
+    registered; ``found_sha256``/``found_size`` what is there (both None: missing), so a
+    caller can word its own fix.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: str,
+        expected_sha256: str,
+        expected_size: int | None,
+        found_sha256: str | None = None,
+        found_size: int | None = None,
+    ) -> None:
+        self.location = location
+        self.expected_sha256, self.expected_size = expected_sha256, expected_size
+        self.found_sha256, self.found_size = found_sha256, found_size
+        super().__init__(message)
+
+    @property
+    def missing(self) -> bool:
+        """True when nothing is there at all."""
+        return self.found_sha256 is None
 
 
 class TokenRefusedError(RegistryError):

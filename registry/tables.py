@@ -19,8 +19,9 @@ Feature catalog:
 
 Training sets and models:
 
-- ``training_sets``: saved training data (path, sha256, rows, schema, statistics, the
-  manifest its fingerprint hashes); ``training_set_features`` ties each of its features
+- ``training_sets``: saved training data (its key in the artifact store, or a repository
+  path before revision 0011; sha256, size, rows, schema, statistics, the manifest its
+  fingerprint hashes); ``training_set_features`` ties each of its features
   to the exact ``feature_view_versions`` row it was read from.
 - ``models`` and ``model_versions``: versions numbered by the model's ``next_version``
   counter; each version records its artifact (path, sha256, size, format), parameters,
@@ -254,10 +255,19 @@ class MaterializationIntervalRow(Base):
 
 
 class TrainingSetRow(Base):
-    """A saved training set: where its data is, what it holds, and how it was built."""
+    """A saved training set: where its data is, what it holds, and how it was built.
+
+    Since revision 0011 the data lives in the artifact store under ``storage_key``, with its
+    size; sets saved before then name a file in the repository (``storage_path``, no size).
+    Exactly one of the two is set.
+    """
 
     __tablename__ = "training_sets"
-    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        CheckConstraint("(storage_key IS NULL) <> (storage_path IS NULL)", name="one_location"),
+        CheckConstraint("storage_key IS NULL OR size_bytes IS NOT NULL", name="stored_size_known"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -270,7 +280,10 @@ class TrainingSetRow(Base):
     manifest: Mapped[dict[str, Any]]
     entity_time_min: Mapped[datetime | None]
     entity_time_max: Mapped[datetime | None]
-    storage_path: Mapped[str] = mapped_column(String(1000))
+    # A key in the artifact store (revision 0011), or a repository-relative path (before).
+    storage_key: Mapped[str | None] = mapped_column(String(1000))
+    storage_path: Mapped[str | None] = mapped_column(String(1000))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
 
 

@@ -62,6 +62,7 @@ from store.errors import (
     RequestError,
     SourceDataError,
     StoreError,
+    TrainingSetIntegrityError,
     TransformationError,
 )
 
@@ -107,6 +108,7 @@ __all__ = [
     "SourceDataError",
     "SparkSource",
     "StoreError",
+    "TrainingSetIntegrityError",
     "TransformationError",
     "UniqueKeys",
     "ValueRange",

@@ -1276,11 +1276,12 @@ def training_sets_list(ctx: click.Context) -> None:
 @click.pass_context
 def training_sets_show(ctx: click.Context, name: str) -> None:
     """Show a training set's record: schema, statistics, feature-view versions."""
-    record = _store(ctx).get_training_set(name).record
-    _emit(ctx, record, lambda: _training_set_text(record))
+    saved = _store(ctx).get_training_set(name)
+    record = saved.record
+    _emit(ctx, record, lambda: _training_set_text(record, saved.location))
 
 
-def _training_set_text(record: Any) -> str:
+def _training_set_text(record: Any, location: str) -> str:
     """A training set for people: what it is, its features by view, statistics per column."""
     from store.console import ago, number, table, tree
 
@@ -1299,7 +1300,7 @@ def _training_set_text(record: Any) -> str:
             [
                 f"fingerprint {record.fingerprint[:16]}, data sha256 {record.data_sha256[:16]}",
                 f"entity rows from {span}",
-                f"stored at {record.storage_path}",
+                f"stored at {location}",
                 ("features", [(view, features) for view, features in views.items()]),
             ],
         )

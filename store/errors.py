@@ -11,6 +11,7 @@ Every error names the object, the bad value and the fix. Only the CLI prints the
     │   ├── RepoImportError              a repository file raised while being imported
     │   └── RepoValidationError          objects disagree with each other or with their data
     ├── SourceDataError                  a source's Parquet files are missing or unreadable
+    ├── TrainingSetIntegrityError        a saved training set's data is missing or changed
     ├── RequestError (ValueError)         a feature request or entity table is malformed
     ├── TransformationError (ValueError)  an on-demand view's function failed or broke its schema
     ├── ObjectNotFoundError (LookupError) no object of that kind and name in the catalog
@@ -37,6 +38,7 @@ __all__ = [
     "RequestError",
     "SourceDataError",
     "StoreError",
+    "TrainingSetIntegrityError",
     "TransformationError",
 ]
 
@@ -88,6 +90,17 @@ class RepoValidationError(RepoError):
 
 class SourceDataError(StoreError):
     """A source's Parquet files cannot be found or read; the message names the path."""
+
+
+class TrainingSetIntegrityError(StoreError):
+    """A saved training set's data is missing where the registry says it is, or its bytes
+    are not the ones saved (sha256 and size). ``name`` is the set, ``location`` where its
+    data was looked for; the message says what to do."""
+
+    def __init__(self, message: str, *, name: str, location: str) -> None:
+        self.name = name
+        self.location = location
+        super().__init__(message)
 
 
 class RequestError(StoreError, ValueError):

@@ -253,8 +253,11 @@ class FeatureStore:
         return dataclasses.replace(job, saver=self.save_training_set)
 
     def save_training_set(self, job: RetrievalJob, name: str) -> TrainingSet:
-        """Write a job's result under ``data/training_sets`` and record it in the registry with
-        its fingerprint, data hash, schema, statistics and feature-view versions.
+        """Write a job's result to the artifact store (``artifact_store:``, where model
+        artifacts go) and record it in the registry with its fingerprint, data sha256 and
+        size, schema, statistics and feature-view versions; any checkout sharing the
+        registry and the artifact store can then read it. An identical save returns the
+        existing set.
 
         Views that declare expectations are checked over the source rows the set was built
         from (the entity time range, reaching back a ttl); the runs are recorded with the
@@ -266,18 +269,25 @@ class FeatureStore:
             name,
             project=self.project,
             registry=self.registry,
+            files=self.artifact_store,
             repo_root=self.repo_path,
             validations=validations,
         )
 
     def get_training_set(self, name: str) -> TrainingSet:
-        """A saved training set; ``.to_df()`` reads it back and checks its hash."""
+        """A saved training set; ``.to_df()``/``.to_arrow()`` fetch it from the artifact store
+        (or this checkout's verified cache) and check its sha256 and size.
+
+        Raises:
+            RegistryNotFoundError: no training set of that name.
+        """
         record = self.registry.training_sets.get(self.project, name)
-        return TrainingSet(record, self.repo_path / record.storage_path)
+        return TrainingSet(record, self.artifact_store, self.repo_path)
 
     def list_training_sets(self) -> list[TrainingSet]:
+        """Every saved training set of the project, oldest first (reads no data)."""
         return [
-            TrainingSet(r, self.repo_path / r.storage_path)
+            TrainingSet(r, self.artifact_store, self.repo_path)
             for r in self.registry.training_sets.list(self.project)
         ]
 
@@ -288,7 +298,8 @@ class FeatureStore:
 
     @cached_property
     def artifact_store(self) -> FileStore:
-        """Where model artifacts are kept (``artifact_store:`` in feature_store.yaml)."""
+        """Where model artifacts and saved training sets are kept (``artifact_store:`` in
+        feature_store.yaml)."""
         options = self.config.artifact_storage_options
         return self.registry.file_store(
             self.config.artifact_uri or self.config.artifact_path,

@@ -64,6 +64,7 @@ def test_public_api_is_pinned() -> None:
         "SourceDataError",
         "SparkSource",
         "StoreError",
+        "TrainingSetIntegrityError",
         "TransformationError",
         "UniqueKeys",
         "ValueRange",

@@ -1,5 +1,5 @@
-"""Where the registry keeps files: model artifacts (and, through the same setting, whatever
-else a team must share), behind one interface and one URI.
+"""Where the registry keeps files: model artifacts and saved training sets (and, through the
+same setting, whatever else a team must share), behind one interface and one URI.
 
 =========================  ==================================================================
 ``data/artifacts``         a local folder (the default); a relative path starts at the repo
@@ -11,10 +11,11 @@ else a team must share), behind one interface and one URI.
 =========================  ==================================================================
 
 Every store keeps bytes under a key (a relative POSIX path such as
-``ride_hailing/churn/v3.skops``). Writes are atomic (a reader sees all the bytes or none:
-a rename on a local disk, a single PUT or a completed multipart upload on S3, a row in the
-writer's transaction in the database) and reads are checked against the sha256 and size
-recorded when the file was registered (:func:`verify`).
+``ride_hailing/churn/v3.skops`` or ``ride_hailing/training_sets/trips/<sha256>.parquet``).
+Writes are atomic (a reader sees all the bytes or none: a rename on a local disk, a single
+PUT or a completed multipart upload on S3, a row in the writer's transaction in the
+database) and reads are checked against the sha256 and size recorded when the file was
+registered (:func:`verify`).
 
 Example:
     >>> from pathlib import Path
@@ -93,15 +94,30 @@ def digest_of(data: bytes) -> tuple[str, int]:
 
 
 def verify(where: str, data: bytes | None, sha256: str, size: int) -> bytes:
-    """``data`` if it is the file registered as (sha256, size); raises otherwise."""
+    """``data`` if it is the file registered as (sha256, size); raises otherwise.
+
+    Raises:
+        ArtifactIntegrityError: ``data`` is None (missing) or other bytes; the exception
+            carries ``where`` and both digests.
+    """
     if data is None:
-        raise ArtifactIntegrityError(f"the artifact {where} is missing; it was moved or deleted")
+        raise ArtifactIntegrityError(
+            f"the artifact {where} is missing; it was moved or deleted",
+            location=where,
+            expected_sha256=sha256,
+            expected_size=size,
+        )
     digest, found = digest_of(data)
     if found != size or digest != sha256:
         raise ArtifactIntegrityError(
             f"the artifact {where} changed since it was registered (sha256 {digest[:12]}, "
             f"{found} bytes; expected {sha256[:12]}, {size} bytes); restore it or register "
-            f"the model again"
+            f"the model again",
+            location=where,
+            expected_sha256=sha256,
+            expected_size=size,
+            found_sha256=digest,
+            found_size=found,
         )
     return data
 

@@ -12,7 +12,8 @@ unchanged::
     online_store: {type: sqlite, path: data/online_store.db}
     artifact_store: {path: data/artifacts, trusted_types: [numpy.dtype]}   # Silage only
     # or `uri: s3://bucket/prefix` (with `storage_options: {endpoint_url: ...}` for s3fs),
-    # or `uri: registry` to keep artifacts in the registry database (see registry.storage)
+    # or `uri: registry` to keep artifacts in the registry database (see registry.storage);
+    # saved training sets are kept there too
     prediction_log: {path: data/predictions.db}   # Silage only; for a team
     # `{url: postgresql://user@host/db}`, or `{url: registry}`: the registry's PostgreSQL
 
@@ -324,7 +325,8 @@ def _engine_options(value: Any, path: Path) -> Settings | None:
 
 
 def _artifact_path(value: Any, repo_path: Path, path: Path) -> Path:
-    """``artifact_store: {path: data/artifacts}``: where model artifacts are kept."""
+    """``artifact_store: {path: data/artifacts}``: where model artifacts and saved training
+    sets are kept."""
     if value is not None and not (
         isinstance(value, dict)
         and (isinstance(value.get("path"), str) or isinstance(value.get("uri"), str))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from registry import TrainingSetRecord
 from registry.browse import TrainingSetSummary
+from store.offline.training_set import TrainingSet
 from store.ui import svg
 from store.ui.context import NotFound, Paging, page_args
 
@@ -54,11 +55,13 @@ class TrainingSetsPage:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TrainingSetPage:
-    """``/ui/training-sets/<name>``: the record, its features' statistics, and the model
-    versions trained on it (model, version, deleted)."""
+    """``/ui/training-sets/<name>``: the record, where its data is (``location``: in the
+    artifact store, or a repository file for sets saved before registry revision 0011), its
+    features' statistics, and the model versions trained on it (model, version, deleted)."""
 
     title: str
     record: TrainingSetRecord
+    location: str
     statistics: tuple[FeatureStatistics, ...]
     trained: tuple[tuple[str, int, bool], ...]
 
@@ -92,6 +95,7 @@ def training_set_page(store: FeatureStore, name: str) -> TrainingSetPage:
     return TrainingSetPage(
         title=f"Training set {name}",
         record=record,
+        location=TrainingSet(record, store.artifact_store, store.repo_path).location,
         statistics=statistics(record),
         trained=tuple(store.registry.browse.trained_on(store.project, name)),
     )

@@ -145,6 +145,58 @@ def test_downgrade_drops_a_bandits_reweightings_with_their_targets(
     db.dispose()
 
 
+def test_training_sets_saved_in_the_repository_survive_the_move_to_the_artifact_store(
+    registry_url: str, tmp_path: Path
+) -> None:
+    """0011: an older row keeps its repository path (no key, no size); downgrading keeps a
+    new row too, its key becoming its path."""
+    db = Database(registry_url)
+    migrate.upgrade(db, "0010")
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO projects (name, created_at) VALUES ('p', '2026-01-01')"))
+        conn.execute(
+            text(
+                "INSERT INTO training_sets (project_id, name, fingerprint, data_sha256, "
+                "row_count, schema, statistics, manifest, storage_path, created_at) VALUES "
+                "(1, 'old', 'f', 'abc', 3, '{}', '{}', '{}', 'data/training_sets/old.parquet', "
+                "'2026-01-01')"
+            )
+        )
+    migrate.upgrade(db)
+    with Registry(registry_url) as registry:
+        old = registry.training_sets.get("p", "old")
+        assert (old.storage_path, old.storage_key, old.size_bytes, old.data_sha256) == (
+            "data/training_sets/old.parquet",
+            None,
+            None,
+            "abc",
+        )
+        new = registry.training_sets.record(
+            "p",
+            name="new",
+            fingerprint="g",
+            data=b"PAR1",
+            files=registry.file_store(tmp_path / "artifacts"),
+            row_count=1,
+            schema={},
+            statistics={},
+            manifest={},
+            entity_time_min=None,
+            entity_time_max=None,
+            features=[],
+        )
+        assert (new.storage_path, new.size_bytes) == (None, 4)
+        assert new.storage_key == f"p/training_sets/new/{new.data_sha256}.parquet"
+    assert migrate.downgrade(db, "0010") == (migrate.head_revision(), "0010")
+    with db.engine.connect() as conn:
+        paths = conn.execute(text("SELECT storage_path FROM training_sets ORDER BY id")).all()
+    assert [p for (p,) in paths] == ["data/training_sets/old.parquet", new.storage_key]
+    migrate.upgrade(db)
+    with db.engine.connect() as conn:
+        command.check(migrate.alembic_config(conn))
+    db.dispose()
+
+
 EARLIER_REVISIONS = [f"{n:04d}" for n in range(1, int(migrate.HEAD_REVISION))]
 
 

@@ -72,19 +72,20 @@ def _seeded(reg: Registry, tmp_path: Path) -> ProjectRegistry:
         ],
         delete_missing=False,
     )
+    files = reg.file_store(tmp_path / "files")
     sets = [
         reg.training_sets.record(
             "demo",
             name=name,
             fingerprint=name,
-            data_sha256=name,
+            data=name.encode(),
+            files=files,
             row_count=1,
             schema={},
             statistics={},
             manifest={},
             entity_time_min=None,
             entity_time_max=None,
-            storage_path=f"{name}.parquet",
             features=[TrainingSetFeature(v, 1, f, f"{v}_{f}") for v, f in features],
         )
         for name, features in (

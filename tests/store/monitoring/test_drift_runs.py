@@ -239,10 +239,13 @@ def test_a_reference_training_set_that_is_gone(store: FeatureStore) -> None:
     log_window(store, 0, 300, shift=0.0, seed=1)
     with pytest.raises(RegistryNotFoundError, match="no training set named 'nope'"):
         store.drift("upsell", reference=DriftReference.training_set("nope"))
-    data = store.repo_path / "data" / "training_sets" / "riders_v1.parquet"
+    saved = store.get_training_set("riders_v1")
+    assert saved.record.storage_key is not None
+    data = store.repo_path / "data" / "artifacts" / saved.record.storage_key
     kept = data.read_bytes()
     data.unlink()
-    with pytest.raises(StoreError, match=r"riders_v1.*is missing; restore it, or build"):
+    saved.check().unlink()  # the checkout's cached copy too
+    with pytest.raises(StoreError, match=r"riders_v1.*is missing .*; restore the file"):
         store.drift("upsell")
     # nothing was recorded by the failed run
     assert store.registry.monitoring.drift_results(store.project, "upsell") == []
@@ -250,6 +253,7 @@ def test_a_reference_training_set_that_is_gone(store: FeatureStore) -> None:
     store.drift("upsell")
     # once profiled, the reference no longer needs its file
     data.unlink()
+    saved.check().unlink()
     assert store.drift("upsell").windows[0].results
 
 

@@ -147,7 +147,7 @@ def test_training_sets_record_their_checks_and_a_rejected_one_is_not_saved(
     with pytest.raises(DataValidationError, match="2 expectation\\(s\\) failed on 4 rows"):
         store.get_historical_features(entity, STATS).save("dirty")
     assert [t.name for t in store.list_training_sets()] == ["clean"]
-    assert not (store.repo_path / "data" / "training_sets" / "dirty.parquet").exists()
+    assert store.artifact_store.keys(f"{store.project}/training_sets/dirty") == []
     assert store.validation_runs("driver_hourly_stats")[0].training_set is None
 
 

@@ -1,5 +1,6 @@
 """Saved training sets: fingerprints, statistics, view-version links, verified reads (with
-each offline engine)."""
+each offline engine). Sharing them between checkouts through each artifact store is
+``test_shared_training_sets.py``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from registry import RegistryError
-from store import FeatureStore, StoreError
+from store import FeatureStore, TrainingSetIntegrityError
+from store.offline.training_set import cache_path
 from tests.conftest import T0
 
 H = timedelta(hours=1)
@@ -33,7 +35,14 @@ def test_save_records_everything_and_reads_back_verified(store: FeatureStore) ->
     job = store.get_historical_features(entities(), REFS)
     saved = job.save("drivers_v1")
     record = saved.record
-    assert saved.path == store.repo_path / "data" / "training_sets" / "drivers_v1.parquet"
+    # kept in the artifact store (a folder of the repository by default), content-addressed
+    assert record.storage_key == f"basic/training_sets/drivers_v1/{record.data_sha256}.parquet"
+    assert record.storage_path is None
+    assert store.artifact_store.keys() == [record.storage_key]
+    local = saved.check()  # the checkout's verified copy
+    assert local == cache_path(store.repo_path, record.data_sha256)
+    assert record.size_bytes == local.stat().st_size
+    assert saved.location == str(store.repo_path / "data" / "artifacts" / record.storage_key)
     assert (record.row_count, record.entity_time_min, record.entity_time_max) == (
         3,
         T0 + H,
@@ -86,21 +95,33 @@ def test_fingerprint_follows_the_inputs(
 
 
 def test_a_taken_name_is_refused_before_anything_is_written(store: FeatureStore) -> None:
-    store.get_historical_features(entities(), REFS).save("taken")
-    before = (store.repo_path / "data" / "training_sets" / "taken.parquet").read_bytes()
+    taken = store.get_historical_features(entities(), REFS).save("taken")
+    before = store.artifact_store.keys()
+    assert before == [taken.record.storage_key]
     with pytest.raises(RegistryError, match="already exists, built from other inputs"):
         store.get_historical_features(entities(2), REFS).save("taken")
-    assert (store.repo_path / "data" / "training_sets" / "taken.parquet").read_bytes() == before
-    assert [p.name for p in (store.repo_path / "data" / "training_sets").iterdir()] == [
-        "taken.parquet"
-    ]
+    assert store.artifact_store.keys() == before
+    assert store.get_training_set("taken").to_df().equals(taken.to_df())
+    cache = store.repo_path / "data" / ".cache" / "training_sets"
+    assert [p.name for p in cache.iterdir()] == [f"{taken.record.data_sha256}.parquet"]
 
 
-def test_a_changed_data_file_is_refused(store: FeatureStore) -> None:
+def test_changed_data_is_refused_and_a_changed_copy_fetched_again(store: FeatureStore) -> None:
     saved = store.get_historical_features(entities(), REFS).save("drivers")
-    saved.path.write_bytes(saved.path.read_bytes() + b" ")
-    with pytest.raises(StoreError, match="changed since it was saved"):
+    expected = saved.to_df()
+    copy = saved.check()
+    copy.write_bytes(copy.read_bytes() + b" ")  # the local copy: not trusted, fetched again
+    assert store.get_training_set("drivers").to_df().equals(expected)
+    assert copy.stat().st_size == saved.record.size_bytes
+    key = saved.record.storage_key
+    assert key is not None
+    stored = store.repo_path / "data" / "artifacts" / key
+    stored.write_bytes(stored.read_bytes() + b" ")  # the stored file: refused
+    copy.unlink()
+    with pytest.raises(TrainingSetIntegrityError, match="changed since it was saved") as caught:
         store.get_training_set("drivers").to_df()
+    assert (caught.value.name, caught.value.location) == ("drivers", str(stored))
+    assert not copy.exists()
 
 
 def test_a_bad_name_is_refused_before_anything_runs(store: FeatureStore) -> None:
@@ -108,4 +129,5 @@ def test_a_bad_name_is_refused_before_anything_runs(store: FeatureStore) -> None
 
     with pytest.raises(RequestError, match="training set name 'my set' is not valid"):
         store.get_historical_features(entities(), REFS).save("my set")
-    assert not (store.repo_path / "data" / "training_sets").exists()
+    assert not (store.repo_path / "data" / "artifacts").exists()
+    assert not (store.repo_path / "data" / ".cache").exists()

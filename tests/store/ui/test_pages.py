@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from sqlalchemy import event
 
+from registry.card_render import format_value
 from store import FeatureStore
 from store.serving.server import create_app
 from tests.store.ui.conftest import HOSTILE, client
@@ -357,3 +358,13 @@ def test_model_monitoring_draws_the_newest_window_beside_the_reference(app: Any)
         assert "reference (grey) and current (blue)" in f["window_svg"]
     html = client(app).get(f"/ui/monitoring/{MODEL}").text
     assert "The newest window" in html
+
+
+def test_a_training_set_page_says_where_its_data_is(app: Any, seeded: FeatureStore) -> None:
+    saved = seeded.list_training_sets()[0]
+    assert saved.record.storage_key is not None
+    web = client(app)
+    page = web.get(f"/ui/training-sets/{saved.name}")
+    assert saved.location in page.text
+    assert f"({format_value(saved.record.size_bytes)} bytes)" in page.text
+    assert web.get(f"/ui/training-sets/{saved.name}.json").json()["location"] == saved.location
