@@ -82,7 +82,8 @@ from store.serving.feature_log import LOG_TIMESTAMP, FeatureLogger
 from store.serving.predict import Predictor
 from store.serving.prediction_log import PredictionLog
 
-__all__ = ["FeatureStore"]
+# TrainingSet: what save/get_training_set return, for code that names the type.
+__all__ = ["FeatureStore", "TrainingSet"]
 
 T = TypeVar("T")
 

@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from registry import TrainingSetRecord
 from registry.browse import TrainingSetSummary
-from store.offline.training_set import TrainingSet
 from store.ui import svg
 from store.ui.context import NotFound, Paging, page_args
 
 if TYPE_CHECKING:
-    from store.feature_store import FeatureStore
+    from store.feature_store import FeatureStore, TrainingSet
 
 __all__ = ["FeatureStatistics", "TrainingSetPage", "TrainingSetsCompared", "TrainingSetsPage"]
 
@@ -91,11 +90,12 @@ def training_sets_page(store: FeatureStore, query: Mapping[str, str]) -> Trainin
 
 
 def training_set_page(store: FeatureStore, name: str) -> TrainingSetPage:
-    record = _get(store, name)
+    saved = _get(store, name)
+    record = saved.record
     return TrainingSetPage(
         title=f"Training set {name}",
         record=record,
-        location=TrainingSet(record, store.artifact_store, store.repo_path).location,
+        location=saved.location,
         statistics=statistics(record),
         trained=tuple(store.registry.browse.trained_on(store.project, name)),
     )
@@ -106,8 +106,8 @@ def compare_page(store: FeatureStore, query: Mapping[str, str]) -> TrainingSetsC
     a_name, b_name = query.get("a", ""), query.get("b", "")
     if not a_name and not b_name and len(names) >= 2:
         a_name, b_name = names[1].name, names[0].name
-    a = _get(store, a_name) if a_name else None
-    b = _get(store, b_name) if b_name else None
+    a = _get(store, a_name).record if a_name else None
+    b = _get(store, b_name).record if b_name else None
     left = {s.column: s for s in statistics(a)} if a else {}
     right = {s.column: s for s in statistics(b)} if b else {}
     columns = list(left) + [c for c in right if c not in left]
@@ -161,9 +161,9 @@ def statistics(record: TrainingSetRecord) -> tuple[FeatureStatistics, ...]:
     return tuple(out)
 
 
-def _get(store: FeatureStore, name: str) -> TrainingSetRecord:
+def _get(store: FeatureStore, name: str) -> TrainingSet:
     try:
-        return store.registry.training_sets.get(store.project, name)
+        return store.get_training_set(name)
     except LookupError:
         raise NotFound("training set", name, "/training-sets") from None
 
