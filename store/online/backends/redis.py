@@ -489,21 +489,23 @@ class RedisBackend:
         expiry = _bulk(b"%d" % ((self.key_ttl_seconds or 0) * 1000))
         written = 0
         with self._talking() as client:
-            calls = _MergeCalls(client.connection_pool, self._patiently)
-            failed = True
+            pool = client.connection_pool
+            configured = pool.connection_kwargs.get("socket_timeout")  # None: no limit
+            patience = None if configured is None else max(self.busy_timeout_seconds, configured, 5)
+            calls = _MergeCalls(pool, self._patiently, patience)
             try:
                 for batch in batches:
                     keys, rows = encode(batch)
                     for start in range(0, len(keys), _CHUNK_ROWS):
                         end = start + _CHUNK_ROWS
-                        calls.send(_merge_call(keys[start:end], rows[start:end], marker, expiry))
+                        call = _merge_call(keys[start:end], rows[start:end], marker, expiry)
+                        calls.send(call, min(_CHUNK_ROWS, len(keys) - start))
                     written += batch.num_rows
                     if on_rows is not None:
                         on_rows(written)
                 calls.commit()
-                failed = False
             finally:
-                calls.close(failed)
+                calls.close()
         return written
 
     def read(
@@ -537,13 +539,22 @@ def _bulk(value: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
-def _bulk_texts(texts: pa.Array) -> pa.Array:
-    """Each text of a string column (no nulls) as one argument in Redis's protocol."""
+def _bulk_joined(parts: list[Any]) -> pa.Array:
+    """Per row, the concatenation of ``parts`` (string columns without nulls, or texts
+    repeated on every row) as one argument in Redis's protocol:
+    ``$<length>\\r\\n<text>\\r\\n``, in one pass over the strings."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    lengths = pc.binary_length(texts).cast(pa.string())  # in bytes
-    return pc.binary_join_element_wise("$", lengths, "\r\n", texts, "\r\n", "")
+    fixed = sum(len(p.encode()) for p in parts if isinstance(p, str))
+    length: Any = pa.scalar(fixed, pa.int64())
+    for part in parts:
+        if not isinstance(part, str):
+            length = pc.add(length, pc.binary_length(part).cast(pa.int64()))  # in bytes
+    framed: pa.Array = pc.binary_join_element_wise(
+        "$", length.cast(pa.string()), "\r\n", *parts, "\r\n", ""
+    )
+    return framed
 
 
 def _joined(texts: pa.Array) -> memoryview:
@@ -590,25 +601,36 @@ class _HeldConnection:
 
 
 class _MergeCalls:
-    """One write's merge calls, on a connection of their own. The first is held back: if it
-    stays the only one it is sent alone (a script runs alone). With a second, all go inside
-    MULTI ... EXEC, which Redis runs as one: no other client's command comes between them,
-    and a writer that dies before EXEC closes its connection, so Redis drops what it queued.
+    """One write's merge calls. The first is held back: if it stays the only one it is sent
+    alone (a script runs alone). With a second, all go inside MULTI ... EXEC on a connection
+    of the write's own, which Redis runs as one: no other client's command comes between
+    them, and a writer that dies before EXEC closes its connection, so Redis drops what it
+    queued.
+
+    Its waits are bounded by ``patience`` seconds (None: unbounded), not by the client's
+    socket timeout (redis-py's default is 5 s): another writer's EXEC may keep Redis from
+    reading for longer, and this write's own EXEC takes a microsecond or two per row.
     """
 
-    def __init__(self, pool: Any, patiently: Callable[[Callable[[], Any]], Any]) -> None:
+    def __init__(
+        self, pool: Any, patiently: Callable[[Callable[[], Any]], Any], patience: float | None
+    ) -> None:
         self._pool = pool
         self._patiently = patiently
+        self._patience = patience
         self._held: list[Any] | None = None
         self._connection: Any = None
         self._queued = 0
+        self._rows = 0
 
-    def send(self, call: list[Any]) -> None:
+    def send(self, call: list[Any], rows: int) -> None:
+        self._rows += rows
         if self._connection is None:
             if self._held is None:
                 self._held = call
                 return
-            self._connection = connection = self._pool.get_connection()
+            options = {**self._pool.connection_kwargs, "socket_timeout": self._patience}
+            self._connection = connection = self._pool.connection_class(**options)
             self._patiently(lambda: _begin(connection))
             connection.send_packed_command(self._held)
             self._held, self._queued = None, 1
@@ -618,16 +640,29 @@ class _MergeCalls:
     def commit(self) -> None:
         if self._connection is not None:
             self._connection.send_packed_command([b"*1\r\n$4\r\nEXEC\r\n"])
-            _commit(self._connection, self._queued)
+            for _ in range(self._queued):
+                self._connection.read_response()  # QUEUED, or an error raised here
+            # A call Redis refused (out of memory, busy) makes it discard them all
+            # (EXECABORT): nothing is written.
+            wait = None if self._patience is None else max(self._patience, self._rows * 1e-4)
+            for answer in self._connection.read_response(timeout=wait):
+                if isinstance(answer, Exception):
+                    raise answer
         elif self._held is not None:
             held = self._held
-            self._patiently(lambda: _call_alone(self._pool, held))
+            self._patiently(lambda: self._call_alone(held))
 
-    def close(self, failed: bool) -> None:
+    def _call_alone(self, call: list[Any]) -> None:
+        connection = self._pool.get_connection()
+        try:
+            connection.send_packed_command(call)
+            connection.read_response(timeout=self._patience)
+        finally:
+            self._pool.release(connection)
+
+    def close(self) -> None:
         if self._connection is not None:
-            if failed:
-                self._connection.disconnect()  # Redis drops the calls queued after MULTI
-            self._pool.release(self._connection)
+            self._connection.disconnect()  # unless EXEC ran, Redis drops the queued calls
             self._connection = None
 
 
@@ -636,26 +671,6 @@ def _begin(connection: Any) -> None:
     would run one by one."""
     connection.send_packed_command([b"*1\r\n$5\r\nMULTI\r\n"])
     connection.read_response()
-
-
-def _commit(connection: Any, queued: int) -> None:
-    """Read the answers to ``queued`` calls sent inside MULTI, then to EXEC. A call Redis
-    refused (out of memory, busy) makes it discard them all (EXECABORT): nothing written."""
-    for _ in range(queued):
-        connection.read_response()  # QUEUED, or an error raised here
-    for answer in connection.read_response():
-        if isinstance(answer, Exception):
-            raise answer
-
-
-def _call_alone(pool: Any, call: list[Any]) -> None:
-    """One call, no transaction: a script already runs alone."""
-    connection = pool.get_connection()
-    try:
-        connection.send_packed_command(call)
-        connection.read_response()
-    finally:
-        pool.release(connection)
 
 
 def _glob_escaped(pattern: str) -> str:
@@ -709,25 +724,30 @@ def _row_encoder(
 
         if count == 1:
             entity = batch.column(0).cast(pa.string())
+            distinct = pc.count_distinct(batch.column(0)).as_py()  # faster on integers
         else:
             columns = [batch.column(i).to_pylist() for i in range(count)]
             entity = pa.array([_composite(k) for k in zip(*columns, strict=True)], pa.string())
+            distinct = pc.count_distinct(entity).as_py()
         headers = _headers(batch.column(-2), batch.column(-1))
-        if pc.count_distinct(entity).as_py() < len(entity):
+        if distinct < len(entity):
             keep = _newest_per_key(entity, headers)
             batch, entity, headers = batch.take(keep), entity.take(keep), headers.take(keep)
-        parts: list[Any] = [headers, "["]
-        for i, text in enumerate(features):
-            parts += [","] if i else []
-            parts.append(text(batch.column(count + i)))
-        rows = pc.binary_join_element_wise(*parts, "]", "")
-        if entity.null_count or rows.null_count:
+        if entity.null_count or headers.null_count:
             raise OnlineStoreError(
                 f"feature view {layout.feature_view!r}: a row without a join key or an event "
                 f"time cannot be stored"
             )
-        keys = pc.binary_join_element_wise(prefix, entity, "")
-        return _bulk_texts(keys), _bulk_texts(rows)
+        # Each row's text is joined once, already framed as a bulk string: its length in
+        # bytes is the sum of its parts' (feature texts are never null: "null").
+        parts: list[Any] = [headers, "["]
+        for i, text in enumerate(features):
+            parts += [","] if i else []
+            parts.append(text(batch.column(count + i)))
+        parts.append("]")
+        rows = _bulk_joined(parts)
+        keys = _bulk_joined([prefix, entity])
+        return keys, rows
 
     return encode
 
