@@ -35,7 +35,7 @@ than one chunk sends its calls inside ``MULTI`` ... ``EXEC``: Redis queues them 
 them all at ``EXEC``, one after another with no other client's command between, so readers
 see a whole write or none of it, and a writer killed before ``EXEC`` leaves nothing (its
 connection closes and Redis drops the queue). Nothing is staged in Redis's keys. The
-price: while ``EXEC`` runs (about a microsecond or two per row) other clients wait, and
+price: while ``EXEC`` runs (a few microseconds per row) other clients wait, and
 the queued calls are held in Redis's memory until then, so loads of many millions of rows
 are best split into several windows. A command refused with "BUSY" (some other client's
 long script) is retried for up to ``busy_timeout_seconds`` (default 60); a queued call
@@ -609,7 +609,7 @@ class _MergeCalls:
 
     Its waits are bounded by ``patience`` seconds (None: unbounded), not by the client's
     socket timeout (redis-py's default is 5 s): another writer's EXEC may keep Redis from
-    reading for longer, and this write's own EXEC takes a microsecond or two per row.
+    reading for longer, and this write's own EXEC takes a few microseconds per row.
     """
 
     def __init__(
