@@ -15,9 +15,9 @@ The rules every backend keeps, checked by the shared online conformance suite
 - **All or nothing.** One :meth:`~OnlineBackend.write` call is one transaction: readers see
   the table as before or as after, and a writer killed midway leaves it as before. One
   :meth:`~OnlineBackend.sync_tables` call is one transaction too. Two writers queue. A
-  store without transactions over many keys (a key-value store) complies by staging the
-  rows where readers do not look, then merging them in one atomic step on the server
-  (Redis: one script that also compares the times).
+  store without multi-key transactions of the usual kind (a key-value store) complies by
+  applying the rows in one atomic step on the server, out of readers' sight until then
+  (Redis: calls of a script that also compares the times, queued in one MULTI ... EXEC).
 - **Reads in order.** :meth:`~OnlineBackend.read` answers every key in the order given,
   repeats included.
 

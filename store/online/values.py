@@ -2,8 +2,9 @@
 
 Maps, structs and arrays of anything but scalars (``is_nested`` in :mod:`store.types`) are
 kept by the online backends as JSON text (SQLite and PostgreSQL) or as JSON values inside a
-stored row (Redis). This module is the single definition of that encoding, so a value
-written by one backend reads back the same from any other:
+stored row (Redis, whose rows hold every feature this way: :func:`json_text_column`
+computes the texts of a column in Arrow). This module is the single definition of that
+encoding, so a value written by one backend reads back the same from any other:
 
 - a map is a JSON object in the map's order, a struct an object in the struct's field
   order, an array a JSON array; null stays null at every depth;
@@ -37,12 +38,34 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from store.epoch import from_micros, to_micros
-from store.types import Array, Bytes, DType, MapType, PrimitiveType, Struct, UnixTimestamp
+from store.types import (
+    Array,
+    Bool,
+    Bytes,
+    DType,
+    Float32,
+    Float64,
+    Int32,
+    Int64,
+    Json,
+    MapType,
+    PrimitiveType,
+    String,
+    Struct,
+    UnixTimestamp,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["decode_text", "encode_column", "from_json_ready", "json_ready", "json_ready_column"]
+__all__ = [
+    "decode_text",
+    "encode_column",
+    "from_json_ready",
+    "json_ready",
+    "json_ready_column",
+    "json_text_column",
+]
 
 Convert = Callable[[Any], Any]
 
@@ -109,6 +132,95 @@ def encode_column(dtype: DType) -> Callable[[pa.Array], list[str | None]]:
     values = json_ready_column(dtype)
     dump = _JSON.encode
     return lambda column: [None if v is None else dump(v) for v in values(column)]
+
+
+def json_text_column(dtype: DType) -> Callable[[pa.Array], pa.Array]:
+    r"""An Arrow column of ``dtype`` as an Arrow string column of JSON texts, ``null`` for
+    nulls: the texts :func:`encode_column` writes, computed in Arrow for the scalar types
+    that need no Python (one value at a time through Python for the others).
+
+    Numbers are spelled as Arrow spells them, the shortest text that reads back exactly,
+    except that a float with no fraction has no ``.0`` (``1``), so readers of float columns
+    convert what they read with ``float``. Infinities, NaN and ``-0.0`` are spelled as
+    Python's JSON spells them.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> from store.types import Float64, String
+        >>> json_text_column(Float64)(pa.array([0.1, None, -0.0, float("inf")])).to_pylist()
+        ['0.1', 'null', '-0.0', 'Infinity']
+        >>> json_text_column(String)(pa.array(['a "b"', "ünï", None])).to_pylist()
+        ['"a \\"b\\""', '"ünï"', 'null']
+    """
+    vectorized = _VECTORIZED.get(dtype)
+    if vectorized is not None:
+        return vectorized
+    encode = encode_column(dtype)
+
+    def through_python(column: pa.Array) -> pa.Array:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        return pc.fill_null(pa.array(encode(column), pa.string()), "null")
+
+    return through_python
+
+
+def _numbers(column: pa.Array) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.int64())  # microseconds since the epoch, UTC
+    return pc.fill_null(column.cast(pa.string()), "null")
+
+
+def _floats(column: pa.Array) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    doubles = column.cast(pa.float64())  # a Float32 reads back as the double Arrow gives
+    texts = doubles.cast(pa.string())
+    unusual = pc.or_(pc.invert(pc.is_finite(doubles)), pc.equal(doubles, 0.0))
+    if pc.any(unusual).as_py():  # Arrow writes inf, -inf, nan and -0
+        texts = pc.replace_substring_regex(texts, "^(-?)inf$", "\\1Infinity")
+        texts = pc.replace_substring_regex(texts, "^-?nan$", "NaN")
+        texts = pc.replace_substring_regex(texts, "^-0$", "-0.0")
+    return pc.fill_null(texts, "null")
+
+
+def _strings(column: pa.Array) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.type != pa.string():
+        column = column.cast(pa.string())
+    texts = pc.binary_join_element_wise('"', column, '"', "")
+    # What JSON escapes: quotes, backslashes and control characters (rare: through Python).
+    escape = pc.fill_null(pc.match_substring_regex(column, r'[\x00-\x1f"\\]'), False)
+    if pc.any(escape).as_py():
+        escaped = [_JSON.encode(v) for v in pc.filter(column, escape).to_pylist()]
+        texts = pc.replace_with_mask(texts, escape, pa.array(escaped, pa.string()))
+    return pc.fill_null(texts, "null")
+
+
+def _booleans(column: pa.Array) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.fill_null(column.cast(pa.string()), "null")  # true, false
+
+
+_VECTORIZED: dict[DType, Callable[[pa.Array], pa.Array]] = {
+    Int32: _numbers,
+    Int64: _numbers,
+    UnixTimestamp: _numbers,
+    Float32: _floats,
+    Float64: _floats,
+    String: _strings,
+    Json: _strings,  # a document is kept as its text: a JSON string
+    Bool: _booleans,
+}
 
 
 def decode_text(dtype: DType) -> Convert:

@@ -23,17 +23,26 @@ the integer or string itself, or a JSON array of the values for composite keys. 
 ``<prefix>tables`` records each project's views and layouts; the key
 ``<prefix><project>:<view>:<hash>`` marks a view that has received rows.
 
-Writes. Rows are first staged in private hashes (expiring after a day, so a killed writer
-leaves nothing that lasts), then one Lua script merges every staged row into the live keys:
-a row replaces the stored one only if its header is greater (later event time, or the same
-and a later created time; a missing created time is oldest). Redis runs a script alone, so
-two writers cannot interleave between the comparison and the write, and readers see a whole
-write or none of it. The price: while a script merges, Redis answers everyone else "BUSY"
-once it has run for five seconds (its ``busy-reply-threshold``); Silage's commands then wait
-and retry, for up to ``busy_timeout_seconds`` (default 60). A merge takes a few microseconds
-per row, so loads of many millions of rows are best split into several windows.
+Writes. A batch is encoded in Arrow, with no Python per row: keys, headers and the
+features' JSON texts (:func:`store.online.values.json_text_column`) are joined into the
+arguments of the command, already in Redis's protocol, and sent as they lie in Arrow's
+buffers. A Lua script merges each chunk of 5,000 rows: one ``MGET`` reads the stored rows,
+and a row replaces the stored one only if its header is greater (later event time, or the
+same and a later created time; a missing created time is oldest); one ``MSET`` writes the
+winners (with ``key_ttl_seconds``, a ``SET ... PX`` per winner). Redis runs a script alone,
+so two writers cannot interleave between the comparison and the write. A write of more
+than one chunk sends its calls inside ``MULTI`` ... ``EXEC``: Redis queues them and runs
+them all at ``EXEC``, one after another with no other client's command between, so readers
+see a whole write or none of it, and a writer killed before ``EXEC`` leaves nothing (its
+connection closes and Redis drops the queue). Nothing is staged in Redis's keys. The
+price: while ``EXEC`` runs (a few microseconds per row) other clients wait, and
+the queued calls are held in Redis's memory until then, so loads of many millions of rows
+are best split into several windows. A command refused with "BUSY" (some other client's
+long script) is retried for up to ``busy_timeout_seconds`` (default 60); a queued call
+refused makes Redis discard the transaction (nothing written) and the write fails.
 
-Reads. One ``MGET`` per view answers every entity, in order.
+Reads. One ``MGET`` per view answers every entity, in order, on a connection each thread
+keeps between reads.
 
 Example:
     >>> parse_connection_string("redis.internal:6380,db=1,password=secret,ssl=true")
@@ -46,10 +55,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import threading
 import time
-import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import lru_cache
@@ -58,8 +67,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 from store.epoch import from_micros
 from store.errors import OnlineStoreError
 from store.online.layout import OnlineTableChange, StoredTable, TableLayout, plan_table_changes
-from store.online.values import from_json_ready, json_ready_column
-from store.types import Array, Bytes, DType, UnixTimestamp, is_nested
+from store.online.values import from_json_ready, json_text_column
+from store.types import Array, Bytes, DType, Float32, Float64, UnixTimestamp, is_nested
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,8 +85,6 @@ T = TypeVar("T")
 # of at most 20 digits; a missing created time is 0, below any present one.
 _OFFSET = 2**63
 _HEADER = 40
-_STAGING_TTL_SECONDS = 86_400
-_STAGING_ROWS = 10_000  # rows per staging hash: the merge reads one hash at a time
 _SCAN_COUNT = 1_000
 
 # Options of the connection string, by Feast's names (redis-py's keyword arguments), and
@@ -99,12 +106,15 @@ _OPTIONS: dict[str, Callable[[str], Any]] = {
 _TYPES = ("redis", "redis_sentinel")
 _SECRET = re.compile(r"(password=|://[^:/@]*:)[^,@]*")
 
-# The merge: KEYS are staging hashes (entity key -> row); ARGV the live key prefix, the
-# expiry in milliseconds (0: none) and the view's marker key. Headers compare as four
-# 10-digit numbers: exact in Lua's doubles, whatever the server's locale.
+# The merge, one script per chunk of a write: KEYS[1] is the view's marker, KEYS[2..] the
+# entities' keys, each once; ARGV[1] the expiry in milliseconds (0: none), ARGV[i] the row
+# for KEYS[i] (i >= 2). A row replaces the stored one only if its header is greater. Headers
+# compare as four 10-digit numbers: exact in Lua's doubles, whatever the server's locale.
+# Keys are read with one MGET and written with one MSET per 2,000 rows (Lua's unpack takes
+# at most about 8,000 values).
 _MERGE = """
-local prefix, ttl, marker = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local sub = string.sub
+local ttl = tonumber(ARGV[1])
+local sub, unpack, min = string.sub, unpack, math.min
 local function newer(a, b)
   for i = 1, 31, 10 do
     local x, y = tonumber(sub(a, i, i + 9)), tonumber(sub(b, i, i + 9))
@@ -113,32 +123,29 @@ local function newer(a, b)
   return false
 end
 local written = 0
-for _, staging in ipairs(KEYS) do
-  local entries = redis.call('HGETALL', staging)
-  for i = 1, #entries, 2 do
-    local key, row = prefix .. entries[i], entries[i + 1]
-    if ttl > 0 then
-      local old = redis.call('GET', key)
-      if not old or newer(row, old) then
-        redis.call('SET', key, row, 'PX', ttl)
-        written = written + 1
-      end
-    else
-      -- One command when the new row wins (the usual case); else the old one goes back,
-      -- before anyone else can look (a script runs alone).
-      local old = redis.call('SET', key, row, 'GET')
-      if old and not newer(row, old) then
-        redis.call('SET', key, old)
-      else
-        written = written + 1
-      end
+for first = 2, #KEYS, 2000 do
+  local last = min(first + 1999, #KEYS)
+  local stored = redis.call('MGET', unpack(KEYS, first, last))
+  local args, n = {}, 0
+  for i = first, last do
+    local old = stored[i - first + 1]
+    if not old or newer(ARGV[i], old) then
+      args[n + 1], args[n + 2] = KEYS[i], ARGV[i]
+      n = n + 2
     end
   end
-  redis.call('DEL', staging)
+  if n > 0 and ttl > 0 then
+    for j = 1, n, 2 do redis.call('SET', args[j], args[j + 1], 'PX', ttl) end
+  elseif n > 0 then
+    redis.call('MSET', unpack(args, 1, n))
+  end
+  written = written + n / 2
 end
-if written > 0 then redis.call('SET', marker, '1') end
+if written > 0 then redis.call('SET', KEYS[1], '1') end
 return written
 """
+_SCRIPT = b"$%d\r\n%s\r\n" % (len(_MERGE.encode()), _MERGE.encode())
+_CHUNK_ROWS = 5_000  # rows per call of the merge script
 
 
 def parse_connection_string(text: str) -> tuple[list[tuple[str, int]], dict[str, Any]]:
@@ -216,7 +223,8 @@ class RedisBackend:
         self.busy_timeout_seconds = busy_timeout_seconds
         self._lock = threading.Lock()
         self._client: redis.Redis | None = None
-        self._merge: Any = None
+        self._held = threading.local()
+        self._read_plans: dict[tuple[int, int], tuple[Any, Any, str, Any]] = {}
         self._prefixes: dict[TableLayout, str] = {}
 
     @classmethod
@@ -229,9 +237,9 @@ class RedisBackend:
         if kind == "redis_cluster":
             raise settings.error(
                 "redis_type",
-                "redis_cluster is not supported: a write is merged by one server-side script "
-                "over all of its keys, which a cluster cannot run across slots; use a single "
-                "server (with replicas) as `redis`, or `redis_sentinel`",
+                "redis_cluster is not supported: a write is one transaction of server-side "
+                "scripts over all of its keys, which a cluster cannot run across slots; use a "
+                "single server (with replicas) as `redis`, or `redis_sentinel`",
             )
         if kind not in _TYPES:
             raise settings.error("redis_type", f"{kind!r} is not one of {', '.join(_TYPES)}")
@@ -276,7 +284,6 @@ class RedisBackend:
         with self._lock:
             if self._client is None:
                 self._client = self._connect()
-                self._merge = self._client.register_script(_MERGE)
             return self._client
 
     def _connect(self) -> redis.Redis:
@@ -332,9 +339,39 @@ class RedisBackend:
         reason = shown_connection_string(str(exc))
         return OnlineStoreError(f"the Redis online store at {shown!r} {what}: {reason}; {fix}")
 
+    def _read_plan(
+        self, layout: TableLayout, features: Sequence[str]
+    ) -> tuple[str, Callable[[bytes], StoredRow]]:
+        """The keys' prefix and the row decoder of a read, found by the identity of its
+        arguments (callers pass the same objects every time; hashing a layout costs more
+        than the rest of the lookup). The cached entry keeps both alive, so their ids stay
+        theirs."""
+        entry = self._read_plans.get((id(layout), id(features)))
+        if entry is None or entry[0] is not layout or entry[1] is not features:
+            if len(self._read_plans) >= 256:
+                self._read_plans.clear()
+            decode = _row_decoder(layout, tuple(features))
+            entry = (layout, features, self._keys_prefix(layout), decode)
+            self._read_plans[(id(layout), id(features))] = entry
+        return entry[2], entry[3]
+
+    def _reader(self) -> Any:
+        """This thread's connection for reads, kept between calls: checking one out of the
+        pool and back for every read costs as much CPU as the read itself. It goes back to
+        the pool on :meth:`close` or when the thread ends."""
+        held: _HeldConnection | None = getattr(self._held, "connection", None)
+        if held is None or held.pid != os.getpid():  # a forked child opens its own
+            held = self._held.connection = _HeldConnection(self.client().connection_pool)
+        return held.connection
+
     def close(self) -> None:
-        """Disconnect the idle connections; those other threads are using stay theirs (the
-        client is shared by every thread and reconnects when used again)."""
+        """Hand this thread's read connection back and disconnect the idle connections;
+        those other threads are using stay theirs (the client is shared by every thread and
+        reconnects when used again)."""
+        held: _HeldConnection | None = getattr(self._held, "connection", None)
+        if held is not None:
+            del self._held.connection
+            held.release()
         with self._lock:
             if self._client is not None:
                 self._client.connection_pool.disconnect(inuse_connections=False)
@@ -447,66 +484,193 @@ class RedisBackend:
         batches: Iterable[pa.RecordBatch],
         on_rows: Callable[[int], None] | None = None,
     ) -> int:
-        encode = _row_encoder(layout)
-        staged: list[str] = []
+        encode = _row_encoder(layout, self._keys_prefix(layout))
+        marker = _bulk(self._marker(layout).encode())
+        expiry = _bulk(b"%d" % ((self.key_ttl_seconds or 0) * 1000))
         written = 0
-        run = uuid.uuid4().hex
-        ttl_ms = (self.key_ttl_seconds or 0) * 1000
         with self._talking() as client:
+            pool = client.connection_pool
+            configured = pool.connection_kwargs.get("socket_timeout")  # None: no limit
+            patience = None if configured is None else max(self.busy_timeout_seconds, configured, 5)
+            calls = _MergeCalls(pool, self._patiently, patience)
             try:
                 for batch in batches:
-                    rows = encode(batch)
-                    first = len(staged)
-                    names = [
-                        f"{self.key_prefix}staging:{run}:{first + i}"
-                        for i in range((len(rows) + _STAGING_ROWS - 1) // _STAGING_ROWS)
-                    ]
-
-                    def stage(n: list[str] = names, r: list[tuple[str, str]] = rows) -> None:
-                        self._stage(client, n, r)
-
-                    self._patiently(stage)
-                    staged += names
+                    keys, rows = encode(batch)
+                    for start in range(0, len(keys), _CHUNK_ROWS):
+                        end = start + _CHUNK_ROWS
+                        call = _merge_call(keys[start:end], rows[start:end], marker, expiry)
+                        calls.send(call, min(_CHUNK_ROWS, len(keys) - start))
                     written += batch.num_rows
                     if on_rows is not None:
                         on_rows(written)
-                if staged:
-                    args = [self._keys_prefix(layout), ttl_ms, self._marker(layout)]
-                    self._patiently(lambda: self._merge(keys=staged, args=args))
-            except BaseException:
-                if staged:
-                    with suppress(Exception):  # they expire in a day anyway
-                        self._patiently(lambda: client.unlink(*staged))
-                raise
+                calls.commit()
+            finally:
+                calls.close()
         return written
-
-    @staticmethod
-    def _stage(client: redis.Redis, names: list[str], rows: list[tuple[str, str]]) -> None:
-        """Stage rows in hashes ``names``, ``_STAGING_ROWS`` each, in one round trip."""
-        with client.pipeline(transaction=False) as pipe:
-            for i, name in enumerate(names):
-                part = rows[i * _STAGING_ROWS : (i + 1) * _STAGING_ROWS]
-                pipe.hset(name, mapping=dict(part))
-                pipe.expire(name, _STAGING_TTL_SECONDS)
-            pipe.execute()
 
     def read(
         self, layout: TableLayout, features: Sequence[str], keys: Sequence[Sequence[Any]]
     ) -> list[StoredRow]:
-        prefix = self._keys_prefix(layout)
+        prefix, decode = self._read_plan(layout, features)
         if len(keys) == 1:
             names = [f"{prefix}{k}" for k in keys[0]]
         else:
             names = [prefix + _composite(k) for k in zip(*keys, strict=True)]
-        with self._talking() as client:
-            values = self._patiently(lambda: client.mget(names))
-        decode = _row_decoder(layout, tuple(features))
+        with self._talking():
+            connection = self._reader()
+            packed = connection.pack_command("MGET", *names)
+
+            def mget() -> list[bytes | None]:
+                connection.send_packed_command(packed)
+                found: list[bytes | None] = connection.read_response()
+                return found
+
+            values = self._patiently(mget)
         empty = (None,) * (len(features) + 1)
-        return [empty if v is None else decode(v) for v in values]  # type: ignore[arg-type]
+        return [empty if v is None else decode(v) for v in values]
 
 
 def _composite(values: Sequence[Any]) -> str:
     return json.dumps(list(values), ensure_ascii=False, separators=(",", ":"))
+
+
+def _bulk(value: bytes) -> bytes:
+    """One argument of a command in Redis's protocol (RESP): ``$<length>\\r\\n<bytes>\\r\\n``."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
+
+
+def _bulk_joined(parts: list[Any]) -> pa.Array:
+    """Per row, the concatenation of ``parts`` (string columns without nulls, or texts
+    repeated on every row) as one argument in Redis's protocol:
+    ``$<length>\\r\\n<text>\\r\\n``, in one pass over the strings."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fixed = sum(len(p.encode()) for p in parts if isinstance(p, str))
+    length: Any = pa.scalar(fixed, pa.int64())
+    for part in parts:
+        if not isinstance(part, str):
+            length = pc.add(length, pc.binary_length(part).cast(pa.int64()))  # in bytes
+    framed: pa.Array = pc.binary_join_element_wise(
+        "$", length.cast(pa.string()), "\r\n", *parts, "\r\n", ""
+    )
+    return framed
+
+
+def _joined(texts: pa.Array) -> memoryview:
+    """The texts of a string column (no nulls) one after another: a view of its data."""
+    _, offsets, data = texts.buffers()
+    assert offsets is not None
+    assert data is not None
+    ends = memoryview(offsets).cast("i")
+    return memoryview(data)[ends[texts.offset] : ends[texts.offset + len(texts)]]
+
+
+def _merge_call(keys: pa.Array, rows: pa.Array, marker: bytes, expiry: bytes) -> list[Any]:
+    """The merge script called on a chunk of rows (their keys and rows already in
+    protocol form), as pieces of one packed command: EVAL, the script, the number of keys,
+    the marker and the keys, then the expiry and the rows."""
+    count = len(keys)
+    head = b"*%d\r\n$4\r\nEVAL\r\n%s%s%s" % (
+        2 * count + 5,
+        _SCRIPT,
+        _bulk(b"%d" % (count + 1)),
+        marker,
+    )
+    return [head, _joined(keys), expiry, _joined(rows)]
+
+
+class _HeldConnection:
+    """A connection out of the pool, held by one thread for its reads."""
+
+    __slots__ = ("connection", "pid", "pool")
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+        self.connection: Any = pool.get_connection()
+        self.pid = os.getpid()
+
+    def release(self) -> None:
+        if self.connection is not None and self.pid == os.getpid():
+            self.pool.release(self.connection)
+        self.connection = None
+
+    def __del__(self) -> None:  # the thread ended (its locals go)
+        with suppress(Exception):
+            self.release()
+
+
+class _MergeCalls:
+    """One write's merge calls. The first is held back: if it stays the only one it is sent
+    alone (a script runs alone). With a second, all go inside MULTI ... EXEC on a connection
+    of the write's own, which Redis runs as one: no other client's command comes between
+    them, and a writer that dies before EXEC closes its connection, so Redis drops what it
+    queued.
+
+    Its waits are bounded by ``patience`` seconds (None: unbounded), not by the client's
+    socket timeout (redis-py's default is 5 s): another writer's EXEC may keep Redis from
+    reading for longer, and this write's own EXEC takes a few microseconds per row.
+    """
+
+    def __init__(
+        self, pool: Any, patiently: Callable[[Callable[[], Any]], Any], patience: float | None
+    ) -> None:
+        self._pool = pool
+        self._patiently = patiently
+        self._patience = patience
+        self._held: list[Any] | None = None
+        self._connection: Any = None
+        self._queued = 0
+        self._rows = 0
+
+    def send(self, call: list[Any], rows: int) -> None:
+        self._rows += rows
+        if self._connection is None:
+            if self._held is None:
+                self._held = call
+                return
+            options = {**self._pool.connection_kwargs, "socket_timeout": self._patience}
+            self._connection = connection = self._pool.connection_class(**options)
+            self._patiently(lambda: _begin(connection))
+            connection.send_packed_command(self._held)
+            self._held, self._queued = None, 1
+        self._connection.send_packed_command(call)
+        self._queued += 1
+
+    def commit(self) -> None:
+        if self._connection is not None:
+            self._connection.send_packed_command([b"*1\r\n$4\r\nEXEC\r\n"])
+            for _ in range(self._queued):
+                self._connection.read_response()  # QUEUED, or an error raised here
+            # A call Redis refused (out of memory, busy) makes it discard them all
+            # (EXECABORT): nothing is written.
+            wait = None if self._patience is None else max(self._patience, self._rows * 1e-4)
+            for answer in self._connection.read_response(timeout=wait):
+                if isinstance(answer, Exception):
+                    raise answer
+        elif self._held is not None:
+            held = self._held
+            self._patiently(lambda: self._call_alone(held))
+
+    def _call_alone(self, call: list[Any]) -> None:
+        connection = self._pool.get_connection()
+        try:
+            connection.send_packed_command(call)
+            connection.read_response(timeout=self._patience)
+        finally:
+            self._pool.release(connection)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.disconnect()  # unless EXEC ran, Redis drops the queued calls
+            self._connection = None
+
+
+def _begin(connection: Any) -> None:
+    """Open a transaction, waiting for Redis's answer: commands sent after a refused MULTI
+    would run one by one."""
+    connection.send_packed_command([b"*1\r\n$5\r\nMULTI\r\n"])
+    connection.read_response()
 
 
 def _glob_escaped(pattern: str) -> str:
@@ -527,35 +691,8 @@ def _tables(raw: Any, project: str) -> dict[str, StoredTable]:
 
 # --- rows as text ---------------------------------------------------------------------------
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
-
-def _column_encoder(dtype: DType) -> Callable[[pa.Array], list[Any]]:
-    """An Arrow column as JSON-ready Python values: timestamps as integer microseconds,
-    bytes as base64 text (in arrays too)."""
-    import pyarrow as pa
-
-    if dtype == UnixTimestamp:
-        return lambda column: column.cast(pa.int64()).to_pylist()
-    if is_nested(dtype):
-        return json_ready_column(dtype)
-    if dtype == Bytes:
-        return lambda column: [_base64(v) for v in column.to_pylist()]
-    if isinstance(dtype, Array) and dtype.element == UnixTimestamp:
-        as_micros = pa.list_(pa.int64())
-        return lambda column: column.cast(as_micros).to_pylist()
-    if isinstance(dtype, Array) and dtype.element == Bytes:
-        return lambda column: [
-            None if v is None else [_base64(b) for b in v] for v in column.to_pylist()
-        ]
-    return lambda column: column.to_pylist()
-
-
-def _base64(value: bytes | None) -> str | None:
-    return None if value is None else base64.b64encode(value).decode("ascii")
-
-
-def _headers(events: pa.Array, created: pa.Array) -> list[str]:
+def _headers(events: pa.Array, created: pa.Array) -> pa.Array:
     """The 40-digit headers of a batch, computed in Arrow: flipping an int64's sign bit and
     reading it unsigned adds 2**63 exactly; a missing created time becomes 0."""
     import pyarrow as pa
@@ -566,42 +703,66 @@ def _headers(events: pa.Array, created: pa.Array) -> list[str]:
         return pc.utf8_lpad(shifted.cast(pa.string()), width=20, padding="0")
 
     made = pc.fill_null(digits(created), "0" * 20)
-    headers: list[str] = pc.binary_join_element_wise(digits(events), made, "").to_pylist()
+    headers: pa.Array = pc.binary_join_element_wise(digits(events), made, "")
     return headers
 
 
-def _row_encoder(layout: TableLayout) -> Callable[[pa.RecordBatch], list[tuple[str, str]]]:
-    """A batch as (entity key, stored value) pairs; of two rows of one entity in the batch,
-    only the newer is kept (a staging hash holds one value per entity)."""
+def _row_encoder(
+    layout: TableLayout, prefix: str
+) -> Callable[[pa.RecordBatch], tuple[pa.Array, pa.Array]]:
+    """A batch as its live keys and stored values, each already an argument in Redis's
+    protocol, all computed in Arrow: the header, then the features' JSON texts
+    (:func:`~store.online.values.json_text_column`) joined into an array. Of several rows
+    of one entity in the batch (pushes), only the newest is kept: the merge takes each key
+    once per call."""
     count = len(layout.keys)
-    features = [_column_encoder(t) for _, t in layout.features]
+    features = [json_text_column(t) for _, t in layout.features]
 
-    def encode(batch: pa.RecordBatch) -> list[tuple[str, str]]:
+    def encode(batch: pa.RecordBatch) -> tuple[pa.Array, pa.Array]:
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if count == 1:
-            entity = batch.column(0).cast(pa.string()).to_pylist()
-            unique = pc.count_distinct(batch.column(0)).as_py() == batch.num_rows
+            entity = batch.column(0).cast(pa.string())
+            distinct = pc.count_distinct(batch.column(0)).as_py()  # faster on integers
         else:
             columns = [batch.column(i).to_pylist() for i in range(count)]
-            entity = [_composite(k) for k in zip(*columns, strict=True)]
-            unique = len(set(entity)) == len(entity)
-        values = [enc(batch.column(count + i)) for i, enc in enumerate(features)]
-        headers = _headers(batch.column(count + len(features)), batch.column(-1))
-        dump = _JSON.encode
-        rows_of = zip(*values, strict=True) if values else ([] for _ in headers)
-        stored = [h + dump(row) for h, row in zip(headers, rows_of, strict=True)]
-        if unique:  # a materialization's batch: one row per entity already
-            return list(zip(entity, stored, strict=True))
-        rows: dict[str, str] = {}
-        for key, value in zip(entity, stored, strict=True):
-            kept = rows.get(key)
-            if kept is None or value[:_HEADER] > kept[:_HEADER]:
-                rows[key] = value
-        return list(rows.items())
+            entity = pa.array([_composite(k) for k in zip(*columns, strict=True)], pa.string())
+            distinct = pc.count_distinct(entity).as_py()
+        headers = _headers(batch.column(-2), batch.column(-1))
+        if distinct < len(entity):
+            keep = _newest_per_key(entity, headers)
+            batch, entity, headers = batch.take(keep), entity.take(keep), headers.take(keep)
+        if entity.null_count or headers.null_count:
+            raise OnlineStoreError(
+                f"feature view {layout.feature_view!r}: a row without a join key or an event "
+                f"time cannot be stored"
+            )
+        # Each row's text is joined once, already framed as a bulk string: its length in
+        # bytes is the sum of its parts' (feature texts are never null: "null").
+        parts: list[Any] = [headers, "["]
+        for i, text in enumerate(features):
+            parts += [","] if i else []
+            parts.append(text(batch.column(count + i)))
+        parts.append("]")
+        rows = _bulk_joined(parts)
+        keys = _bulk_joined([prefix, entity])
+        return keys, rows
 
     return encode
+
+
+def _newest_per_key(entity: pa.Array, headers: pa.Array) -> pa.Array:
+    """The positions of each key's row with the greatest header (headers are fixed-width
+    digits: they compare as text), in batch order."""
+    import pyarrow as pa
+
+    best: dict[str | None, tuple[str, int]] = {}
+    for i, (key, header) in enumerate(zip(entity.to_pylist(), headers.to_pylist(), strict=True)):
+        kept = best.get(key)
+        if kept is None or (header is not None and header > kept[0]):
+            best[key] = (header, i)
+    return pa.array(sorted(i for _, i in best.values()), pa.int64())
 
 
 def _value_decoder(dtype: DType) -> Callable[[Any], Any] | None:
@@ -611,6 +772,8 @@ def _value_decoder(dtype: DType) -> Callable[[Any], Any] | None:
     scalar: dict[DType, Callable[[Any], Any]] = {
         UnixTimestamp: from_micros,
         Bytes: base64.b64decode,
+        Float32: float,  # a whole float may be written without its .0
+        Float64: float,
     }
     if isinstance(dtype, Array):
         element = scalar.get(dtype.element)

@@ -10,9 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
+import redis
 
 from store.errors import ConfigError, OnlineStoreError
+from store.online.backends import redis as redis_backend
 from store.online.backends.redis import RedisBackend, parse_connection_string
 from store.online.layout import TableLayout
 from store.settings import Settings
@@ -114,15 +117,37 @@ def test_many_entities_are_one_round_trip(
     redis_store: RedisBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     redis_store.write(STATS, [batch(STATS, [stats_row(d, d, d) for d in range(1000)])])
-    client = redis_store.client()
-    calls: list[str] = []
-    original = client.execute_command
+    sent: list[bytes] = []
+    original = redis.connection.Connection.send_packed_command
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(str(args[0]))
-        return original(*args, **kwargs)
+    def counted(self: Any, command: Any, check_health: bool = True) -> None:
+        pieces = [command] if isinstance(command, bytes | str) else command
+        sent.append(b"".join(p.encode() if isinstance(p, str) else bytes(p) for p in pieces))
+        original(self, command, check_health)
 
-    monkeypatch.setattr(client, "execute_command", counted)
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counted)
     keys = list(range(999, -1, -1))
     assert redis_store.read(STATS, ["trips"], [keys]) == [(k, k) for k in keys]
-    assert calls == ["MGET"]
+    assert [command.split(b"\r\n")[2] for command in sent] == [b"MGET"]
+
+
+def test_a_write_of_many_calls_is_one_transaction(
+    redis_store: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls of the merge script beyond the first go inside MULTI: a write that fails after
+    several of them were sent leaves every key as it was, one that completes changes all."""
+    monkeypatch.setattr(redis_backend, "_CHUNK_ROWS", 3)
+    redis_store.write(STATS, [batch(STATS, [stats_row(d, 0, 100) for d in range(10)])])
+
+    def failing() -> Iterator[pa.RecordBatch]:
+        yield batch(STATS, [stats_row(d, 1, 200) for d in range(10)])  # four calls, sent
+        raise RuntimeError("the source broke midway")
+
+    with pytest.raises(RuntimeError, match="midway"):
+        redis_store.write(STATS, failing())
+    assert {row[0] for row in redis_store.read(STATS, ["trips"], [list(range(10))])} == {0}
+    rows = [stats_row(d % 10, d, 200 + d) for d in range(20)]  # every key twice, one batch
+    assert redis_store.write(STATS, [batch(STATS, rows)]) == 20
+    assert redis_store.read(STATS, ["trips"], [list(range(10))]) == [
+        (d + 10, 210 + d) for d in range(10)
+    ]
