@@ -41,6 +41,9 @@ class OfflineEngine(Protocol):
     renderings: ClassVar[tuple[str, ...]]
     #: The keys its ``offline_store:`` section may hold besides ``type``; others are warned.
     settings_keys: ClassVar[frozenset[str]]
+    #: Whether it reads a struct source column as a ``Map`` feature (its fields as the
+    #: entries, as pandas writes dicts); Spark casts no struct to a map.
+    reads_structs_as_maps: ClassVar[bool]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

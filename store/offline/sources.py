@@ -152,10 +152,13 @@ def time_statistics(files: Sequence[Path], column: str) -> tuple[int, int, int] 
     return rows, low, high
 
 
-def check_view(view: FeatureView, schema: dict[str, object]) -> tuple[list[str], FeatureView]:
+def check_view(
+    view: FeatureView, schema: dict[str, object], *, structs_as_maps: bool = True
+) -> tuple[list[str], FeatureView]:
     """Check a view against its source's schema (column name to Arrow type, after
     ``field_mapping``). Returns the problems found (empty when all is well) and the view
-    with its undeclared join-key types filled in from the data."""
+    with its undeclared join-key types filled in from the data. ``structs_as_maps``: whether
+    the offline engine reads a struct column as a ``Map`` feature (Spark does not)."""
     problems: list[str] = []
     source = view.source
     columns = ", ".join(schema)
@@ -207,6 +210,10 @@ def check_view(view: FeatureView, schema: dict[str, object]) -> tuple[list[str],
             )
         elif not types.accepts_arrow_type(feature.dtype, schema[feature.name]):
             problems.append(_mismatch("feature", feature.name, feature, schema[feature.name], src))
+        elif not types.accepts_arrow_type(
+            feature.dtype, schema[feature.name], structs_as_maps=structs_as_maps
+        ):
+            problems.append(_struct_as_map(feature, schema[feature.name], src))
 
     if problems or not key_fields:
         return problems, view
@@ -221,6 +228,19 @@ def _mismatch(role: str, name: str, field: Field, arrow_type: object, src: str) 
         f"{role} {name!r} is declared {field.dtype.spec} but is "
         f"{types.describe_arrow_type(arrow_type)} in {src}; "
         f"{fix}, or cast the column in the data"
+    )
+
+
+def _struct_as_map(field: Field, arrow_type: object, src: str) -> str:
+    """A struct column (at some depth) declared as a map, on an engine that casts no struct
+    to a map (Spark)."""
+    natural = types.dtype_for_arrow(arrow_type)
+    declare = f", or declare it as {natural.spec}" if natural else ""
+    return (
+        f"feature {field.name!r} is declared {field.dtype.spec} but is "
+        f"{types.describe_arrow_type(arrow_type)} in {src}, and the Spark engine cannot read "
+        f"a struct as a map; write the column as a Parquet map (pyarrow's pa.map_, Spark's "
+        f"MapType){declare}"
     )
 
 

@@ -75,7 +75,7 @@ from store.offline.compiler.sql import column as _col
 from store.offline.compiler.sql import epoch_us as _epoch_us
 from store.offline.compiler.sql import identifier as _q
 from store.offline.compiler.sql import number as _number
-from store.offline.compiler.sql import sql_type
+from store.offline.compiler.sql import render, sql_type
 from store.offline.compiler.sql import table as _table
 from store.types import DType
 
@@ -834,8 +834,8 @@ def compile_point_in_time(
     )
     setup, final = chosen.build(joined)
     return CompiledQuery(
-        setup=tuple(s.sql(dialect=dialect, pretty=pretty) for s in (*resolving, *setup)),
-        query=final.sql(dialect=dialect, pretty=pretty),
+        setup=tuple(render(s, dialect, pretty=pretty) for s in (*resolving, *setup)),
+        query=render(final, dialect, pretty=pretty),
         sources=tuple(
             SourceTable(raw_table_name(v.name), v.files, v.spark)
             if v.labels is not None

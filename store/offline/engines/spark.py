@@ -84,6 +84,12 @@ _ASOF_PROBE = (
 )
 # Per Spark session, what the probe found (the session's lifetime, no longer).
 _ASOF_PROBES: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+# Spark's refusal to cast a struct (possibly inside a container) to a map: the column,
+# its type, the declared one.
+_STRUCT_AS_MAP = re.compile(
+    r'Cannot resolve "(.+?)" due to data type mismatch: cannot cast "(.*?STRUCT<.*?)" '
+    r'to "(.*?MAP<.*?)"'
+)
 # Spark's error conditions that mean the data does not fit its declaration.
 _DATA_ERRORS = frozenset(
     {
@@ -110,6 +116,8 @@ class SparkEngine:
     dialect: ClassVar[str] = "spark"
     renderings: ClassVar[tuple[str, ...]] = ("carry", "window")
     settings_keys: ClassVar[frozenset[str]] = frozenset({"spark_conf", "staging_location"})
+    # Spark casts no struct to a map: such a column is refused when a repository is applied.
+    reads_structs_as_maps: ClassVar[bool] = False
 
     spark_conf: tuple[tuple[str, str], ...] = ()
     session: Any = field(default=None, compare=False, repr=False)
@@ -204,7 +212,8 @@ class SparkEngine:
     ) -> DataFrame:
         """The query as a Spark DataFrame, not yet run; its views live as long as it does."""
         session = self._prepared(query, tables)
-        return session.sql(query.query)
+        with _source_errors(query):
+            return session.sql(query.query)
 
     # --- sessions --------------------------------------------------------------------------
 
@@ -252,7 +261,9 @@ class SparkEngine:
     ) -> Iterator[DataFrame]:
         session = self._prepared(query, tables)
         try:
-            yield session.sql(query.query)
+            with _source_errors(query):  # Spark checks types when it plans the query
+                frame = session.sql(query.query)
+            yield frame
         finally:
             for name in session.catalog.listTables():
                 if name.isTemporary:
@@ -519,6 +530,15 @@ def _source_errors(query: CompiledQuery) -> Iterator[None]:
         if _condition(exc).split(".")[0] not in _DATA_ERRORS:
             raise
         views = ", ".join(repr(_view_of(s.name)) for s in query.sources) or "(none)"
+        struct_as_map = _STRUCT_AS_MAP.search(_reason(exc))
+        if struct_as_map is not None:
+            column, found, wanted = struct_as_map.groups()
+            raise SourceDataError(
+                f"feature view(s) {views}: column {column!r} is {found} in the source, "
+                f"declared as {wanted}, and Spark cannot read a struct as a map; write the "
+                f"column as a Parquet map (pyarrow's pa.map_, Spark's MapType), or declare "
+                f"the feature as a Struct of its fields, and apply again"
+            ) from exc
         raise SourceDataError(
             f"feature view(s) {views}: a source column could not be read as its declared "
             f"type on Spark: {_reason(exc)}; fix the declared dtype or the data"
