@@ -68,6 +68,17 @@ CASES = {
         entity_columns=("driver_id", "event_timestamp"),
         views=(dataclasses.replace(STATS, bucketed=True),),
     ),
+    # Without a ttl, hot keys known before compiling: none at all, or two given ones.
+    "no_hot_keys": PointInTimeQuery(
+        entity_columns=("driver_id", "event_timestamp"),
+        views=(dataclasses.replace(STATS, ttl_seconds=None, hot_keys=()),),
+    ),
+    "given_hot_keys": PointInTimeQuery(
+        entity_columns=("driver_id", "customer_id", "event_timestamp"),
+        views=(dataclasses.replace(PAIRS, hot_keys=((1, "a"), (2, "it's"))),),
+        min_ts_us=1_767_225_600_000_000,
+        max_ts_us=1_767_312_000_000_000,
+    ),
 }
 
 
