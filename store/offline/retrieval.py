@@ -28,6 +28,7 @@ from store.definitions.references import AnyView, RequestedView, resolve_feature
 from store.errors import RequestError
 from store.offline.compiler import point_in_time
 from store.offline.compiler.point_in_time import (
+    RENDERINGS,
     PointInTimeQuery,
     ViewScan,
     compile_point_in_time,
@@ -106,7 +107,17 @@ class RetrievalJob:
         return self._compiled(self.entities.columns, pretty=True).text
 
     def using(self, rendering: str) -> RetrievalJob:
-        """The same job rendered another way (a key of ``RENDERINGS`` the engine runs)."""
+        """The same job rendered another way (a key of ``RENDERINGS`` the engine runs).
+
+        Raises:
+            ValueError: an unknown rendering, or one this engine does not run, naming those
+                it runs.
+        """
+        if rendering in RENDERINGS and rendering not in self.engine.renderings:
+            raise ValueError(
+                f"the {self.engine.dialect!r} engine here does not run the {rendering!r} "
+                f"rendering; it runs {', '.join(self.engine.renderings)}"
+            )
         job = dataclasses.replace(self, rendering=rendering)
         job._compiled(())  # refuses an unknown rendering, or one the engine cannot run
         return job

@@ -182,5 +182,46 @@ def _by_name(value: exp.Expr, kind: exp.DataType, depth: int) -> exp.Expr:
     return exp.func("TRANSFORM_VALUES", value, exp.Lambda(this=body, expressions=[key, element]))
 
 
+def asof_joins_as_spark_writes_them(tree: exp.Expr) -> exp.Expr:
+    """``tree`` with each ``ASOF LEFT JOIN ... ON keys AND t >= u`` (DuckDB's spelling) as
+    Spark 4.3 writes it: ``LEFT ASOF JOIN ... MATCH_CONDITION (t >= u) ON keys``."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.Join) or str(node.args.get("method") or "").upper() != "ASOF":
+            return node
+        on = node.args["on"]
+        conditions = list(on.flatten()) if isinstance(on, exp.And) else [on]
+        ordered = [c for c in conditions if isinstance(c, exp.GTE | exp.GT | exp.LTE | exp.LT)]
+        assert len(ordered) == 1, "an as-of join has one inequality"
+        keys = [c for c in conditions if c is not ordered[0]]
+        joined = node.copy()
+        joined.set("method", None)
+        joined.set("kind", "ASOF")
+        joined.set("match_condition", ordered[0].copy())
+        joined.set("on", exp.and_(*[k.copy() for k in keys]))
+        return joined
+
+    return tree.transform(rewrite)
+
+
+def temporary_tables_as_cached_views(tree: exp.Expr) -> exp.Expr:
+    """``CREATE TEMPORARY TABLE t AS query`` as Spark's ``CACHE TABLE t AS query``: a
+    temporary view whose rows are computed once, when the statement runs (Spark has no
+    temporary tables; dropping the view frees the cache)."""
+    if not isinstance(tree, exp.Create) or str(tree.args.get("kind")).upper() != "TABLE":
+        return tree
+    properties = tree.args.get("properties")
+    temporary = properties is not None and any(
+        isinstance(p, exp.TemporaryProperty) for p in properties.expressions
+    )
+    if not temporary:
+        return tree
+    return exp.Cache(this=tree.this.copy(), expression=tree.expression.copy())
+
+
+def _spark(tree: exp.Expr) -> exp.Expr:
+    return temporary_tables_as_cached_views(asof_joins_as_spark_writes_them(casts_by_name(tree)))
+
+
 # Per dialect, what its SQL needs rewritten before rendering.
-REWRITES: dict[str, Callable[[exp.Expr], exp.Expr]] = {"spark": casts_by_name}
+REWRITES: dict[str, Callable[[exp.Expr], exp.Expr]] = {"spark": _spark}

@@ -27,8 +27,7 @@ Spark facts this module designs around (verified on Spark 4.3):
   as-of join), refused at parse time unless ``spark.sql.join.asofJoin.enabled`` is true;
   a build or a cluster may differ, so :meth:`SparkEngine.asof_join_available` runs a tiny
   as-of query once per Spark session and checks its answer instead of reading the version.
-  No rendering of the point-in-time join uses it yet (one must first pass the conformance
-  suite), so the plans stay ``carry`` and ``window`` whatever the probe finds.
+  Where it does, the ``asof`` rendering is offered too (job sessions then get the flag).
 """
 
 from __future__ import annotations
@@ -114,7 +113,9 @@ class SparkEngine:
     """
 
     dialect: ClassVar[str] = "spark"
-    renderings: ClassVar[tuple[str, ...]] = ("carry", "window")
+    # The renderings every Spark runs; `asof` joins them where the probe finds Spark's as-of
+    # join (see :attr:`renderings`).
+    portable_renderings: ClassVar[tuple[str, ...]] = ("carry", "window")
     settings_keys: ClassVar[frozenset[str]] = frozenset({"spark_conf", "staging_location"})
     # Spark casts no struct to a map: such a column is refused when a repository is applied.
     reads_structs_as_maps: ClassVar[bool] = False
@@ -138,6 +139,14 @@ class SparkEngine:
         return replace(self, session=session)
 
     # --- the protocol ----------------------------------------------------------------------
+
+    @property
+    def renderings(self) -> tuple[str, ...]:
+        """``carry`` (preferred), ``window``, and ``asof`` when this Spark runs an as-of join
+        correctly (:meth:`asof_join_available`, which starts Spark to find out)."""
+        if self.asof_join_available():
+            return (*self.portable_renderings, "asof")
+        return self.portable_renderings
 
     def to_arrow(
         self, query: CompiledQuery, tables: Mapping[str, pa.Table] | None = None
@@ -229,9 +238,12 @@ class SparkEngine:
         return _started(self.spark_conf)
 
     def _child(self) -> SparkSession:
-        session = self.root_session().newSession()
+        root = self.root_session()
+        session = root.newSession()
         for key, value in _FORCED.items():
             session.conf.set(key, value)
+        if self.asof_join_available():  # probed once per root session
+            session.conf.set(_ASOF_FLAG, "true")
         return session
 
     def _prepared(
@@ -253,6 +265,7 @@ class SparkEngine:
         with _source_errors(query):
             for statement in query.setup:
                 session.sql(statement)
+            _pin_cached_views(session, {s.name for s in query.sources} | set(given))
         return session
 
     @contextmanager
@@ -481,6 +494,19 @@ def _spark_ready(table: pa.Table) -> pa.Table:
 
 def _view_of(table: str) -> str:
     return table.removeprefix(_SOURCE_PREFIX)
+
+
+def _pin_cached_views(session: SparkSession, inputs: set[str]) -> None:
+    """Replace each temporary view the setup cached (``CACHE TABLE t AS ...``: Silage's
+    temporary tables on Spark) by its rows, checkpointed once. Spark finds a cached view
+    inside a larger query by comparing plans, and on 4.3 that fails for a view holding an
+    as-of join: every query reading it would run the join again."""
+    for table in session.catalog.listTables():
+        name = table.name
+        if table.isTemporary and name not in inputs and session.catalog.isCached(name):
+            rows = session.table(name).localCheckpoint(eager=True)
+            session.catalog.uncacheTable(name)
+            rows.createOrReplaceTempView(name)
 
 
 # --- results ---------------------------------------------------------------------------------
