@@ -10,7 +10,8 @@ specified.
 
 The join is written once and rendered three ways, chosen from :data:`RENDERINGS`:
 
-- ``asof`` (DuckDB, fast): two statements.
+- ``asof`` (DuckDB, fast; Spark 4.3 behind its flag, spelled there by the rewrites of
+  :mod:`.sql`: ``LEFT ASOF JOIN ... MATCH_CONDITION`` and ``CACHE TABLE``): two statements.
   1. ``CREATE TEMP TABLE __silage_matches``: one narrow ``ASOF LEFT JOIN`` per view on the
      event time (a BIGINT) finds, for each entity row, the matching event time, or null
      when there is none inside the ttl. The newest row at or before ``t`` is older than
@@ -857,7 +858,8 @@ def compile_point_in_time(
 
     Args:
         query: the entity columns and the views to join.
-        rendering: a key of :data:`RENDERINGS`: ``"asof"`` (fast) or ``"window"``.
+        rendering: a key of :data:`RENDERINGS`: ``"asof"`` (fast), ``"window"`` or
+            ``"carry"`` (Spark).
         dialect: the sqlglot dialect of the engine that will run it.
         pretty: format over several lines, for reading and golden files.
 
