@@ -336,29 +336,37 @@ def describe_arrow_type(arrow_type: object) -> str:
     return str(arrow_type).replace("large_", "")
 
 
-def accepts_arrow_type(dtype: DType, arrow_type: pa.DataType) -> bool:
+def accepts_arrow_type(
+    dtype: DType, arrow_type: pa.DataType, *, structs_as_maps: bool = True
+) -> bool:
     """Whether a source column of ``arrow_type`` can serve a feature declared as ``dtype``.
 
     Containers accept containers of the same shape whose parts are accepted: a ``Map(Int64)``
-    a ``map<string, int32>`` (or a struct of integer fields, as dicts are written), a struct
-    a struct with the same field names (in any order: DuckDB casts structs by name).
+    a ``map<string, int32>`` (or, with ``structs_as_maps``, a struct of integer fields, as
+    dicts are written: an engine that cannot turn a struct into a map, Spark, passes False),
+    a struct a struct with the same field names (in any order: both engines match fields by
+    name).
     """
+
+    def accepts(inner: DType, inner_type: pa.DataType) -> bool:
+        return accepts_arrow_type(inner, inner_type, structs_as_maps=structs_as_maps)
+
     kind = arrow_kind(arrow_type)
     if kind == "dictionary":
-        return accepts_arrow_type(dtype, arrow_type.value_type)
+        return accepts(dtype, arrow_type.value_type)
     if isinstance(dtype, Array):
-        return kind == "list" and accepts_arrow_type(dtype.element, arrow_type.value_type)
+        return kind == "list" and accepts(dtype.element, arrow_type.value_type)
     if isinstance(dtype, MapType):
-        if kind == "struct":
+        if kind == "struct" and structs_as_maps:
             # Records written from Python dicts: pandas and pyarrow infer a struct, and Feast's
             # own sample data for `Map` is one. Its fields become the keys (a null field an
             # entry with a null value); DuckDB casts a struct to a map.
             fields = [arrow_type.field(i).type for i in range(arrow_type.num_fields)]
-            return bool(fields) and all(accepts_arrow_type(dtype.value, t) for t in fields)
+            return bool(fields) and all(accepts(dtype.value, t) for t in fields)
         return (
             kind == "map"
             and arrow_kind(arrow_type.key_type) == "string"
-            and accepts_arrow_type(dtype.value, arrow_type.item_type)
+            and accepts(dtype.value, arrow_type.item_type)
         )
     if isinstance(dtype, Struct):
         if kind != "struct":
@@ -367,7 +375,7 @@ def accepts_arrow_type(dtype: DType, arrow_type: pa.DataType) -> bool:
             arrow_type.field(i).name: arrow_type.field(i).type for i in range(arrow_type.num_fields)
         }
         return set(found) == {n for n, _ in dtype.fields} and all(
-            accepts_arrow_type(t, found[n]) for n, t in dtype.fields
+            accepts(t, found[n]) for n, t in dtype.fields
         )
     assert isinstance(dtype, PrimitiveType)
     return kind in _ACCEPTED_ARROW_KINDS[dtype.name]

@@ -37,10 +37,18 @@ class OfflineEngine(Protocol):
 
     #: The sqlglot dialect its SQL must be rendered in.
     dialect: ClassVar[str]
-    #: The point-in-time renderings it runs, preferred first (keys of ``RENDERINGS``).
-    renderings: ClassVar[tuple[str, ...]]
+
+    @property
+    def renderings(self) -> tuple[str, ...]:
+        """The point-in-time renderings it runs, preferred first (keys of ``RENDERINGS``);
+        an engine may find some only at run time (Spark's as-of join)."""
+        ...
+
     #: The keys its ``offline_store:`` section may hold besides ``type``; others are warned.
     settings_keys: ClassVar[frozenset[str]]
+    #: Whether it reads a struct source column as a ``Map`` feature (its fields as the
+    #: entries, as pandas writes dicts); Spark casts no struct to a map.
+    reads_structs_as_maps: ClassVar[bool]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

@@ -6,7 +6,8 @@ Parquet footers, a ``SparkSource``'s from Spark (only the Spark engine reads one
 type the declaration accepts; join keys whose type the view does not declare get it from
 the data, so the registry always holds fully typed views. :func:`view_scan` describes a
 view to the compilers (its files, keys, times and features), and :func:`time_statistics`
-reads row counts and time ranges from Parquet footers alone, for planning.
+reads row counts and time ranges from Parquet footers alone, and :func:`hot_key_estimate`
+the keys holding many rows from a sample of key columns, for planning.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from store.offline.compiler.query import SourceTable, SparkRead, source_table_na
 from store.offline.engine import OfflineEngine, SchemaEngine
 
 __all__ = [
+    "HOT_KEY_SAMPLE_ROWS",
     "KEY_DTYPES",
     "check_view",
+    "hot_key_estimate",
     "parquet_files",
     "read_source_schema",
     "source_label",
@@ -152,10 +155,68 @@ def time_statistics(files: Sequence[Path], column: str) -> tuple[int, int, int] 
     return rows, low, high
 
 
-def check_view(view: FeatureView, schema: dict[str, object]) -> tuple[list[str], FeatureView]:
+# At most this many source rows are read to estimate hot keys (whole row groups, spread
+# evenly over the files); a source this small or smaller is counted exactly.
+HOT_KEY_SAMPLE_ROWS = 1_000_000
+# More hot keys than this are not written into the SQL: the query counts them itself.
+_MAX_HOT_KEYS = 1_000
+
+
+def hot_key_estimate(
+    files: Sequence[Path], columns: Sequence[str], threshold: int
+) -> tuple[tuple[int | str, ...], ...] | None:
+    """The keys (values of ``columns``) with more than ``threshold`` rows in the files, for
+    planning only: () when the footers' row count is at most ``threshold`` (no key can be
+    hot; no data is read), else counted in the key columns of row groups spread evenly over
+    the files, up to :data:`HOT_KEY_SAMPLE_ROWS` rows (exact when that is all of them; a
+    sample's counts are scaled up, and a key is taken as hot above half the threshold, so
+    a key near it is rather cut than missed). None when the files or columns cannot be
+    read this way, or there are too many hot keys to name.
+
+    Example: 10M rows in ten row groups of 1M: one row group's keys are counted, and a key
+    holding 20% of them (about 200k rows in all) is hot at a threshold of 100k."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        opened = [pq.ParquetFile(file) for file in files]
+        groups = [
+            (f, g, f.metadata.row_group(g).num_rows)
+            for f in opened
+            for g in range(f.metadata.num_row_groups)
+        ]
+        total = sum(rows for _, _, rows in groups)
+        if total <= threshold:
+            return ()
+        chosen = groups
+        if total > HOT_KEY_SAMPLE_ROWS:
+            wanted = max(1, -(-HOT_KEY_SAMPLE_ROWS * len(groups) // total))
+            step = len(groups) / wanted
+            chosen = [groups[int(i * step)] for i in range(wanted)]
+        sample = pa.concat_tables(
+            f.read_row_group(g, columns=list(columns)) for f, g, _ in chosen
+        ).drop_null()
+        counts = sample.group_by(list(columns)).aggregate([([], "count_all")])
+    except (pa.ArrowException, OSError, KeyError):
+        return None  # a missing column or an unreadable file: the query counts instead
+    sampled = sum(rows for _, _, rows in chosen)
+    scale = total / max(sampled, 1)
+    limit = threshold if sampled == total else threshold / 2
+    hot = counts.filter(pc.greater(counts["count_all"], limit / scale))
+    if hot.num_rows > _MAX_HOT_KEYS:
+        return None
+    keys = zip(*(hot.column(c).to_pylist() for c in columns), strict=True)
+    return tuple(sorted(tuple(key) for key in keys))
+
+
+def check_view(
+    view: FeatureView, schema: dict[str, object], *, structs_as_maps: bool = True
+) -> tuple[list[str], FeatureView]:
     """Check a view against its source's schema (column name to Arrow type, after
     ``field_mapping``). Returns the problems found (empty when all is well) and the view
-    with its undeclared join-key types filled in from the data."""
+    with its undeclared join-key types filled in from the data. ``structs_as_maps``: whether
+    the offline engine reads a struct column as a ``Map`` feature (Spark does not)."""
     problems: list[str] = []
     source = view.source
     columns = ", ".join(schema)
@@ -207,6 +268,10 @@ def check_view(view: FeatureView, schema: dict[str, object]) -> tuple[list[str],
             )
         elif not types.accepts_arrow_type(feature.dtype, schema[feature.name]):
             problems.append(_mismatch("feature", feature.name, feature, schema[feature.name], src))
+        elif not types.accepts_arrow_type(
+            feature.dtype, schema[feature.name], structs_as_maps=structs_as_maps
+        ):
+            problems.append(_struct_as_map(feature, schema[feature.name], src))
 
     if problems or not key_fields:
         return problems, view
@@ -221,6 +286,19 @@ def _mismatch(role: str, name: str, field: Field, arrow_type: object, src: str) 
         f"{role} {name!r} is declared {field.dtype.spec} but is "
         f"{types.describe_arrow_type(arrow_type)} in {src}; "
         f"{fix}, or cast the column in the data"
+    )
+
+
+def _struct_as_map(field: Field, arrow_type: object, src: str) -> str:
+    """A struct column (at some depth) declared as a map, on an engine that casts no struct
+    to a map (Spark)."""
+    natural = types.dtype_for_arrow(arrow_type)
+    declare = f", or declare it as {natural.spec}" if natural else ""
+    return (
+        f"feature {field.name!r} is declared {field.dtype.spec} but is "
+        f"{types.describe_arrow_type(arrow_type)} in {src}, and the Spark engine cannot read "
+        f"a struct as a map; write the column as a Parquet map (pyarrow's pa.map_, Spark's "
+        f"MapType){declare}"
     )
 
 

@@ -89,7 +89,11 @@ def check_against_data(
         if schema is None:
             resolved.append(view)
             continue
-        view_problems, fixed = check_view(view, schema)
+        view_problems, fixed = check_view(
+            view,
+            schema,
+            structs_as_maps=engine.reads_structs_as_maps if engine is not None else True,
+        )
         where = contents.where("feature_view", view.name)
         problems.extend(f"{where}: {p}" for p in view_problems)
         resolved.append(fixed)

@@ -1,7 +1,12 @@
 """Feast's Map, Json and Struct types and arrays of them, end to end: declared in a repository
 (``tests/fixtures/repos/nested_types``), checked against the Parquet schema, carried unchanged
-through the point-in-time join into training sets (Arrow and Parquet), materialized and pushed
-to every online backend, and served back as the same Python values."""
+through the point-in-time join into training sets (Arrow and Parquet) on every offline engine,
+materialized and pushed to every online backend, and served back as the same Python values.
+
+Spark casts no struct to a map: there the ``Map`` feature written as a struct (``meta``) is
+written as a Parquet map instead, and the struct form is refused with a message naming the
+view, the field, the type and the fix (at apply, and at run time for a repository applied
+on another engine)."""
 
 from __future__ import annotations
 
@@ -16,9 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from store import FeatureStore, RequestError
-from store.errors import RepoValidationError
+from store.errors import RepoValidationError, SourceDataError
 from store.types import Array, Int64, Map, to_arrow
-from tests.backends import OnlineUnderTest
+from tests.backends import OnlineUnderTest, configure_offline
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -86,9 +91,17 @@ EMPTY: dict[str, Any] = {
 NULLS: dict[str, Any] = dict.fromkeys(FEATURES)
 
 
-def write_profiles(repo: Path) -> None:
+# Engines that cast no struct to a map (Spark) read `meta` from a Parquet map.
+STRUCT_AS_MAP = {"spark": False}
+
+
+def write_profiles(repo: Path, *, structs_as_maps: bool = True) -> None:
     """Driver 1 at T0 (OLD) and T0+2h (NEW), driver 2 at T0 (empty containers), driver 3 at
-    T0 (every feature null)."""
+    T0 (every feature null). ``structs_as_maps=False``: ``meta`` as a map column."""
+    schema = SCHEMA
+    if not structs_as_maps:
+        index = SCHEMA.get_field_index("meta")
+        schema = SCHEMA.set(index, pa.field("meta", pa.map_(pa.string(), pa.string())))
     rows = [(1, T0, OLD), (1, T0 + 2 * H, NEW), (2, T0, EMPTY), (3, T0, NULLS)]
     data: dict[str, list[Any]] = {name: [] for name in SCHEMA.names}
     for driver, when, values in rows:
@@ -97,7 +110,8 @@ def write_profiles(repo: Path) -> None:
         data["created"].append(when)
         for name in FEATURES:
             value = values[name]
-            if name in ("tags", "rates") and value is not None:
+            maps = ("tags", "rates") if structs_as_maps else ("tags", "rates", "meta")
+            if name in maps and value is not None:
                 value = list(value.items())  # Arrow's spelling of a map
             if name == "profile" and value is not None:
                 value = {**value, "seen": list(value["seen"].items())}
@@ -105,12 +119,15 @@ def write_profiles(repo: Path) -> None:
                 value = [None if m is None else list(m.items()) for m in value]
             data[name].append(value)
     (repo / "data").mkdir(exist_ok=True)
-    pq.write_table(pa.table(data, schema=SCHEMA), repo / "data" / "profiles.parquet")
+    pq.write_table(pa.table(data, schema=schema), repo / "data" / "profiles.parquet")
 
 
-def open_repo(make_repo: Callable[..., Path], name: str = "nested_types") -> Path:
+def open_repo(
+    make_repo: Callable[..., Path], name: str = "nested_types", *, engine: str = "duckdb"
+) -> Path:
     repo = make_repo(name)
-    write_profiles(repo)
+    configure_offline(repo, engine)
+    write_profiles(repo, structs_as_maps=STRUCT_AS_MAP.get(engine, True))
     return repo
 
 
@@ -122,8 +139,10 @@ def as_arrow(view_features: dict[str, Any], values: list[dict[str, Any]]) -> dic
     }
 
 
-def test_training_sets_carry_the_types_unchanged(make_repo: Callable[..., Path]) -> None:
-    repo = open_repo(make_repo)
+def test_training_sets_carry_the_types_unchanged(
+    make_repo: Callable[..., Path], engine: str
+) -> None:
+    repo = open_repo(make_repo, engine=engine)
     fs = FeatureStore(repo_path=repo)
     fs.apply()
     dtypes = {f.name: f.dtype for f in fs.get_feature_view("profiles").features}
@@ -136,11 +155,12 @@ def test_training_sets_carry_the_types_unchanged(make_repo: Callable[..., Path])
         }
     )
     job = fs.get_historical_features(entities, [f"profiles:{n}" for n in FEATURES])
-    table = job.to_arrow()
-    for name, dtype in dtypes.items():
-        assert table.schema.field(name).type == to_arrow(dtype), name
     expected = as_arrow(dtypes, [OLD, NEW, EMPTY, NULLS, NULLS, NULLS])
-    assert {n: table.column(n).to_pylist() for n in FEATURES} == expected
+    for plan in [job.using(r) for r in fs.offline_engine.renderings]:
+        table = plan.to_arrow()
+        for name, dtype in dtypes.items():
+            assert table.schema.field(name).type == to_arrow(dtype), (plan.rendering, name)
+        assert {n: table.column(n).to_pylist() for n in FEATURES} == expected, plan.rendering
     # A Parquet training set keeps the types and the values.
     saved = pq.read_table(job.to_parquet(repo / "data" / "training.parquet"))
     assert saved.select(FEATURES).schema == table.select(FEATURES).schema
@@ -159,10 +179,12 @@ def test_training_sets_carry_the_types_unchanged(make_repo: Callable[..., Path])
     assert list(frame["profile"].tolist()[1]["seen"]) == ["x", "y"]
 
 
-def test_a_parquet_json_column_serves_a_json_feature(make_repo: Callable[..., Path]) -> None:
+def test_a_parquet_json_column_serves_a_json_feature(
+    make_repo: Callable[..., Path], engine: str
+) -> None:
     """A column of Parquet's JSON logical type (DuckDB's JSON) is read as the document's
-    text, offline and online."""
-    repo = open_repo(make_repo)
+    text, offline and online (materialized by the engine)."""
+    repo = open_repo(make_repo, engine=engine)
     path = repo / "data" / "profiles.parquet"
     data = pq.read_table(path)
     documents = data.column("doc").cast(pa.string())
@@ -179,6 +201,38 @@ def test_a_parquet_json_column_serves_a_json_feature(make_repo: Callable[..., Pa
     fs.materialize(T0, T0 + 3 * H)
     online = fs.get_online_features(["profiles:doc"], [{"driver_id": 1}]).to_dict()
     assert online["doc"] == [NEW["doc"]]
+
+
+def test_spark_refuses_a_struct_declared_as_a_map_naming_view_field_and_fix(
+    make_repo: Callable[..., Path],
+) -> None:
+    """Spark casts no struct to a map: ``meta`` (a struct column declared ``Map``) is refused
+    at apply; a repository applied on DuckDB and then moved to Spark fails at run time with
+    the same advice, not with Spark's stack trace."""
+    repo = open_repo(make_repo)  # meta as a struct, as pandas writes dicts
+    with FeatureStore(repo_path=repo) as fs:
+        fs.apply()  # DuckDB reads it
+    configure_offline(repo, "spark")
+    with FeatureStore(repo_path=repo) as fs:
+        entities = pd.DataFrame({"driver_id": [1], "event_timestamp": [T0 + H]})
+        job = fs.get_historical_features(entities, ["profiles:meta", "profiles:tags"])
+        with pytest.raises(SourceDataError) as ran:
+            job.to_arrow()
+        message = str(ran.value)
+        assert "'profiles'" in message, message
+        assert "'meta'" in message, message
+        assert "Spark cannot read a struct as a map" in message, message
+        assert "JVM" not in message, message
+        with pytest.raises(RepoValidationError) as applied:
+            fs.apply()
+    assert (
+        "feature view 'profiles': feature 'meta' is declared Map but is struct<vehicle_type: "
+        "string, rating: string> in source" in str(applied.value)
+    )
+    assert "the Spark engine cannot read a struct as a map; write the column as a Parquet map" in (
+        str(applied.value)
+    )
+    assert "or declare it as Struct(vehicle_type: String, rating: String)" in str(applied.value)
 
 
 def test_the_online_store_serves_the_same_values(

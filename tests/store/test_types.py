@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+from sqlglot import exp
 
-from store.offline.compiler.sql import sql_type
+from store.offline.compiler.sql import column, render, sql_type
 from store.types import (
     Array,
     Bool,
@@ -173,6 +174,53 @@ def test_each_dialect_spells_the_sql_type_its_own_way(
 ) -> None:
     assert sql_type(dtype).sql("duckdb") == duckdb  # type: ignore[arg-type]
     assert sql_type(dtype).sql("spark") == spark  # type: ignore[arg-type]
+
+
+def test_an_engine_that_casts_no_struct_to_a_map_accepts_only_maps_for_maps() -> None:
+    """Spark (``structs_as_maps=False``): a struct column serves no ``Map`` feature at any
+    depth; everything else is accepted as on DuckDB."""
+    record = pa.struct([("a", pa.string())])
+    assert accepts_arrow_type(Map, record)
+    assert not accepts_arrow_type(Map, record, structs_as_maps=False)
+    assert not accepts_arrow_type(Array(Map), pa.list_(record), structs_as_maps=False)
+    assert accepts_arrow_type(Struct({"a": String}), record, structs_as_maps=False)
+    assert accepts_arrow_type(
+        Struct({"m": Map(Int64)}),
+        pa.struct([("m", pa.map_(pa.string(), pa.int32()))]),
+        structs_as_maps=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("dtype", "spark"),
+    [
+        (Array(Int64), "CAST(`c` AS ARRAY<BIGINT>)"),
+        (Map(Float64), "CAST(`c` AS MAP<STRING, DOUBLE>)"),
+        (
+            Struct({"b": String, "a": Int64}),
+            "IF(`c` IS NULL, NULL, STRUCT(CAST(`c`.`b` AS STRING) AS `b`, "
+            "CAST(`c`.`a` AS BIGINT) AS `a`))",
+        ),
+        (
+            Array(Struct({"km": Float32})),
+            "TRANSFORM(`c`, `__silage_x0` -> IF(`__silage_x0` IS NULL, NULL, "
+            "STRUCT(CAST(`__silage_x0`.`km` AS FLOAT) AS `km`)))",
+        ),
+        (
+            Map(Array(Struct({"ok": Bool}))),
+            "TRANSFORM_VALUES(`c`, (`__silage_k0`, `__silage_x0`) -> TRANSFORM(`__silage_x0`, "
+            "`__silage_x1` -> IF(`__silage_x1` IS NULL, NULL, "
+            "STRUCT(CAST(`__silage_x1`.`ok` AS BOOLEAN) AS `ok`))))",
+        ),
+    ],
+)
+def test_spark_casts_structs_by_field_name(dtype: object, spark: str) -> None:
+    """Spark casts structs by position: compiled SQL rebuilds them field by field (at any
+    depth), so a Parquet struct stored in another field order reads right; DuckDB keeps its
+    cast, which matches fields by name."""
+    cast = exp.cast(column("c"), sql_type(dtype))  # type: ignore[arg-type]
+    assert render(cast, "spark") == spark
+    assert render(cast, "duckdb") == cast.sql("duckdb")
 
 
 def test_arrow_types_are_described_without_parquets_child_names() -> None:

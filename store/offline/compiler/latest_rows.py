@@ -33,7 +33,7 @@ from store.offline.compiler.query import (
     CompiledQuery,
     source_table_name,
 )
-from store.offline.compiler.sql import check_dialect, number, sql_type, table
+from store.offline.compiler.sql import check_dialect, number, render, sql_type, table
 from store.offline.compiler.sql import column as _col
 from store.offline.compiler.sql import epoch_us as _epoch_us
 from store.offline.compiler.sql import identifier as _q
@@ -95,7 +95,7 @@ def compile_latest_rows(
     )
     return CompiledQuery(
         setup=(),
-        query=select.sql(dialect=dialect, pretty=pretty),
+        query=render(select, dialect, pretty=pretty),
         sources=(view.source_table,),
         dialect=dialect,
     )
@@ -111,7 +111,7 @@ def compile_earliest_event(view: ViewScan, *, dialect: str = "duckdb") -> Compil
     )
     return CompiledQuery(
         setup=(),
-        query=select.sql(dialect=dialect),
+        query=render(select, dialect),
         sources=(view.source_table,),
         dialect=dialect,
     )

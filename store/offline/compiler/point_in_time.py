@@ -10,7 +10,8 @@ specified.
 
 The join is written once and rendered three ways, chosen from :data:`RENDERINGS`:
 
-- ``asof`` (DuckDB, fast): two statements.
+- ``asof`` (DuckDB, fast; Spark 4.3 behind its flag, spelled there by the rewrites of
+  :mod:`.sql`: ``LEFT ASOF JOIN ... MATCH_CONDITION`` and ``CACHE TABLE``): two statements.
   1. ``CREATE TEMP TABLE __silage_matches``: one narrow ``ASOF LEFT JOIN`` per view on the
      event time (a BIGINT) finds, for each entity row, the matching event time, or null
      when there is none inside the ttl. The newest row at or before ``t`` is older than
@@ -35,7 +36,9 @@ The join is written once and rendered three ways, chosen from :data:`RENDERINGS`
   well as key spreads a hot key over many tasks; with a ttl each entity row also looks in
   the previous ttl-wide bucket; without one, only keys with more than
   :data:`HOT_KEY_ROWS` source rows are cut into buckets, and each bucket's last row is
-  carried across buckets by a second window over the entity rows and those few rows.
+  carried across buckets by a second window over the entity rows and those few rows. The
+  hot keys are given (``ViewScan.hot_keys``, estimated before compiling) or counted by the
+  query; when none can be hot, each key is one time line with no bucket.
 
 Sources are read as tables named after their views (``__silage_source_<view>``, see
 :mod:`.query`); the engine maps them to their Parquet files. Times are compared as integer
@@ -75,7 +78,7 @@ from store.offline.compiler.sql import column as _col
 from store.offline.compiler.sql import epoch_us as _epoch_us
 from store.offline.compiler.sql import identifier as _q
 from store.offline.compiler.sql import number as _number
-from store.offline.compiler.sql import sql_type
+from store.offline.compiler.sql import render, sql_type
 from store.offline.compiler.sql import table as _table
 from store.types import DType
 
@@ -124,6 +127,11 @@ class ViewScan:
     # A label view whose conflicts resolve before the join (see :mod:`.labels`).
     labels: LabelResolution | None = None
     spark: SparkRead | None = None
+    # Without a ttl, the keys the carry plan cuts into time buckets, when they are known
+    # before the query runs (``retrieval`` estimates them from a sample of the Parquet
+    # files): () means no key can be hot, so no bucket and no count. None: the query counts
+    # rows per key itself. Any value gives the same answers; it only shapes the plan.
+    hot_keys: tuple[tuple[int | str, ...], ...] | None = None
 
     @property
     def source_table(self) -> SourceTable:
@@ -256,13 +264,14 @@ def _bucketed_latest(view: ViewScan, query: PointInTimeQuery) -> exp.Select:
             for f in _unique_columns(view)
         ]
     )
-    order = exp.func(
-        "struct_pack",
-        exp.PropertyEQ(this=_q("t"), expression=_col(_TS, "f")),
-        exp.PropertyEQ(
-            this=_q("c"),
-            expression=exp.func("coalesce", _col(_CREATED, "f"), _number(_NO_CREATED)),
-        ),
+    order = exp.Struct(
+        expressions=[
+            exp.PropertyEQ(this=_q("t"), expression=_col(_TS, "f")),
+            exp.PropertyEQ(
+                this=_q("c"),
+                expression=exp.func("coalesce", _col(_CREATED, "f"), _number(_NO_CREATED)),
+            ),
+        ]
     )
     within = _within_ttl(view, "f")
     assert within is not None
@@ -517,24 +526,61 @@ def _hot_keys(view: ViewScan, query: PointInTimeQuery) -> exp.Select:
     )
 
 
+def _one_time_line(view: ViewScan) -> bool:
+    """Without a ttl and with no hot key (known before the query runs): each key's rows form
+    one time line, with no bucket and nothing to carry across buckets."""
+    return not view.ttl_seconds and view.hot_keys == ()
+
+
+def _literal(value: int | str) -> exp.Expr:
+    return exp.Literal.string(value) if isinstance(value, str) else _number(value)
+
+
+def _is_given_hot_key(view: ViewScan) -> exp.Expr:
+    """The row's keys are one of ``view.hot_keys`` (given as literals)."""
+    assert view.hot_keys
+    keys = [k for k, _ in view.keys]
+    if len(keys) == 1:
+        return exp.In(this=_col(keys[0]), expressions=[_literal(h[0]) for h in view.hot_keys])
+    return exp.or_(
+        *[
+            exp.and_(
+                *[
+                    exp.EQ(this=_col(k), expression=_literal(v))
+                    for k, v in zip(keys, hot, strict=True)
+                ]
+            )
+            for hot in view.hot_keys
+        ]
+    )
+
+
 def _with_hot_bucket(
     select: exp.Select, view: ViewScan, query: PointInTimeQuery, hot: str
 ) -> exp.Select:
     """``select`` (rows with keys and ``__silage_ts``) with its time bucket: for a hot key
-    (see :func:`_hot_keys`, broadcast to every task) the time divided by
-    :func:`_carry_bucket_us`, for any other key null (one bucket). Integer division is
-    monotone in time, which is all the plan needs: a later bucket never holds an earlier
-    time."""
+    (those given in ``view.hot_keys``, or else those :func:`_hot_keys` counts, broadcast to
+    every task) the time divided by :func:`_carry_bucket_us`, for any other key null (one
+    bucket). Integer division is monotone in time, which is all the plan needs: a later
+    bucket never holds an earlier time."""
     keys = [k for k, _ in view.keys]
+    is_hot: exp.Expr = (
+        _is_given_hot_key(view)
+        if view.hot_keys
+        else exp.Not(this=exp.Is(this=_col(_hot_key(0)), expression=exp.null()))
+    )
     bucket = exp.Case(
         ifs=[
             exp.If(
-                this=exp.Not(this=exp.Is(this=_col(_hot_key(0)), expression=exp.null())),
+                this=is_hot,
                 true=exp.IntDiv(this=_col(_TS), expression=_number(_carry_bucket_us(query))),
             )
         ]
     )
-    joined = select.select(exp.alias_(bucket, _q(_BUCKET)), append=True).join(
+    bucketed = select.select(exp.alias_(bucket, _q(_BUCKET)), append=True)
+    if view.hot_keys:
+        return bucketed
+    joined = bucketed.join(
         exp.Table(this=_q(hot)),
         on=exp.and_(
             *[exp.EQ(this=_col(k), expression=_col(_hot_key(i))) for i, k in enumerate(keys)]
@@ -581,7 +627,8 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery, hot: str) -> exp.Expr:
     ]
     scan = _scan(view, query, created=True, features=True)
     rows = exp.select(*source).from_(exp.Subquery(this=scan, alias=exp.TableAlias(this=_q("s"))))
-    if not ttl:
+    bucketed = not ttl and not _one_time_line(view)
+    if bucketed:
         rows = _with_hot_bucket(rows, view, query, hot)
 
     entity_columns: list[exp.Expr] = [_col(k) for k in keys]
@@ -598,7 +645,7 @@ def _carry_union(view: ViewScan, query: PointInTimeQuery, hot: str) -> exp.Expr:
         exp.alias_(exp.null(), _q(_VALUES)),
     ]
     entities = exp.select(*entity_columns).from_(exp.Table(this=_q("e")))
-    if not ttl:
+    if bucketed:
         entities = _with_hot_bucket(entities, view, query, hot)
     return exp.union(rows, entities, distinct=False)
 
@@ -614,10 +661,13 @@ def _carry_latest(view: ViewScan, union: str, alias: str) -> list[tuple[str, exp
     times differ). Without a ttl, only hot keys have buckets, and a value can come from an
     earlier bucket: see :func:`_carried_across_buckets`.
 
+    Without a ttl and with no hot key at all, each key is one time line: no bucket.
+
     Returns the named steps (common table expressions) in order; the last one, named
     ``alias``, has each entity row's number, time and carried values struct."""
     partition: list[exp.Expr] = [_col(k) for k, _ in view.keys]
-    partition.append(_col(_BUCKET))
+    if not _one_time_line(view):
+        partition.append(_col(_BUCKET))
     order = exp.Order(
         expressions=[
             exp.Ordered(this=_col(_TS), desc=False, nulls_first=True),
@@ -633,7 +683,7 @@ def _carry_latest(view: ViewScan, union: str, alias: str) -> list[tuple[str, exp
             kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
         ),
     )
-    if not view.ttl_seconds:
+    if not view.ttl_seconds and not _one_time_line(view):
         return _carried_across_buckets(view, union, alias, window)
     carried = exp.select(
         _col(ROW_COLUMN), _col(_TS), _col(_SIDE), exp.alias_(window, _q(_CARRIED))
@@ -643,6 +693,8 @@ def _carry_latest(view: ViewScan, union: str, alias: str) -> list[tuple[str, exp
         .from_(exp.Subquery(this=carried, alias=exp.TableAlias(this=_q("w"))))
         .where(exp.EQ(this=_col(_SIDE), expression=_number(1)))
     )
+    if _one_time_line(view):
+        return [(alias, entity_rows)]
     newest = exp.ArgMax(this=_col(_CARRIED), expression=_field(_col(_CARRIED), _TS))
     merged = (
         exp.select(
@@ -745,7 +797,7 @@ def _render_carry(query: PointInTimeQuery) -> tuple[tuple[exp.Expr, ...], exp.Se
         alias = _alias(view, index)
         union = f"{alias}_timeline"
         hot = f"{alias}_hot"
-        if not view.ttl_seconds:
+        if not view.ttl_seconds and view.hot_keys is None:
             select = select.with_(_q(hot), as_=_hot_keys(view, query))
         select = select.with_(_q(union), as_=_carry_union(view, query, hot))
         for name, step in _carry_latest(view, union, alias):
@@ -783,7 +835,10 @@ class Rendering:
 
 
 RENDERINGS: dict[str, Rendering] = {
-    "asof": Rendering(_render_asof, frozenset({"duckdb"})),
+    # Spark 4.3's as-of join too (behind a flag; the Spark engine offers it only when its
+    # probe finds it): the SQL rewrites of :mod:`.sql` spell the join and the temporary
+    # table Spark's way.
+    "asof": Rendering(_render_asof, frozenset({"duckdb", "spark"})),
     # Standard SQL in shape (a range join ranked by row_number()), so the first one to try on
     # a new engine; listed for the dialects its tests have run on.
     "window": Rendering(_render_window, frozenset({"duckdb", "spark"})),
@@ -803,7 +858,8 @@ def compile_point_in_time(
 
     Args:
         query: the entity columns and the views to join.
-        rendering: a key of :data:`RENDERINGS`: ``"asof"`` (fast) or ``"window"``.
+        rendering: a key of :data:`RENDERINGS`: ``"asof"`` (fast), ``"window"`` or
+            ``"carry"`` (Spark).
         dialect: the sqlglot dialect of the engine that will run it.
         pretty: format over several lines, for reading and golden files.
 
@@ -834,8 +890,8 @@ def compile_point_in_time(
     )
     setup, final = chosen.build(joined)
     return CompiledQuery(
-        setup=tuple(s.sql(dialect=dialect, pretty=pretty) for s in (*resolving, *setup)),
-        query=final.sql(dialect=dialect, pretty=pretty),
+        setup=tuple(render(s, dialect, pretty=pretty) for s in (*resolving, *setup)),
+        query=render(final, dialect, pretty=pretty),
         sources=tuple(
             SourceTable(raw_table_name(v.name), v.files, v.spark)
             if v.labels is not None

@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from store.offline.compiler.point_in_time import ViewScan
 from store.offline.compiler.query import CompiledQuery, source_table_name
-from store.offline.compiler.sql import column, epoch_us, identifier, number, sql_type, table
+from store.offline.compiler.sql import column, epoch_us, identifier, number, render, sql_type, table
 
 __all__ = ["compile_rows"]
 
@@ -49,7 +49,7 @@ def compile_rows(
         select = select.where(exp.and_(*conditions))
     return CompiledQuery(
         setup=(),
-        query=select.sql(dialect=dialect),
+        query=render(select, dialect),
         sources=(scan.source_table,),
         dialect=dialect,
     )

@@ -360,7 +360,7 @@ def _top_values(
             exp.select(
                 *keys,
                 _as(exp.Literal.number(i), "position"),
-                _as(exp.cast(column(name), exp.DataType.Type.VARCHAR), "value"),
+                _as(_as_text(column(name), dtype, dialect), "value"),
                 _as(exp.Count(this=exp.Star()), "n"),
             )
             .from_(table(source.name))
@@ -393,6 +393,20 @@ def _top_values(
     return CompiledQuery(
         setup=(), query=ranked.sql(dialect=dialect), sources=(source,), dialect=dialect
     )
+
+
+# Per dialect, the function that writes a container value (array, map, struct) as text for
+# the top values: Spark's cast to a string writes the raw bytes of binary values inside them
+# (not UTF-8), its JSON writes them as base64.
+_CONTAINER_TEXT = {"spark": "TO_JSON"}
+
+
+def _as_text(value: exp.Expr, dtype: DType, dialect: str) -> exp.Expr:
+    """A value as the text its top values are counted by."""
+    container = not isinstance(dtype, PrimitiveType) and dialect in _CONTAINER_TEXT
+    if container:
+        return exp.func(_CONTAINER_TEXT[dialect], value)
+    return exp.cast(value, exp.DataType.Type.VARCHAR)
 
 
 def _window(time_column: str | None, window_us: int | None) -> exp.Expr | None:

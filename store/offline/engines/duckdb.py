@@ -48,6 +48,7 @@ class DuckDBEngine:
     dialect: ClassVar[str] = "duckdb"
     renderings: ClassVar[tuple[str, ...]] = ("asof", "window")
     settings_keys: ClassVar[frozenset[str]] = frozenset({"threads", "memory_limit"})
+    reads_structs_as_maps: ClassVar[bool] = True
 
     threads: int | None = None
     memory_limit: str | None = "1GB"

@@ -27,8 +27,7 @@ Spark facts this module designs around (verified on Spark 4.3):
   as-of join), refused at parse time unless ``spark.sql.join.asofJoin.enabled`` is true;
   a build or a cluster may differ, so :meth:`SparkEngine.asof_join_available` runs a tiny
   as-of query once per Spark session and checks its answer instead of reading the version.
-  No rendering of the point-in-time join uses it yet (one must first pass the conformance
-  suite), so the plans stay ``carry`` and ``window`` whatever the probe finds.
+  Where it does, the ``asof`` rendering is offered too (job sessions then get the flag).
 """
 
 from __future__ import annotations
@@ -84,6 +83,12 @@ _ASOF_PROBE = (
 )
 # Per Spark session, what the probe found (the session's lifetime, no longer).
 _ASOF_PROBES: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+# Spark's refusal to cast a struct (possibly inside a container) to a map: the column,
+# its type, the declared one.
+_STRUCT_AS_MAP = re.compile(
+    r'Cannot resolve "(.+?)" due to data type mismatch: cannot cast "(.*?STRUCT<.*?)" '
+    r'to "(.*?MAP<.*?)"'
+)
 # Spark's error conditions that mean the data does not fit its declaration.
 _DATA_ERRORS = frozenset(
     {
@@ -108,8 +113,12 @@ class SparkEngine:
     """
 
     dialect: ClassVar[str] = "spark"
-    renderings: ClassVar[tuple[str, ...]] = ("carry", "window")
+    # The renderings every Spark runs; `asof` joins them where the probe finds Spark's as-of
+    # join (see :attr:`renderings`).
+    portable_renderings: ClassVar[tuple[str, ...]] = ("carry", "window")
     settings_keys: ClassVar[frozenset[str]] = frozenset({"spark_conf", "staging_location"})
+    # Spark casts no struct to a map: such a column is refused when a repository is applied.
+    reads_structs_as_maps: ClassVar[bool] = False
 
     spark_conf: tuple[tuple[str, str], ...] = ()
     session: Any = field(default=None, compare=False, repr=False)
@@ -130,6 +139,14 @@ class SparkEngine:
         return replace(self, session=session)
 
     # --- the protocol ----------------------------------------------------------------------
+
+    @property
+    def renderings(self) -> tuple[str, ...]:
+        """``carry`` (preferred), ``window``, and ``asof`` when this Spark runs an as-of join
+        correctly (:meth:`asof_join_available`, which starts Spark to find out)."""
+        if self.asof_join_available():
+            return (*self.portable_renderings, "asof")
+        return self.portable_renderings
 
     def to_arrow(
         self, query: CompiledQuery, tables: Mapping[str, pa.Table] | None = None
@@ -204,7 +221,8 @@ class SparkEngine:
     ) -> DataFrame:
         """The query as a Spark DataFrame, not yet run; its views live as long as it does."""
         session = self._prepared(query, tables)
-        return session.sql(query.query)
+        with _source_errors(query):
+            return session.sql(query.query)
 
     # --- sessions --------------------------------------------------------------------------
 
@@ -220,9 +238,12 @@ class SparkEngine:
         return _started(self.spark_conf)
 
     def _child(self) -> SparkSession:
-        session = self.root_session().newSession()
+        root = self.root_session()
+        session = root.newSession()
         for key, value in _FORCED.items():
             session.conf.set(key, value)
+        if self.asof_join_available():  # probed once per root session
+            session.conf.set(_ASOF_FLAG, "true")
         return session
 
     def _prepared(
@@ -244,6 +265,7 @@ class SparkEngine:
         with _source_errors(query):
             for statement in query.setup:
                 session.sql(statement)
+            _pin_cached_views(session, {s.name for s in query.sources} | set(given))
         return session
 
     @contextmanager
@@ -252,7 +274,9 @@ class SparkEngine:
     ) -> Iterator[DataFrame]:
         session = self._prepared(query, tables)
         try:
-            yield session.sql(query.query)
+            with _source_errors(query):  # Spark checks types when it plans the query
+                frame = session.sql(query.query)
+            yield frame
         finally:
             for name in session.catalog.listTables():
                 if name.isTemporary:
@@ -472,6 +496,19 @@ def _view_of(table: str) -> str:
     return table.removeprefix(_SOURCE_PREFIX)
 
 
+def _pin_cached_views(session: SparkSession, inputs: set[str]) -> None:
+    """Replace each temporary view the setup cached (``CACHE TABLE t AS ...``: Silage's
+    temporary tables on Spark) by its rows, checkpointed once. Spark finds a cached view
+    inside a larger query by comparing plans, and on 4.3 that fails for a view holding an
+    as-of join: every query reading it would run the join again."""
+    for table in session.catalog.listTables():
+        name = table.name
+        if table.isTemporary and name not in inputs and session.catalog.isCached(name):
+            rows = session.table(name).localCheckpoint(eager=True)
+            session.catalog.uncacheTable(name)
+            rows.createOrReplaceTempView(name)
+
+
 # --- results ---------------------------------------------------------------------------------
 
 
@@ -519,6 +556,15 @@ def _source_errors(query: CompiledQuery) -> Iterator[None]:
         if _condition(exc).split(".")[0] not in _DATA_ERRORS:
             raise
         views = ", ".join(repr(_view_of(s.name)) for s in query.sources) or "(none)"
+        struct_as_map = _STRUCT_AS_MAP.search(_reason(exc))
+        if struct_as_map is not None:
+            column, found, wanted = struct_as_map.groups()
+            raise SourceDataError(
+                f"feature view(s) {views}: column {column!r} is {found} in the source, "
+                f"declared as {wanted}, and Spark cannot read a struct as a map; write the "
+                f"column as a Parquet map (pyarrow's pa.map_, Spark's MapType), or declare "
+                f"the feature as a Struct of its fields, and apply again"
+            ) from exc
         raise SourceDataError(
             f"feature view(s) {views}: a source column could not be read as its declared "
             f"type on Spark: {_reason(exc)}; fix the declared dtype or the data"

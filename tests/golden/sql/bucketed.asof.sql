@@ -14,10 +14,7 @@ WITH "p0_driver_hourly_stats" AS (
     "e"."__silage_row",
     ARG_MAX(
       {'conv_rate': "f"."conv_rate", 'avg_daily_trips': "f"."avg_daily_trips"},
-      STRUCT_PACK(
-        "t" := "f"."__silage_ts",
-        "c" := COALESCE("f"."__silage_created", -9223372036854775807)
-      )
+      {'t': "f"."__silage_ts", 'c': COALESCE("f"."__silage_created", -9223372036854775807)}
     ) AS "__silage_values"
   FROM (
     SELECT

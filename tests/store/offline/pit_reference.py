@@ -49,9 +49,13 @@ def acceptable_values(entity: dict[str, Any], view: RefView) -> dict[str, set[An
 
 
 def every_plan(job: RetrievalJob) -> list[RetrievalJob]:
-    """The job as each rendering its engine runs, and bucketed with the ASOF rendering: the
-    plans every correctness test checks."""
+    """The job as each rendering its engine runs, and bucketed with the ASOF rendering, and
+    for the carry rendering with hot keys counted by the query as well as estimated before
+    it: the plans every correctness test checks."""
     jobs = [job.using(rendering) for rendering in job.engine.renderings]
+    if "carry" in job.engine.renderings and any(s.hot_keys is not None for s in job.scans):
+        scans = tuple(dataclasses.replace(s, hot_keys=None) for s in job.scans)
+        jobs.append(dataclasses.replace(job.using("carry"), scans=scans))
     if "asof" in job.engine.renderings:
         scans = tuple(dataclasses.replace(s, bucketed=True) for s in job.scans)
         jobs.append(dataclasses.replace(job.using("asof"), scans=scans))

@@ -68,6 +68,17 @@ CASES = {
         entity_columns=("driver_id", "event_timestamp"),
         views=(dataclasses.replace(STATS, bucketed=True),),
     ),
+    # Without a ttl, hot keys known before compiling: none at all, or two given ones.
+    "no_hot_keys": PointInTimeQuery(
+        entity_columns=("driver_id", "event_timestamp"),
+        views=(dataclasses.replace(STATS, ttl_seconds=None, hot_keys=()),),
+    ),
+    "given_hot_keys": PointInTimeQuery(
+        entity_columns=("driver_id", "customer_id", "event_timestamp"),
+        views=(dataclasses.replace(PAIRS, hot_keys=((1, "a"), (2, "it's"))),),
+        min_ts_us=1_767_225_600_000_000,
+        max_ts_us=1_767_312_000_000_000,
+    ),
 }
 
 
@@ -108,8 +119,8 @@ def test_unknown_rendering_is_refused() -> None:
 def test_sql_no_engine_of_a_dialect_has_run_is_refused_not_rendered() -> None:
     """sqlglot prints DuckDB's ASOF join, QUALIFY and list quantiles into other dialects
     unchanged; the compilers refuse instead, naming what they render for."""
-    with pytest.raises(ValueError, match=r"'asof' rendering .* cannot run in 'spark'"):
-        compile_point_in_time(CASES["one_view"], rendering="asof", dialect="spark")
+    with pytest.raises(ValueError, match=r"'carry' rendering .* cannot run in 'duckdb'"):
+        compile_point_in_time(CASES["one_view"], rendering="carry", dialect="duckdb")
     with pytest.raises(ValueError, match="newest-rows compiler does not render for 'sqlite'"):
         compile_latest_rows(PAIRS, start_us=0, end_us=1, dialect="sqlite")
     with pytest.raises(ValueError, match="statistics compiler does not render for 'postgres'"):

@@ -102,3 +102,37 @@ def test_problems_name_the_column_and_the_fix(
     _, problems = check_against_data(contents_for(source, *schema), tmp_path)
     assert len(problems) == 1
     assert problem in problems[0]
+
+
+def test_hot_keys_are_estimated_from_footers_and_a_sample_of_key_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """For planning only: no data read when the footers say no key can be hot; exact counts
+    when every row fits the sample; else whole row groups spread over the files, counts
+    scaled up, a key hot above half the threshold."""
+    from store.offline import sources
+
+    small = tmp_path / "small.parquet"
+    pq.write_table(pa.table({"k": [1, 1, 1]}), small)
+    assert sources.hot_key_estimate([small], ["k"], 3) == ()
+    assert sources.hot_key_estimate([small], ["k"], 2) == ((1,),)
+
+    # Composite keys, nulls ignored, exact: (1, "a") has 5 rows, (2, "b") 3, (3, "c") 1.
+    pairs = tmp_path / "pairs.parquet"
+    ks = [1] * 5 + [2] * 3 + [3, None]
+    names = ["a"] * 5 + ["b"] * 3 + ["c", "d"]
+    pq.write_table(pa.table({"k": ks, "n": names}), pairs)
+    assert sources.hot_key_estimate([pairs], ["k", "n"], 2) == ((1, "a"), (2, "b"))
+    assert sources.hot_key_estimate([pairs], ["k", "missing"], 2) is None
+
+    # Ten row groups of 100 rows over two files, a sample of two groups: key 0 holds every
+    # fifth row (200 in all), key 1 one row in each group (10 in all).
+    monkeypatch.setattr(sources, "HOT_KEY_SAMPLE_ROWS", 200)
+    files = []
+    for f in range(2):
+        keys = [0 if i % 5 == 0 else (1 if i % 100 == 1 else 2 + f * 1000 + i) for i in range(500)]
+        files.append(tmp_path / f"part{f}.parquet")
+        pq.write_table(pa.table({"k": keys}), files[-1], row_group_size=100)
+    assert sources.hot_key_estimate(files, ["k"], 150) == ((0,),)  # 40 sampled x 5 > 75
+    assert sources.hot_key_estimate(files, ["k"], 1000) == ()  # 200 estimated: below 500
+    assert sources.hot_key_estimate([tmp_path / "none.parquet"], ["k"], 1) is None

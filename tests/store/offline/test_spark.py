@@ -91,6 +91,19 @@ def test_spark_plans_every_rendering(
     spark.to_spark_df(compiled, tables).explain(mode="formatted")
     plan = capsys.readouterr().out
     assert "== Physical Plan ==" in plan
+    if rendering == "asof":
+        # The matches are found once, by Spark's sort-merge as-of join, and pinned: the final
+        # query reads their rows (no as-of join, range join or cartesian product in it).
+        cached = compiled.setup[-1]
+        prefix = "CACHE TABLE `__silage_matches` AS "
+        assert cached.startswith(prefix), cached
+        session = spark._prepared(dataclasses.replace(compiled, setup=()), tables)
+        session.sql(cached.removeprefix(prefix)).explain()
+        joined = any(not (v.bucketed and v.ttl_seconds) for v in query.views)
+        assert ("SortMergeAsOfJoin" in capsys.readouterr().out) is joined
+        for absent in ("AsOfJoin", "NestedLoopJoin", "CartesianProduct"):
+            assert absent not in plan, plan
+        assert "Scan ExistingRDD" in plan, plan
     if rendering == "carry":
         # No range join: no nested loops, no cartesian product; the window does the work.
         assert "NestedLoopJoin" not in plan
@@ -103,8 +116,10 @@ def test_spark_plans_every_rendering(
         # bucket copies; the join back; the sort by entity row) sit above the filter that
         # keeps entity rows. A view without a ttl also reads its source's keys to find the
         # hot ones (for the source rows and for the entity rows), counted before the shuffle,
-        # so no source row crosses the network there.
-        untimed = sum(2 for view in query.views if not view.ttl_seconds)
+        # so no source row crosses the network there, unless its hot keys are known before
+        # (given as literals, or none: then a key's time line is not cut at all).
+        untimed = sum(2 for view in query.views if not view.ttl_seconds and view.hot_keys is None)
+        one_line = any(not v.ttl_seconds and v.hot_keys == () for v in query.views)
         assert len(scans) == len(query.views) + untimed, tree
         aggregated = 0
         for scan in scans:
@@ -121,7 +136,7 @@ def test_spark_plans_every_rendering(
             # Partitioned by key and time bucket: a hot key's rows spread over many tasks.
             partitioning = _details(plan, above[shuffles[0]])
             assert "hashpartitioning(" in partitioning, partitioning
-            assert "__silage_bucket" in partitioning, partitioning
+            assert ("__silage_bucket" in partitioning) is not one_line, partitioning
             assert all(i > entity_rows for i in shuffles[1:]), tree
             assert len(shuffles) <= 3, tree
         assert aggregated == untimed, tree
@@ -151,10 +166,18 @@ def _depth(line: str) -> int:
     return len(line) - len(line.lstrip(" :+-"))
 
 
-def test_the_asof_rendering_is_refused_for_spark() -> None:
-    """sqlglot prints DuckDB's ASOF join into Spark SQL unchanged; the compiler refuses."""
-    with pytest.raises(ValueError, match=r"'asof' rendering .* cannot run in 'spark'"):
-        compile_point_in_time(CASES["one_view"], rendering="asof", dialect="spark")
+def test_the_asof_rendering_is_spelled_the_way_spark_writes_it() -> None:
+    """DuckDB's ``ASOF LEFT JOIN ... ON keys AND t >= u`` and temporary table become Spark
+    4.3's ``LEFT ASOF JOIN ... MATCH_CONDITION (t >= u) ON keys`` and a cached view."""
+    compiled = compile_point_in_time(CASES["two_views"], rendering="asof", dialect="spark")
+    assert compiled.setup[0].startswith("CACHE TABLE `__silage_matches` AS WITH")
+    assert "ASOF LEFT" not in compiled.setup[0]
+    assert compiled.setup[0].count(" LEFT ASOF JOIN ") == 2
+    view = "`v0_driver_hourly_stats`"
+    assert (
+        f"MATCH_CONDITION (`e`.`__silage_ts` >= {view}.`__silage_ts`) "
+        f"ON `e`.`driver_id` = {view}.`driver_id`"
+    ) in compiled.setup[0]
 
 
 def _entities() -> pd.DataFrame:
@@ -341,5 +364,5 @@ def test_a_failing_asof_probe_says_no_and_leaves_nothing_behind(
     monkeypatch.setattr(module, "_ASOF_PROBE", query)
     assert spark.asof_join_available() is False
     assert _leftovers(root) == before
-    # The plans do not depend on the probe: no rendering uses Spark's as-of join yet.
-    assert SparkEngine.renderings == ("carry", "window")
+    # Without an as-of join, the asof rendering is not offered, and a job refuses it.
+    assert spark.renderings == ("carry", "window")
