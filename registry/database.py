@@ -24,6 +24,7 @@ raises :class:`RegistryUnavailableError` naming the URL without its password.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,6 +44,7 @@ __all__ = [
     "Database",
     "normalize_url",
     "safe_url",
+    "use_wal",
 ]
 
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -176,10 +178,8 @@ def _sqlite_engine(url: str, options: dict[str, Any]) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
-            # WAL lets readers go on while one writer commits.
-            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.close()
+        use_wal(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -187,3 +187,29 @@ def _sqlite_engine(url: str, options: dict[str, Any]) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def use_wal(conn: sqlite3.Connection, timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> None:
+    """Put a SQLite database in WAL mode (readers go on while one writer commits).
+
+    Switching a database to WAL needs its exclusive lock, and SQLite does not call the busy
+    handler when waiting could deadlock: a connection that holds the read lock of the
+    switch while another connection holds the write lock (``BEGIN IMMEDIATE``) gets
+    "database is locked" at once, whatever the busy timeout. Several processes opening a
+    new database together meet exactly that, so the switch is retried, with a growing
+    pause, until ``timeout_seconds``. A database already in WAL (or in memory) is left
+    alone without taking any lock.
+    """
+    if conn.execute("PRAGMA journal_mode").fetchone()[0] in ("wal", "memory"):
+        return
+    deadline = time.monotonic() + timeout_seconds
+    pause = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)

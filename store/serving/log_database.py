@@ -44,6 +44,7 @@ from registry.database import (
     SERVER_POOL,
     normalize_url,
     safe_url,
+    use_wal,
 )
 from store.errors import PredictionLogError
 
@@ -199,7 +200,7 @@ class LogDatabase:
             @event.listens_for(engine, "connect")
             def _on_connect(dbapi: sqlite3.Connection, _record: Any) -> None:
                 dbapi.isolation_level = None  # BEGIN IMMEDIATE is ours to emit
-                dbapi.execute("PRAGMA journal_mode = WAL")
+                use_wal(dbapi)
 
             return engine
         return create_engine(

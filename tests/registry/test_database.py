@@ -1,11 +1,17 @@
-"""Connections: URLs, an unreachable server, pool settings for servers."""
+"""Connections: URLs, an unreachable server, pool settings for servers, SQLite's WAL."""
 
 from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from registry import Registry, RegistryError, RegistryUnavailableError
-from registry.database import Database, normalize_url
+from registry.database import Database, normalize_url, use_wal
 
 
 def test_an_unreachable_registry_names_its_url_without_the_password() -> None:
@@ -37,4 +43,54 @@ def test_server_engines_pre_ping_and_time_out(registry_url: str) -> None:
         with Registry(registry_url) as registry:
             assert repr(registry).startswith("Registry(")
     finally:
+        db.dispose()
+
+
+@contextmanager
+def _writer_holding_the_lock(path: Path, seconds: float) -> Iterator[None]:
+    """A rollback-journal database whose write lock another connection holds for a while.
+
+    This is what several processes opening a new registry together can meet: switching to
+    WAL then fails at once with "database is locked" (SQLite skips the busy handler where
+    waiting could deadlock), whatever the busy timeout.
+    """
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (x INTEGER)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+    timer = threading.Timer(seconds, lambda: writer.execute("COMMIT"))
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.join()
+        writer.close()
+
+
+def test_switching_to_wal_waits_for_a_writer_instead_of_failing(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    with _writer_holding_the_lock(path, 0.3):
+        plain = sqlite3.connect(path, timeout=60, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            plain.execute("PRAGMA journal_mode = WAL")  # what the busy timeout alone does
+        use_wal(plain)
+        assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        plain.close()
+
+
+def test_switching_to_wal_gives_up_after_its_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    with _writer_holding_the_lock(path, 0.5):
+        conn = sqlite3.connect(path, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            use_wal(conn, timeout_seconds=0.05)
+        conn.close()
+
+
+def test_a_registry_opened_while_another_process_writes_waits_for_it(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    with _writer_holding_the_lock(path, 0.3):
+        db = Database(f"sqlite:///{path}")
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         db.dispose()
