@@ -13,9 +13,10 @@ no two sources share it) and as ``view__feature``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from store.definitions.feature_view import FeatureView
 from store.definitions.field import Field
 from store.definitions.on_demand import OnDemandFeatureView
 from store.errors import RequestError, TransformationError
@@ -32,7 +33,7 @@ from store.types import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["input_names", "missing_request_fields", "run_on_demand"]
+__all__ = ["input_names", "missing_request_fields", "run_on_demand", "source_features"]
 
 _FLOATS = (Float32, Float64)
 
@@ -51,6 +52,36 @@ def input_names(view: OnDemandFeatureView) -> list[tuple[str, str, str]]:
                 names.append((source.view.name, f.name, f.name))
             names.append((source.view.name, f.name, f"{source.view.name}__{f.name}"))
     return names
+
+
+def source_features(
+    view: OnDemandFeatureView, lookup_view: Callable[[str], object]
+) -> Iterator[tuple[FeatureView, Field]]:
+    """The registered stored view and field behind each feature ``view`` reads, in
+    declaration order; ``lookup_view`` finds a view by name in the registry, so a source
+    changed since the on-demand view was declared is caught here, not as a missing column.
+
+    Raises:
+        RequestError: a source is no longer a stored feature view, or no longer has the
+            feature; both say to apply the repository again.
+    """
+    for source in view.feature_sources:
+        stored = lookup_view(source.view.name)
+        if not isinstance(stored, FeatureView):
+            raise RequestError(
+                f"on-demand feature view {view.name!r} reads {source.view.name!r}, which "
+                f"is not a stored feature view; apply the repository again"
+            )
+        by_name = {f.name: f for f in stored.features}
+        for wanted in source.features:
+            field = by_name.get(wanted.name)
+            if field is None:
+                raise RequestError(
+                    f"on-demand feature view {view.name!r} reads "
+                    f"{stored.name}:{wanted.name}, which the registered view no longer has; "
+                    f"apply the repository again"
+                )
+            yield stored, field
 
 
 def missing_request_fields(view: OnDemandFeatureView, given: Sequence[str]) -> list[Field]:

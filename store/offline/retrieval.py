@@ -47,7 +47,12 @@ from store.offline.entity_table import (
     read_entity_parquet,
 )
 from store.offline.sources import hot_key_estimate, time_statistics, view_keys, view_scan
-from store.transformation import check_request_fields, input_names, run_on_demand
+from store.transformation import (
+    check_request_fields,
+    input_names,
+    run_on_demand,
+    source_features,
+)
 from store.types import DType
 
 if TYPE_CHECKING:
@@ -354,25 +359,9 @@ def _stored_reads(
             chosen = reads.setdefault(r.view.name, (r.view, {}))[1]
             chosen.update(zip(r.features, r.outputs, strict=True))
     for r in requested:
-        if not isinstance(r.view, OnDemandFeatureView):
-            continue
-        for source in r.view.feature_sources:
-            view = lookup_view(source.view.name)
-            if not isinstance(view, FeatureView):
-                raise RequestError(
-                    f"on-demand feature view {r.view.name!r} reads {source.view.name!r}, "
-                    f"which is not a stored feature view; apply the repository again"
-                )
-            by_name = {f.name: f for f in view.features}
-            view_reads = reads.setdefault(view.name, (view, {}))[1]
-            for wanted in source.features:
-                field = by_name.get(wanted.name)
-                if field is None:
-                    raise RequestError(
-                        f"on-demand feature view {r.view.name!r} reads "
-                        f"{view.name}:{wanted.name}, which the registered view no longer "
-                        f"has; apply the repository again"
-                    )
+        if isinstance(r.view, OnDemandFeatureView):
+            for view, field in source_features(r.view, lookup_view):
+                view_reads = reads.setdefault(view.name, (view, {}))[1]
                 view_reads.setdefault(field, f"__silage_in__{view.name}__{field.name}")
     return reads
 

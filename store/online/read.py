@@ -36,7 +36,12 @@ from store.epoch import from_micros_many
 from store.errors import OnlineStoreError, RequestError
 from store.online.backend import OnlineBackend, StoredRow
 from store.online.layout import TableLayout, layout_of, stored_layout_of
-from store.transformation import check_request_fields, input_names, run_on_demand
+from store.transformation import (
+    check_request_fields,
+    input_names,
+    run_on_demand,
+    source_features,
+)
 from store.types import String
 
 if TYPE_CHECKING:
@@ -225,27 +230,12 @@ class OnlineReader:
             if not isinstance(r.view, OnDemandFeatureView) or r.view.write_to_online_store:
                 continue
             where: dict[tuple[str, str], str] = {}
-            for source in r.view.feature_sources:
-                view = self._lookup_view(source.view.name)
-                if not isinstance(view, FeatureView):
-                    raise RequestError(
-                        f"on-demand feature view {r.view.name!r} reads {source.view.name!r}, "
-                        f"which is not a stored feature view; apply the repository again"
-                    )
-                by_name = {f.name: f for f in view.features}
+            for view, found in source_features(r.view, self._lookup_view):
                 view_reads = reads.setdefault(view.name, (view, {}))[1]
-                for wanted in source.features:
-                    found = by_name.get(wanted.name)
-                    if found is None:
-                        raise RequestError(
-                            f"on-demand feature view {r.view.name!r} reads "
-                            f"{view.name}:{wanted.name}, which the registered view no longer "
-                            f"has; apply the repository again"
-                        )
-                    if found not in view_reads:
-                        view_reads[found] = f"__silage_in__{view.name}__{found.name}"
-                        hidden.append(view_reads[found])
-                    where[(view.name, found.name)] = view_reads[found]
+                if found not in view_reads:
+                    view_reads[found] = f"__silage_in__{view.name}__{found.name}"
+                    hidden.append(view_reads[found])
+                where[(view.name, found.name)] = view_reads[found]
             plans.append(
                 _OnDemandPlan(
                     view=r.view,

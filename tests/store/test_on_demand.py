@@ -403,6 +403,42 @@ def test_an_on_demand_view_over_an_undeclared_view_is_refused(
         FeatureStore(repo_path=repo).apply()
 
 
+def test_inputs_are_found_in_the_registered_views_and_stale_ones_are_refused() -> None:
+    from store.transformation import source_features
+
+    driver = Entity(name="driver", join_keys=["driver_id"])
+    source = FileSource(path="data/d.parquet", timestamp_field="event_timestamp")
+    declared = FeatureView(
+        name="stats",
+        entities=[driver],
+        source=source,
+        schema=[Field(name="a", dtype=Float64), Field(name="b", dtype=Float64)],
+    )
+
+    @on_demand_feature_view(sources=[declared[["b"]]], schema=[Field(name="c", dtype=Float64)])
+    def doubled(inputs: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({"c": inputs["b"] * 2})
+
+    # The registered view (here with b declared as Int64) is what is read, not the declared one.
+    registered = FeatureView(
+        name="stats",
+        entities=[driver],
+        source=source,
+        schema=[Field(name="b", dtype=Int64), Field(name="a", dtype=Float64)],
+    )
+    found = list(source_features(doubled, {"stats": registered}.__getitem__))
+    assert [(v.name, f.name, f.dtype) for v, f in found] == [("stats", "b", Int64)]
+    assert found[0][0] is registered
+
+    narrowed = FeatureView(
+        name="stats", entities=[driver], source=source, schema=[Field(name="a", dtype=Float64)]
+    )
+    with pytest.raises(RequestError, match=r"'doubled' reads stats:b, which the registered"):
+        list(source_features(doubled, {"stats": narrowed}.__getitem__))
+    with pytest.raises(RequestError, match=r"'doubled' reads 'stats', which is not a stored"):
+        list(source_features(doubled, {"stats": doubled}.__getitem__))
+
+
 # --- predictions and HTTP ---------------------------------------------------------------------
 
 
