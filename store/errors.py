@@ -16,6 +16,8 @@ Every error names the object, the bad value and the fix. Only the CLI prints the
     ├── TransformationError (ValueError)  an on-demand view's function failed or broke its schema
     ├── ObjectNotFoundError (LookupError) no object of that kind and name in the catalog
     ├── OnlineStoreError                 the online store cannot be read or written
+    ├── PredictionLogError               the predictions log cannot be reached as configured
+    ├── FeatureLogError                  a feature service's log cannot be written or read
     ├── DataValidationError (ValueError) data failed a view's expectations (policy reject)
     └── DriftError (ValueError)          values or a profile cannot be compared as given
 """
@@ -29,6 +31,7 @@ __all__ = [
     "DataValidationError",
     "DefinitionError",
     "DriftError",
+    "FeatureLogError",
     "ObjectNotFoundError",
     "OnlineStoreError",
     "PredictionLogError",
@@ -133,6 +136,10 @@ class OnlineStoreError(StoreError):
 
 class PredictionLogError(StoreError):
     """The predictions log cannot be reached or used as configured."""
+
+
+class FeatureLogError(StoreError):
+    """A feature service's log cannot be written or read where its destination says."""
 
 
 class DataValidationError(StoreError, ValueError):

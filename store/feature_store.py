@@ -417,7 +417,12 @@ class FeatureStore:
 
     @cached_property
     def _feature_logger(self) -> FeatureLogger:
-        return FeatureLogger(self.repo_path)
+        # An artifact store in S3 lends its credentials and endpoint to s3:// log folders.
+        options = self.config.artifact_storage_options
+        shared = self.config.artifact_uri.startswith("s3://") and options is not None
+        return FeatureLogger(
+            self.repo_path, storage_options=dict(options.values) if shared and options else None
+        )
 
     def write_to_online_store(
         self,

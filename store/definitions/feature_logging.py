@@ -31,11 +31,14 @@ __all__ = ["FileLoggingDestination", "LoggingConfig"]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FileLoggingDestination:
-    """A folder of Parquet files; relative paths start at the repository root.
+    """A folder of Parquet files: a local folder (relative paths start at the repository
+    root) or, for serving processes on several hosts, ``s3://bucket/prefix`` on S3 or an
+    S3-compatible server (``s3_endpoint_override="http://minio:9000"``, Feast's argument).
 
-    ``s3_endpoint_override`` and ``partition_by`` are Feast's arguments: accepted for a
-    Feast repository, but only local folders are written (an S3 endpoint is refused, and
-    files are always partitioned by service and day).
+    Credentials for S3 come from ``artifact_store: {storage_options: ...}`` in
+    feature_store.yaml when the artifact store is in S3 too, otherwise from the usual AWS
+    environment (``AWS_ACCESS_KEY_ID``...). ``partition_by`` is Feast's argument, accepted
+    and ignored: files are always partitioned by service and UTC day.
     """
 
     path: str
@@ -45,25 +48,45 @@ class FileLoggingDestination:
     def __post_init__(self) -> None:
         if not isinstance(self.path, str | Path) or not str(self.path):
             raise DefinitionError(
-                f"FileLoggingDestination: path must be a folder such as 'data/feature_logs', "
-                f"got {self.path!r}"
+                f"FileLoggingDestination: path must be a folder such as 'data/feature_logs' "
+                f"or 's3://bucket/feature_logs', got {self.path!r}"
             )
-        path = PurePosixPath(Path(self.path).as_posix()).as_posix()
-        if "://" in path or self.s3_endpoint_override:
-            raise DefinitionError(
-                f"FileLoggingDestination {path!r}: only local folders are supported; give a "
-                f"path such as 'data/feature_logs'"
-            )
+        text = str(self.path)
+        if "://" in text:
+            scheme, _, rest = text.partition("://")
+            if scheme != "s3" or not rest.strip("/"):
+                raise DefinitionError(
+                    f"FileLoggingDestination {text!r}: give a local folder such as "
+                    f"'data/feature_logs' or an S3 URI such as 's3://bucket/feature_logs'"
+                )
+            path = f"s3://{rest.strip('/')}"
+        else:
+            if self.s3_endpoint_override:
+                raise DefinitionError(
+                    f"FileLoggingDestination {text!r}: s3_endpoint_override is for s3:// "
+                    f"paths; give path='s3://bucket/feature_logs' or drop the override"
+                )
+            path = PurePosixPath(Path(text).as_posix()).as_posix()
         object.__setattr__(self, "path", path)
         object.__setattr__(self, "partition_by", None)
 
+    @property
+    def is_remote(self) -> bool:
+        """Whether the logs go to object storage (``s3://``) rather than a local folder."""
+        return self.path.startswith("s3://")
+
     def resolve_path(self, repo_root: Path) -> Path:
-        """The absolute folder, a relative path taken from ``repo_root``."""
+        """The absolute local folder, a relative path taken from ``repo_root``."""
+        if self.is_remote:
+            raise ValueError(f"{self.path} is not a local folder")
         path = Path(self.path)
         return path if path.is_absolute() else repo_root / path
 
     def to_spec(self) -> dict[str, Any]:
-        return {"type": "file", "path": self.path}
+        spec: dict[str, Any] = {"type": "file", "path": self.path}
+        if self.s3_endpoint_override:
+            spec["s3_endpoint_override"] = self.s3_endpoint_override
+        return spec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,7 +120,11 @@ class LoggingConfig:
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> LoggingConfig:
+        destination = spec["destination"]
         return cls(
-            destination=FileLoggingDestination(path=spec["destination"]["path"]),
+            destination=FileLoggingDestination(
+                path=destination["path"],
+                s3_endpoint_override=destination.get("s3_endpoint_override", ""),
+            ),
             sample_rate=spec["sample_rate"],
         )

@@ -35,7 +35,8 @@ Conversions, and what is refused:
 - ``FeatureService``: its selections (string references ``"view"`` and ``"view:feature"``
   too) and its ``LoggingConfig`` (a ``FileLoggingDestination`` and the sample rate).
   Refused: aliased projections (``with_name``), join key maps, version pins, logging
-  destinations other than files.
+  destinations other than files (a file destination may be ``s3://`` with its
+  ``s3_endpoint_override``).
 - ``LabelView``: as a feature view, with its labeler field, conflict policy and reference
   view (a join key Feast typed as String only because its entity has no value type is
   left for the source's Parquet schema to type).
@@ -402,13 +403,10 @@ def _logging_config(conversion: Conversion, config: Any, where: str) -> LoggingC
 def _file_logging_destination(
     conversion: Conversion, destination: Any, where: str
 ) -> FileLoggingDestination:
-    _refuse_set(
-        where,
-        "s3_endpoint_override",
-        getattr(destination, "s3_endpoint_override", ""),
-        "Silage logs to local folders; give a path such as 'data/feature_logs'",
+    return FileLoggingDestination(
+        path=destination.path,
+        s3_endpoint_override=getattr(destination, "s3_endpoint_override", "") or "",
     )
-    return FileLoggingDestination(path=destination.path)
 
 
 def _request_source(conversion: Conversion, source: Any, where: str) -> RequestSource:

@@ -12,9 +12,16 @@ Reads never wait for the disk: :meth:`FeatureLogger.log` decides the sample and 
 reference to the response to an in-memory buffer; a background thread turns the buffer
 into Arrow and writes it, every ``flush_seconds`` or sooner when ``max_rows`` rows wait.
 Files go to ``<destination>/<service>/<YYYY-MM-DD>/<time>-<random>.parquet`` (by the UTC
-day served), each written to a hidden temporary file, fsynced and renamed into place, so a
-reader never sees half a file. :meth:`FeatureLogger.read` flushes, then reads a service's
-files back as one table.
+day served). In a local folder each is written to a hidden temporary file, fsynced and
+renamed into place; in S3 (``s3://bucket/prefix``, for serving processes on several hosts)
+each is one PUT, which S3 makes visible whole or not at all. Either way a reader never sees
+half a file, and files from every process read back as one table:
+:meth:`FeatureLogger.read` flushes, then reads a service's files.
+
+A write that fails (a full disk, an unreachable bucket) puts its rows back in the buffer;
+the background writer warns and tries again at its next turn, and :meth:`FeatureLogger.read`
+and :meth:`FeatureLogger.flush` raise :class:`~store.errors.FeatureLogError` naming the
+destination.
 
 Sampling is per request and deterministic: a request is logged when the first 8 bytes of
 the sha256 of its id, read as a fraction of 2**64, fall below the rate. A rate of 1 logs
@@ -25,6 +32,8 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import io
+import logging
 import os
 import threading
 import uuid
@@ -32,10 +41,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from store.definitions.feature_logging import FileLoggingDestination
 from store.definitions.feature_service import FeatureService
-from store.errors import RequestError
+from store.errors import FeatureLogError, RequestError
 from store.online.read import OnlineResponse
 
 if TYPE_CHECKING:
@@ -46,6 +56,8 @@ __all__ = ["FeatureLogger", "is_sampled"]
 
 LOG_TIMESTAMP = "__log_timestamp"
 REQUEST_ID = "__request_id"
+
+_log = logging.getLogger(__name__)
 
 
 def is_sampled(request_id: str, rate: float) -> bool:
@@ -64,7 +76,7 @@ class _Entry:
     """One logged request, as served: converted to Arrow only when flushed."""
 
     service: str
-    folder: Path
+    destination: FileLoggingDestination
     request_id: str
     served_at: datetime
     entities: Mapping[str, list[Any]]
@@ -76,12 +88,24 @@ class FeatureLogger:
 
     Args:
         repo_root: where relative destination paths start.
+        storage_options: options for the S3 filesystem library (s3fs) of ``s3://``
+            destinations, such as ``key``, ``secret`` and ``endpoint_url``; a destination's
+            ``s3_endpoint_override`` wins over ``endpoint_url``.
         flush_seconds: how long rows may wait in memory before they are written.
         max_rows: write sooner when this many rows wait.
     """
 
-    def __init__(self, repo_root: Path, *, flush_seconds: float = 1.0, max_rows: int = 10_000):
+    def __init__(
+        self,
+        repo_root: Path,
+        *,
+        storage_options: Mapping[str, Any] | None = None,
+        flush_seconds: float = 1.0,
+        max_rows: int = 10_000,
+    ):
         self._root = repo_root
+        self._storage_options = dict(storage_options or {})
+        self._folders: dict[tuple[FileLoggingDestination, str], _Folder] = {}
         self._flush_seconds = flush_seconds
         self._max_rows = max_rows
         self._pending: list[_Entry] = []
@@ -111,13 +135,13 @@ class FeatureLogger:
             return found
         entry = _Entry(
             service=service.name,
-            folder=config.destination.resolve_path(self._root) / service.name,
+            destination=config.destination,
             request_id=found,
             served_at=datetime.now(UTC),
             entities=response.entities,
             response=response,
         )
-        rows = len(next(iter(response.entities.values()), []))
+        rows = _row_count(entry)
         with self._lock:
             self._pending.append(entry)
             self._rows += rows
@@ -128,16 +152,37 @@ class FeatureLogger:
             self._wake.set()
         return found
 
-    def flush(self) -> list[Path]:
-        """Write every buffered row now; returns the files written."""
+    def flush(self) -> list[str]:
+        """Write every buffered row now; returns where the files went.
+
+        Raises:
+            FeatureLogError: a destination could not be written; its rows (and those of
+                destinations not tried yet) are back in the buffer for the next flush.
+        """
         with self._writing:
             with self._lock:
                 pending, self._pending, self._rows = self._pending, [], 0
-            groups: dict[tuple[Path, str], list[_Entry]] = {}
+            groups: dict[tuple[FileLoggingDestination, str, str], list[_Entry]] = {}
             for entry in pending:
                 day = entry.served_at.strftime("%Y-%m-%d")
-                groups.setdefault((entry.folder, day), []).append(entry)
-            return [_write(folder / day, entries) for (folder, day), entries in groups.items()]
+                groups.setdefault((entry.destination, entry.service, day), []).append(entry)
+            written: list[str] = []
+            for done, ((destination, service, day), entries) in enumerate(groups.items()):
+                folder = self._folder(destination, service)
+                try:
+                    written.append(_write(folder, day, entries))
+                except (OSError, ValueError) as exc:
+                    left = [e for group in list(groups.values())[done:] for e in group]
+                    with self._lock:
+                        self._pending[:0] = left
+                        self._rows += sum(_row_count(e) for e in left)
+                    raise FeatureLogError(
+                        f"cannot write the log of feature service {service!r} to "
+                        f"{folder.location}: {exc}; its rows wait in memory for the next "
+                        f"write. Check that the destination exists and is writable "
+                        f"(for s3:// its bucket, credentials and s3_endpoint_override)"
+                    ) from exc
+            return written
 
     def read(
         self,
@@ -149,7 +194,6 @@ class FeatureLogger:
         oldest first, as one table; buffered rows are written first."""
         import pandas as pd
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         self.flush()
         config = service.logging_config
@@ -159,12 +203,17 @@ class FeatureLogger:
                 f"logging_config=LoggingConfig(destination=FileLoggingDestination(path=...)) "
                 f"and apply"
             )
-        folder = config.destination.resolve_path(self._root) / service.name
+        folder = self._folder(config.destination, service.name)
         tables = []
-        for day in sorted(p for p in folder.glob("*") if p.is_dir()) if folder.exists() else []:
-            if not _day_in(day.name, start, end):
-                continue
-            tables += [pq.read_table(f) for f in sorted(day.glob("*.parquet"))]
+        try:
+            for day in folder.days():
+                if _day_in(day, start, end):
+                    tables += folder.read_day(day)
+        except OSError as exc:
+            raise FeatureLogError(
+                f"cannot read the log of feature service {service.name!r} from "
+                f"{folder.location}: {exc}"
+            ) from exc
         if not tables:
             return pd.DataFrame({REQUEST_ID: [], LOG_TIMESTAMP: []})
         table = pa.concat_tables(tables, promote_options="default")
@@ -177,6 +226,20 @@ class FeatureLogger:
             keep &= times <= pd.Timestamp(end)
         result: pd.DataFrame = frame[keep].sort_values(LOG_TIMESTAMP, kind="stable")
         return result.reset_index(drop=True)
+
+    def _folder(self, destination: FileLoggingDestination, service: str) -> _Folder:
+        key = (destination, service)
+        found = self._folders.get(key)
+        if found is None:
+            if destination.is_remote:
+                options = dict(self._storage_options)
+                if destination.s3_endpoint_override:
+                    options["endpoint_url"] = destination.s3_endpoint_override
+                found = _ObjectFolder(f"{destination.path}/{service}", options)
+            else:
+                found = _LocalFolder(destination.resolve_path(self._root) / service)
+            self._folders[key] = found
+        return found
 
     def close(self) -> None:
         """Stop the background writer and write what is buffered."""
@@ -203,29 +266,123 @@ class FeatureLogger:
                 closed = self._closed
             if closed:
                 return  # close() writes the rest
-            self.flush()
+            try:
+                self.flush()
+            except FeatureLogError as exc:
+                _log.warning("%s", exc)  # the rows are back in the buffer: tried again later
 
 
-def _write(folder: Path, entries: list[_Entry]) -> Path:
-    """One Parquet file of ``entries``, written atomically into ``folder``."""
+class _Folder(Protocol):
+    """One service's log files: a folder per UTC day, Parquet files inside."""
+
+    location: str
+
+    def write(self, day: str, name: str, data: bytes) -> str:
+        """Make ``<day>/<name>`` visible with ``data``, whole or not at all."""
+        ...
+
+    def days(self) -> list[str]:
+        """The day folders there are, oldest first."""
+        ...
+
+    def read_day(self, day: str) -> list[pa.Table]:
+        """The files of one day, in name order (time written)."""
+        ...
+
+
+class _LocalFolder:
+    """A folder on this machine: temporary file, fsync, rename."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.location = str(path)
+
+    def write(self, day: str, name: str, data: bytes) -> str:
+        folder = self.path / day
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / name
+        temporary = folder / f".{name}.tmp"
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return str(target)
+
+    def days(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        return sorted(p.name for p in self.path.iterdir() if p.is_dir())
+
+    def read_day(self, day: str) -> list[pa.Table]:
+        import pyarrow.parquet as pq
+
+        return [pq.read_table(f) for f in sorted((self.path / day).glob("*.parquet"))]
+
+
+class _ObjectFolder:
+    """A prefix in S3 (or an S3-compatible server) through fsspec/s3fs: one PUT per file.
+
+    Listings are never cached: files written by other processes must be seen at once.
+    """
+
+    def __init__(self, uri: str, storage_options: Mapping[str, Any]) -> None:
+        try:
+            import fsspec
+
+            self._fs = fsspec.filesystem(
+                "s3", skip_instance_cache=True, use_listings_cache=False, **storage_options
+            )
+        except ImportError as exc:
+            raise FeatureLogError(
+                f"feature log destination {uri!r} needs s3fs: pip install 'silage[s3]'"
+            ) from exc
+        self.location = uri
+        self._root = uri.removeprefix("s3://")
+
+    def write(self, day: str, name: str, data: bytes) -> str:
+        key = f"{self._root}/{day}/{name}"
+        self._fs.pipe_file(key, data)
+        return f"s3://{key}"
+
+    def days(self) -> list[str]:
+        try:
+            found = self._fs.ls(self._root, detail=True)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            str(f["name"]).rsplit("/", 1)[-1] for f in found if f.get("type") == "directory"
+        )
+
+    def read_day(self, day: str) -> list[pa.Table]:
+        import pyarrow.parquet as pq
+
+        try:
+            files = self._fs.ls(f"{self._root}/{day}", detail=False)
+        except FileNotFoundError:
+            return []
+        names = sorted(str(f) for f in files if str(f).endswith(".parquet"))
+        return [pq.read_table(io.BytesIO(self._fs.cat_file(f))) for f in names]
+
+
+def _write(folder: _Folder, day: str, entries: list[_Entry]) -> str:
+    """One Parquet file of ``entries`` in ``folder``'s ``day``; returns where it went."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.concat_tables([_table(e) for e in entries], promote_options="default")
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = entries[0].served_at.strftime("%H%M%S%fZ")
-    target = folder / f"{stamp}-{uuid.uuid4().hex[:8]}.parquet"
-    temporary = folder / f".{target.name}.tmp"
-    try:
-        with open(temporary, "wb") as handle:
-            pq.write_table(table, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return target
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return folder.write(day, f"{stamp}-{uuid.uuid4().hex[:8]}.parquet", buffer.getvalue())
+
+
+def _row_count(entry: _Entry) -> int:
+    return len(next(iter(entry.entities.values()), []))
 
 
 def _table(entry: _Entry) -> pa.Table:

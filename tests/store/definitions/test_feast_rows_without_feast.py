@@ -9,8 +9,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
-
 from store.definitions.feature_logging import LoggingConfig
 from store.definitions.push_source import PushSource
 from store.feast import FeastObject, convert_feast_objects
@@ -67,11 +65,18 @@ def test_logging_settings_are_parts_of_a_service_not_definitions() -> None:
     assert problems == []
 
 
-def test_an_s3_logging_destination_is_refused_by_name() -> None:
-    from store.feast.convert import Conversion, _Refused
+def test_an_s3_logging_destination_keeps_its_endpoint() -> None:
+    from store.feast.convert import Conversion
 
     destination = Destination(
-        path="s3://b/logs", s3_endpoint_override="http://x", partition_by=None
+        path="s3://b/logs/", s3_endpoint_override="http://x", partition_by=None
     )
-    with pytest.raises(_Refused, match="s3_endpoint_override"):
-        Conversion().convert(destination, "defs.py")
+    converted = Conversion().convert(destination, "defs.py")
+    assert converted.to_spec() == {
+        "type": "file",
+        "path": "s3://b/logs",
+        "s3_endpoint_override": "http://x",
+    }
+    assert LoggingConfig.from_spec({"destination": converted.to_spec(), "sample_rate": 1.0}) == (
+        LoggingConfig(destination=converted)
+    )

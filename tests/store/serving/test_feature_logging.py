@@ -5,6 +5,7 @@ in the background and read back as one table."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -13,12 +14,21 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from store import FeatureService, FeatureStore, RequestError
+from store import (
+    DefinitionError,
+    FeatureService,
+    FeatureStore,
+    FileLoggingDestination,
+    RequestError,
+)
 from store.cli import main
+from store.errors import FeatureLogError
 from store.online.read import NOT_FOUND, PRESENT
 from store.serving.feature_log import is_sampled
 from store.serving.server import create_app
 from tests.conftest import T0
+from tests.object_storage import CREDENTIALS, fresh_bucket, storage_options
+from tests.services import unique_name
 from tests.store.online.test_push import open_push_store, rows
 
 H = timedelta(hours=1)
@@ -144,3 +154,94 @@ def test_service_skew_compares_the_log_with_the_sources(
         main(["--repo", str(fs.repo_path), "monitor", "service-skew", "driver_activity"])
     assert exit_info.value.code == 1  # skew found
     assert "served 77, sources 50" in capsys.readouterr().out
+
+
+# --- logs in S3, for serving processes on several hosts ---------------------------------------
+
+
+def _log_to(repo: Path, uri: str, endpoint: str) -> None:
+    """Point every logged service of the push repository at ``uri`` on ``endpoint``."""
+    path = repo / "definitions.py"
+    path.write_text(
+        path.read_text().replace(
+            'FileLoggingDestination(path="data/feature_logs")',
+            f'FileLoggingDestination(path="{uri}", s3_endpoint_override="{endpoint}")',
+        )
+    )
+
+
+def test_two_hosts_log_to_one_s3_folder_and_read_it_as_one_table(
+    make_repo: Callable[..., Path],
+    s3_endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two checkouts (two serving hosts) log one service to the same bucket; each reads
+    both hosts' rows. The first finds its credentials in the AWS environment, the second in
+    its artifact store's storage_options (an S3 artifact store lends them to S3 logs)."""
+    with fresh_bucket(s3_endpoint) as bucket:
+        first = make_repo("push")
+        _log_to(first, f"{bucket}/feature_logs", s3_endpoint)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["key"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["secret"])
+        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        a = served(lambda _name: first)
+        service = a.get_feature_service("driver_activity")
+        a.get_online_features(service, {"driver_id": [1001], "bonus": [1.0]}, request_id="a1")
+        a.flush_feature_logs()
+        assert not (first / "data" / "feature_logs").exists()  # nothing on the host's disk
+
+        second = Path(shutil.copytree(first, tmp_path / "elsewhere"))
+        config = second / "feature_store.yaml"
+        options = {"key": CREDENTIALS["key"], "secret": CREDENTIALS["secret"]}
+        config.write_text(
+            config.read_text()
+            + f"artifact_store: {{uri: '{bucket}/artifacts', storage_options: {options}}}\n"
+        )
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.delenv(name)
+        b = FeatureStore(repo_path=second)
+        b.get_online_features(service, {"driver_id": [1002], "bonus": [2.0]}, request_id="b1")
+
+        for reader in (b, a):
+            logs = reader.read_feature_logs("driver_activity")
+            assert logs["__request_id"].tolist() == ["a1", "b1"]
+            assert logs["driver_id"].tolist() == [1001, 1002]
+            assert logs["avg_daily_trips"].tolist() == [50, 51]
+        a.close()
+        b.close()
+
+
+def test_an_unwritable_s3_folder_keeps_the_rows_and_says_where(
+    make_repo: Callable[..., Path], s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A missing bucket: the write fails with the destination named, the rows wait in
+    memory, and once the bucket exists the next flush writes them."""
+    import s3fs
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["key"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["secret"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bucket = unique_name("silage-absent").replace("_", "-")
+    repo = make_repo("push")
+    _log_to(repo, f"s3://{bucket}/logs", s3_endpoint)
+    fs = served(lambda _name: repo)
+    service = fs.get_feature_service("driver_activity")
+    fs.get_online_features(service, {"driver_id": [1001], "bonus": [1.0]}, request_id="kept")
+    with pytest.raises(FeatureLogError, match=rf"'driver_activity' to s3://{bucket}/logs/"):
+        fs.flush_feature_logs()
+    client = s3fs.S3FileSystem(**storage_options(s3_endpoint), skip_instance_cache=True)
+    client.call_s3("create_bucket", Bucket=bucket)
+    try:
+        assert fs.read_feature_logs(service)["__request_id"].tolist() == ["kept"]
+    finally:
+        fs.close()
+        client.rm(bucket, recursive=True)
+
+
+def test_log_destinations_are_checked_where_declared() -> None:
+    with pytest.raises(DefinitionError, match="an S3 URI such as 's3://bucket/feature_logs'"):
+        FileLoggingDestination(path="gs://bucket/logs")
+    with pytest.raises(DefinitionError, match="s3_endpoint_override is for s3:// paths"):
+        FileLoggingDestination(path="data/logs", s3_endpoint_override="http://minio:9000")
+    assert FileLoggingDestination(path="s3://b/logs/").path == "s3://b/logs"
