@@ -128,3 +128,19 @@ class DataFrameEngine(Protocol):
     ) -> Any:
         """The query's rows as the engine's own DataFrame, not yet run."""
         ...
+
+    def arrow_to_spark_df(self, table: pa.Table) -> Any:
+        """Rows already computed (in Arrow) as the engine's own DataFrame."""
+        ...
+
+    def to_parquet_folder(
+        self, query: CompiledQuery, uri: str, tables: Mapping[str, pa.Table] | None = None
+    ) -> None:
+        """Write the query's rows as a folder of Parquet parts at ``uri`` (any filesystem
+        the engine writes: ``s3a://``, ``hdfs://``, ``file://``), one part per task, in
+        parallel; the parts in name order hold the rows in the query's order."""
+        ...
+
+    def write_parquet_folder(self, frame: Any, uri: str) -> None:
+        """Write one of the engine's DataFrames as :meth:`to_parquet_folder` does."""
+        ...

@@ -171,8 +171,22 @@ class RetrievalJob:
             raise RequestError("this job was not built by a FeatureStore, so it cannot be saved")
         return self.saver(self, name)
 
-    def to_parquet(self, path: str | Path) -> Path:
-        """Stream the result to a Parquet file inside the engine; returns the path."""
+    def to_parquet(self, path: str | Path) -> Path | str:
+        """Write the result as Parquet, rows in entity-table order; returns where.
+
+        A local path (``str`` or ``Path``) gets one file, streamed inside the engine (on
+        Spark its tasks write parts in parallel, joined into the file in order). A URI
+        (``s3a://bucket/sets/x``, ``hdfs://...``, ``file:///...``) on the Spark engine gets
+        a folder of parts written by Spark's tasks straight there, in parallel, as
+        ``DataFrame.write.parquet`` writes them (read in part-name order they keep the
+        rows' order); the folder must not exist yet.
+
+        Raises:
+            RequestError: a URI on an engine that writes local files only (DuckDB), or a
+                folder that exists already.
+        """
+        if isinstance(path, str) and _is_uri(path):
+            return self._to_parquet_folder(path)
         target = Path(path)
         if self.on_demand:
             import pyarrow.parquet as pq
@@ -186,20 +200,40 @@ class RetrievalJob:
         return target
 
     def to_spark_df(self) -> Any:
-        """The whole result, entity columns included, as a Spark DataFrame that has not run
-        yet (only on the Spark engine).
+        """The whole result, entity columns included, as a Spark DataFrame (only on the
+        Spark engine). It has not run yet, unless the job has on-demand features: their
+        functions are Python, so the result is computed here first and handed to Spark.
 
         Raises:
             RequestError: the engine is not Spark.
         """
-        if not isinstance(self.engine, DataFrameEngine):
-            raise RequestError(
-                f"to_spark_df() needs offline_store type spark; this job runs on "
-                f"{self.engine.dialect!r}: use to_df(), to_arrow() or to_parquet()"
-            )
-        return self.engine.to_spark_df(
+        engine = self._dataframe_engine("to_spark_df()", "use to_df(), to_arrow() or to_parquet()")
+        if self.on_demand:
+            return engine.arrow_to_spark_df(self.to_arrow())
+        return engine.to_spark_df(
             self._compiled(self.entities.columns), {ENTITY_TABLE: self.entity_table()}
         )
+
+    def _to_parquet_folder(self, uri: str) -> str:
+        engine = self._dataframe_engine(
+            f"to_parquet({uri!r}) (a folder written by Spark's tasks)",
+            "it writes local files; give to_parquet() a local path",
+        )
+        if self.on_demand:
+            engine.write_parquet_folder(engine.arrow_to_spark_df(self.to_arrow()), uri)
+        else:
+            engine.to_parquet_folder(
+                self._compiled(self.entities.columns), uri, {ENTITY_TABLE: self.entity_table()}
+            )
+        return uri
+
+    def _dataframe_engine(self, call: str, instead: str) -> DataFrameEngine:
+        if not isinstance(self.engine, DataFrameEngine):
+            raise RequestError(
+                f"{call} needs offline_store type spark; this job runs on "
+                f"{self.engine.dialect!r}: {instead}"
+            )
+        return self.engine
 
     # --- internals ---------------------------------------------------------------------
 
@@ -364,6 +398,12 @@ def _stored_reads(
                 view_reads = reads.setdefault(view.name, (view, {}))[1]
                 view_reads.setdefault(field, f"__silage_in__{view.name}__{field.name}")
     return reads
+
+
+def _is_uri(path: str) -> bool:
+    """``scheme://...`` (two letters at least, so ``C:/x`` on Windows is a path)."""
+    scheme, sep, _ = path.partition("://")
+    return bool(sep) and len(scheme) > 1 and scheme.replace("+", "").isalnum()
 
 
 def _is_spark_frame(value: object) -> bool:

@@ -224,6 +224,37 @@ class SparkEngine:
         with _source_errors(query):
             return session.sql(query.query)
 
+    def arrow_to_spark_df(self, table: pa.Table) -> DataFrame:
+        """An Arrow table as a Spark DataFrame of the root session (timestamps in UTC)."""
+        return self.root_session().createDataFrame(_spark_ready(table))
+
+    def to_parquet_folder(
+        self, query: CompiledQuery, uri: str, tables: Mapping[str, pa.Table] | None = None
+    ) -> None:
+        with self._job(query, tables) as frame, _source_errors(query):
+            self.write_parquet_folder(frame, uri)
+
+    def write_parquet_folder(self, frame: DataFrame, uri: str) -> None:
+        """Spark's tasks write ``frame`` to the folder ``uri``, which must not exist yet.
+
+        Raises:
+            RequestError: the folder exists already, or Spark cannot write there; names it.
+        """
+        from pyspark.errors import PySparkException
+
+        try:
+            frame.write.mode("errorifexists").parquet(uri)
+        except PySparkException as exc:
+            condition = _condition(exc)
+            if condition.split(".")[0] in _DATA_ERRORS:
+                raise  # a source's data: the caller's _source_errors names the views
+            if condition == "PATH_ALREADY_EXISTS":
+                raise RequestError(
+                    f"{uri} exists already; to_parquet() writes a new folder there: remove "
+                    f"it or give another path"
+                ) from exc
+            raise RequestError(f"Spark cannot write {uri}: {_reason(exc)}") from exc
+
     # --- sessions --------------------------------------------------------------------------
 
     def root_session(self) -> SparkSession:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from store import FeatureStore, SourceDataError
+from store import FeatureStore, RequestError, SourceDataError
 from store.errors import ConfigError
 from store.offline.compiler.point_in_time import (
     RENDERINGS,
@@ -231,6 +231,77 @@ def test_to_spark_df_on_duckdb_says_what_to_use(make_repo: Callable[..., Path]) 
     job = fs.get_historical_features(_entities(), ["driver_hourly_stats:conv_rate"])
     with pytest.raises(Exception, match="to_spark_df\\(\\) needs offline_store type spark"):
         job.to_spark_df()
+
+
+def _parts_in_order(folder: Path) -> pa.Table:
+    return pa.concat_tables([pq.read_table(p) for p in sorted(folder.glob("part-*.parquet"))])
+
+
+def test_to_parquet_at_a_uri_has_spark_write_the_folder_in_parallel(
+    make_repo: Callable[..., Path], spark: SparkEngine, tmp_path: Path
+) -> None:
+    """A URI (here file://; s3a:// and hdfs:// go the same way) gets the parts Spark's
+    tasks write, straight there and in order, instead of one file joined on the driver."""
+    fs = _store(make_repo)
+    entities = pd.DataFrame(
+        {
+            "driver_id": [1003, 1001, 1002, 1001, 9999] * 40,
+            "event_timestamp": [T0 + pd.Timedelta(hours=h % 5) for h in range(200)],
+        }
+    )
+    job = fs.get_historical_features(entities, ["driver_hourly_stats:avg_daily_trips"])
+    uri = (tmp_path / "sets" / "trips").as_uri()
+    assert job.to_parquet(uri) == uri
+    written = _parts_in_order(tmp_path / "sets" / "trips")
+    assert written.column("avg_daily_trips").to_pylist() == (
+        job.to_arrow().column("avg_daily_trips").to_pylist()
+    )
+    assert written.column("driver_id").to_pylist() == entities["driver_id"].tolist()
+    with pytest.raises(RequestError, match=r"exists already; to_parquet\(\) writes a new"):
+        job.to_parquet(uri)
+
+
+def test_on_demand_features_reach_spark_dataframes_and_folders(
+    make_repo: Callable[..., Path], spark: SparkEngine, tmp_path: Path
+) -> None:
+    """The on-demand functions run in Python over the joined rows; the DataFrame and the
+    folder hold their outputs, and none of the hidden input columns."""
+    repo = make_repo("on_demand")
+    configure_offline(repo, "spark")
+    fs = FeatureStore(repo_path=repo)
+    fs.apply()
+    entities = pd.DataFrame(
+        {
+            "driver_id": [1001, 1002],
+            "event_timestamp": [T0 + pd.Timedelta(hours=2), T0 + pd.Timedelta(hours=1)],
+            "val_to_add": [1, 2],
+            "val_to_add_2": [10, 20],
+        }
+    )
+    job = fs.get_historical_features(
+        entities, ["transformed_conv_rate:conv_rate_plus_val1", "driver_hourly_stats:conv_rate"]
+    )
+    expected = job.to_arrow()
+    frame = job.to_spark_df().toArrow()
+    assert frame.column_names == expected.column_names
+    assert not [c for c in frame.column_names if c.startswith("__")]
+    assert frame.column("conv_rate_plus_val1").to_pylist() == (
+        expected.column("conv_rate_plus_val1").to_pylist()
+    )
+    uri = (tmp_path / "odfv").as_uri()
+    job.to_parquet(uri)
+    written = _parts_in_order(tmp_path / "odfv")
+    assert written.column("conv_rate_plus_val1").to_pylist() == (
+        expected.column("conv_rate_plus_val1").to_pylist()
+    )
+
+
+def test_a_uri_on_duckdb_says_it_writes_local_files(make_repo: Callable[..., Path]) -> None:
+    fs = FeatureStore(repo_path=make_repo("basic"))
+    fs.apply()
+    job = fs.get_historical_features(_entities(), ["driver_hourly_stats:conv_rate"])
+    with pytest.raises(RequestError, match=r"'duckdb': it writes local files; give"):
+        job.to_parquet("s3a://bucket/sets/trips")
 
 
 def _store(make_repo: Callable[..., Path]) -> FeatureStore:
