@@ -197,8 +197,8 @@ def use_wal(conn: sqlite3.Connection, timeout_seconds: float = BUSY_TIMEOUT_SECO
     switch while another connection holds the write lock (``BEGIN IMMEDIATE``) gets
     "database is locked" at once, whatever the busy timeout. Several processes opening a
     new database together meet exactly that, so the switch is retried, with a growing
-    pause, until ``timeout_seconds``. A database already in WAL (or in memory) is left
-    alone without taking any lock.
+    pause, until ``timeout_seconds``; any other error is raised at once. A database
+    already in WAL (or in memory) is only read, never switched again.
     """
     if conn.execute("PRAGMA journal_mode").fetchone()[0] in ("wal", "memory"):
         return
@@ -209,7 +209,13 @@ def use_wal(conn: sqlite3.Connection, timeout_seconds: float = BUSY_TIMEOUT_SECO
             conn.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as error:
-            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+            code = getattr(error, "sqlite_errorcode", None) or 0
+            if code & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise
+            if time.monotonic() + pause > deadline:
+                raise sqlite3.OperationalError(
+                    f"{error} (waited {timeout_seconds:g} s to switch the database to WAL: "
+                    f"another process holds its write lock)"
+                ) from error
         time.sleep(pause)
         pause = min(pause * 2, 0.1)

@@ -129,15 +129,22 @@ class FeatureStore:
         return self.config.online_backend()
 
     def close(self) -> None:
-        """Write buffered feature logs and release database connections."""
-        if "_feature_logger" in self.__dict__:
-            self._feature_logger.close()
-        if "registry" in self.__dict__:
-            self.registry.close()
-        if "online_store" in self.__dict__:
-            self.online_store.close()
-        if "_prediction_log" in self.__dict__:
-            self._prediction_log.close()
+        """Write buffered feature logs and release database connections.
+
+        Raises:
+            FeatureLogError: buffered feature-log rows could not be written (everything
+                else is closed all the same).
+        """
+        try:
+            if "_feature_logger" in self.__dict__:
+                self._feature_logger.close()
+        finally:
+            if "registry" in self.__dict__:
+                self.registry.close()
+            if "online_store" in self.__dict__:
+                self.online_store.close()
+            if "_prediction_log" in self.__dict__:
+                self._prediction_log.close()
 
     def __enter__(self) -> FeatureStore:
         return self
@@ -393,11 +400,12 @@ class FeatureStore:
         """What a logged feature service served, as one pandas DataFrame, oldest first: the
         entity columns and request values given, each feature's value, ``__status`` and
         ``__timestamp``, ``__log_timestamp`` and ``__request_id``; served in
-        ``[start_date, end_date]`` (naive means UTC; None: unbounded). Rows still buffered
-        are written first.
+        ``[start_date, end_date]`` (naive means UTC; None: unbounded). The service's rows
+        still buffered are written first.
 
         Raises:
             RequestError: the service declares no ``logging_config``.
+            FeatureLogError: its destination cannot be written or read; names it.
         """
         service = (
             feature_service
@@ -411,7 +419,11 @@ class FeatureStore:
         )
 
     def flush_feature_logs(self) -> None:
-        """Write the feature-service log rows still buffered in memory now."""
+        """Write the feature-service log rows still buffered in memory now.
+
+        Raises:
+            FeatureLogError: a destination cannot be written; its rows stay buffered.
+        """
         if "_feature_logger" in self.__dict__:
             self._feature_logger.flush()
 

@@ -35,10 +35,11 @@ class FileLoggingDestination:
     root) or, for serving processes on several hosts, ``s3://bucket/prefix`` on S3 or an
     S3-compatible server (``s3_endpoint_override="http://minio:9000"``, Feast's argument).
 
-    Credentials for S3 come from ``artifact_store: {storage_options: ...}`` in
-    feature_store.yaml when the artifact store is in S3 too, otherwise from the usual AWS
-    environment (``AWS_ACCESS_KEY_ID``...). ``partition_by`` is Feast's argument, accepted
-    and ignored: files are always partitioned by service and UTC day.
+    When the artifact store is in S3 too, its ``storage_options`` in feature_store.yaml
+    (credentials, and ``endpoint_url`` unless ``s3_endpoint_override`` is given) serve the
+    logs as well: one object store per team. Otherwise the usual AWS environment applies
+    (``AWS_ACCESS_KEY_ID``...). ``partition_by`` is Feast's argument, accepted and
+    ignored: files are always partitioned by service and UTC day.
     """
 
     path: str
@@ -52,6 +53,11 @@ class FileLoggingDestination:
                 f"or 's3://bucket/feature_logs', got {self.path!r}"
             )
         text = str(self.path)
+        if isinstance(self.path, Path) and text.startswith("s3:"):
+            raise DefinitionError(
+                f"FileLoggingDestination {text!r}: a Path cannot hold a URI (it drops a "
+                f"slash); give the S3 URI as a string, e.g. path='s3://bucket/feature_logs'"
+            )
         if "://" in text:
             scheme, _, rest = text.partition("://")
             if scheme != "s3" or not rest.strip("/"):

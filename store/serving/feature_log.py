@@ -18,10 +18,16 @@ each is one PUT, which S3 makes visible whole or not at all. Either way a reader
 half a file, and files from every process read back as one table:
 :meth:`FeatureLogger.read` flushes, then reads a service's files.
 
-A write that fails (a full disk, an unreachable bucket) puts its rows back in the buffer;
-the background writer warns and tries again at its next turn, and :meth:`FeatureLogger.read`
-and :meth:`FeatureLogger.flush` raise :class:`~store.errors.FeatureLogError` naming the
-destination.
+A write that fails (a full disk, an unreachable bucket, expired credentials) puts its rows
+back at the front of the buffer; the background writer warns once and tries again, waiting
+twice as long after each failure (up to a minute), and keeps at most
+``max_buffered_rows`` rows meanwhile (dropping the oldest, counted in a warning), so a
+broken destination costs a serving process bounded memory and no request waits on it.
+:meth:`FeatureLogger.read` and :meth:`FeatureLogger.flush` raise
+:class:`~store.errors.FeatureLogError` naming the destination. A write that reached S3 but
+whose answer was lost is written again under another name: such a request appears twice,
+with one ``__request_id``. What is buffered at interpreter exit is written then (close the
+store to be sure: a killed process loses up to ``flush_seconds`` of rows).
 
 Sampling is per request and deterministic: a request is logged when the first 8 bytes of
 the sha256 of its id, read as a fraction of 2**64, fall below the rate. A rate of 1 logs
@@ -37,6 +43,7 @@ import logging
 import os
 import threading
 import uuid
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,6 +100,9 @@ class FeatureLogger:
             ``s3_endpoint_override`` wins over ``endpoint_url``.
         flush_seconds: how long rows may wait in memory before they are written.
         max_rows: write sooner when this many rows wait.
+        max_buffered_rows: while writes fail, keep at most this many rows; beyond it the
+            oldest requests are dropped (and counted in a warning), so an unwritable
+            destination cannot take a serving process's memory.
     """
 
     def __init__(
@@ -102,15 +112,19 @@ class FeatureLogger:
         storage_options: Mapping[str, Any] | None = None,
         flush_seconds: float = 1.0,
         max_rows: int = 10_000,
+        max_buffered_rows: int = 200_000,
     ):
         self._root = repo_root
         self._storage_options = dict(storage_options or {})
         self._folders: dict[tuple[FileLoggingDestination, str], _Folder] = {}
         self._flush_seconds = flush_seconds
         self._max_rows = max_rows
+        self._max_buffered_rows = max_buffered_rows
         self._pending: list[_Entry] = []
         self._rows = 0
-        self._lock = threading.Lock()  # guards the buffer
+        self._dropped = 0  # rows dropped since the last warning
+        self._failures = 0  # failed background flushes in a row
+        self._lock = threading.Lock()  # guards the buffer and the counters
         self._writing = threading.Lock()  # one flush at a time, so files never interleave
         self._wake = threading.Event()
         self._closed = False
@@ -145,15 +159,21 @@ class FeatureLogger:
         with self._lock:
             self._pending.append(entry)
             self._rows += rows
-            full = self._rows >= self._max_rows
+            while self._rows > self._max_buffered_rows and len(self._pending) > 1:
+                dropped = self._pending.pop(0)  # the oldest request goes first
+                self._rows -= _row_count(dropped)
+                self._dropped += _row_count(dropped)
+            # While writes fail the writer retries on its own schedule, not per request.
+            full = self._rows >= self._max_rows and not self._failures
             if self._thread is None and not self._closed:
                 self._start()
         if full:
             self._wake.set()
         return found
 
-    def flush(self) -> list[str]:
-        """Write every buffered row now; returns where the files went.
+    def flush(self, service: str | None = None) -> list[str]:
+        """Write the buffered rows now (of ``service`` only, when given); returns where the
+        files went.
 
         Raises:
             FeatureLogError: a destination could not be written; its rows (and those of
@@ -161,26 +181,43 @@ class FeatureLogger:
         """
         with self._writing:
             with self._lock:
-                pending, self._pending, self._rows = self._pending, [], 0
+                taken: list[_Entry] = []
+                kept: list[_Entry] = []
+                for entry in self._pending:
+                    (taken if service in (None, entry.service) else kept).append(entry)
+                self._pending = kept
+                self._rows -= sum(_row_count(e) for e in taken)
             groups: dict[tuple[FileLoggingDestination, str, str], list[_Entry]] = {}
-            for entry in pending:
+            for entry in taken:
                 day = entry.served_at.strftime("%Y-%m-%d")
                 groups.setdefault((entry.destination, entry.service, day), []).append(entry)
             written: list[str] = []
-            for done, ((destination, service, day), entries) in enumerate(groups.items()):
-                folder = self._folder(destination, service)
+            for done, ((destination, name, day), entries) in enumerate(groups.items()):
                 try:
-                    written.append(_write(folder, day, entries))
-                except (OSError, ValueError) as exc:
+                    data = _encoded(entries)
+                except Exception:  # never writable, however often tried: dropped, said
+                    _log.exception(
+                        "feature service %r: %d logged rows could not be encoded as Parquet "
+                        "and were dropped",
+                        name,
+                        sum(_row_count(e) for e in entries),
+                    )
+                    continue
+                try:
+                    folder = self._folder(destination, name)
+                    written.append(folder.write(day, _file_name(entries), data))
+                except Exception as exc:  # botocore's errors are not OSErrors
                     left = [e for group in list(groups.values())[done:] for e in group]
                     with self._lock:
                         self._pending[:0] = left
                         self._rows += sum(_row_count(e) for e in left)
+                    where = destination.path if destination.is_remote else self._root
                     raise FeatureLogError(
-                        f"cannot write the log of feature service {service!r} to "
-                        f"{folder.location}: {exc}; its rows wait in memory for the next "
-                        f"write. Check that the destination exists and is writable "
-                        f"(for s3:// its bucket, credentials and s3_endpoint_override)"
+                        f"cannot write the log of feature service {name!r} to {where}: "
+                        f"{type(exc).__name__}: {exc}; {sum(_row_count(e) for e in left)} "
+                        f"rows wait in memory for the next write. Check that the destination "
+                        f"exists and is writable (for s3:// its bucket, credentials and "
+                        f"s3_endpoint_override)"
                     ) from exc
             return written
 
@@ -195,7 +232,6 @@ class FeatureLogger:
         import pandas as pd
         import pyarrow as pa
 
-        self.flush()
         config = service.logging_config
         if config is None:
             raise RequestError(
@@ -203,20 +239,23 @@ class FeatureLogger:
                 f"logging_config=LoggingConfig(destination=FileLoggingDestination(path=...)) "
                 f"and apply"
             )
-        folder = self._folder(config.destination, service.name)
+        self.flush(service.name)
         tables = []
         try:
+            folder = self._folder(config.destination, service.name)
             for day in folder.days():
                 if _day_in(day, start, end):
                     tables += folder.read_day(day)
-        except OSError as exc:
+        except Exception as exc:  # botocore's and Arrow's errors are not OSErrors
             raise FeatureLogError(
                 f"cannot read the log of feature service {service.name!r} from "
-                f"{folder.location}: {exc}"
+                f"{config.destination.path}: {type(exc).__name__}: {exc}; check that the "
+                f"destination exists and is readable (for s3:// its bucket, credentials and "
+                f"s3_endpoint_override)"
             ) from exc
         if not tables:
             return pd.DataFrame({REQUEST_ID: [], LOG_TIMESTAMP: []})
-        table = pa.concat_tables(tables, promote_options="default")
+        table = pa.concat_tables(tables, promote_options="permissive")
         frame = table.to_pandas()
         times = frame[LOG_TIMESTAMP]
         keep = pd.Series(True, index=frame.index)
@@ -242,34 +281,87 @@ class FeatureLogger:
         return found
 
     def close(self) -> None:
-        """Stop the background writer and write what is buffered."""
+        """Stop the background writer and write what is buffered.
+
+        Raises:
+            FeatureLogError: what was buffered could not be written (it is lost).
+        """
         with self._lock:
             self._closed = True
             thread, self._thread = self._thread, None
         if thread is not None:
             self._wake.set()
             thread.join()
-            atexit.unregister(self.flush)
         self.flush()
 
     def _start(self) -> None:
-        """Start the writer thread (the caller holds the buffer lock)."""
+        """Start the writer thread (the caller holds the buffer lock), and have what is left
+        written when the interpreter exits: a daemon thread just stops there."""
         self._thread = threading.Thread(target=self._run, name="silage-feature-log", daemon=True)
         self._thread.start()
-        atexit.register(self.flush)  # a daemon thread dies at exit: write what is left
+        _flush_at_exit(self)
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(self._flush_seconds)
+            with self._lock:
+                failures = self._failures
+            # After failures, wait longer each time (up to a minute) before trying again.
+            self._wake.wait(min(self._flush_seconds * 2**failures, 60.0))
             self._wake.clear()
             with self._lock:
-                closed = self._closed
+                closed, dropped, self._dropped = self._closed, self._dropped, 0
             if closed:
                 return  # close() writes the rest
+            if dropped:
+                _log.warning(
+                    "feature logs: %d rows dropped (the oldest) while writes failed; at most "
+                    "%d rows are kept in memory",
+                    dropped,
+                    self._max_buffered_rows,
+                )
             try:
                 self.flush()
-            except FeatureLogError as exc:
-                _log.warning("%s", exc)  # the rows are back in the buffer: tried again later
+            except Exception as exc:  # the rows are back in the buffer: tried again later
+                with self._lock:
+                    self._failures += 1
+                    first = self._failures == 1
+                if first:  # once per run of failures, not once per retry
+                    _log.warning("%s", exc)
+            else:
+                with self._lock:
+                    recovered, self._failures = self._failures, 0
+                if recovered:
+                    _log.warning("feature logs written again after %d failed tries", recovered)
+
+
+def _flush_at_exit(logger: FeatureLogger) -> None:
+    """Write ``logger``'s buffer when the interpreter exits, unless it was closed.
+
+    The hook runs among ``threading``'s exit hooks, before those of
+    ``concurrent.futures`` (registered earlier, run later): s3fs resolves names on that
+    pool, which refuses work once its own hook has run, so a plain ``atexit`` hook would
+    lose the last rows written to S3. Only a weak reference is held.
+    """
+    import concurrent.futures.thread  # noqa: F401  (registers its exit hook first)
+
+    ref = weakref.ref(logger)
+
+    def flush() -> None:
+        found = ref()
+        if found is None or found._closed:
+            return
+        try:
+            found.flush()
+        except Exception as exc:
+            _log.warning("feature logs at exit: rows lost, the process is ending: %s", exc)
+
+    register = getattr(threading, "_register_atexit", None)
+    try:
+        if register is None:
+            raise RuntimeError  # not CPython's threading: the plain hook below
+        register(flush)
+    except RuntimeError:
+        atexit.register(flush)
 
 
 class _Folder(Protocol):
@@ -353,6 +445,9 @@ class _ObjectFolder:
         try:
             found = self._fs.ls(self._root, detail=True)
         except FileNotFoundError:
+            bucket = self._root.split("/", 1)[0]
+            if not self._fs.exists(bucket):  # a misspelt bucket is an error, not "no rows"
+                raise FileNotFoundError(f"bucket {bucket!r} does not exist") from None
             return []
         return sorted(
             str(f["name"]).rsplit("/", 1)[-1] for f in found if f.get("type") == "directory"
@@ -366,19 +461,26 @@ class _ObjectFolder:
         except FileNotFoundError:
             return []
         names = sorted(str(f) for f in files if str(f).endswith(".parquet"))
-        return [pq.read_table(io.BytesIO(self._fs.cat_file(f))) for f in names]
+        fetched = self._fs.cat(names) if names else {}  # concurrently
+        return [pq.read_table(io.BytesIO(fetched[n])) for n in names]
 
 
-def _write(folder: _Folder, day: str, entries: list[_Entry]) -> str:
-    """One Parquet file of ``entries`` in ``folder``'s ``day``; returns where it went."""
+def _encoded(entries: list[_Entry]) -> bytes:
+    """``entries`` as the bytes of one Parquet file. Columns of one name but other types
+    in different requests (1 and 1.5 as a request value) are promoted to a common type."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.concat_tables([_table(e) for e in entries], promote_options="default")
-    stamp = entries[0].served_at.strftime("%H%M%S%fZ")
+    table = pa.concat_tables([_table(e) for e in entries], promote_options="permissive")
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
-    return folder.write(day, f"{stamp}-{uuid.uuid4().hex[:8]}.parquet", buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _file_name(entries: list[_Entry]) -> str:
+    """``<time served, UTC>-<random>.parquet``: files sort by time within a day."""
+    stamp = entries[0].served_at.strftime("%H%M%S%fZ")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}.parquet"
 
 
 def _row_count(entry: _Entry) -> int:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,51 +44,66 @@ def test_server_engines_pre_ping_and_time_out(registry_url: str) -> None:
         db.dispose()
 
 
-@contextmanager
-def _writer_holding_the_lock(path: Path, seconds: float) -> Iterator[None]:
-    """A rollback-journal database whose write lock another connection holds for a while.
+class _Writer:
+    """A rollback-journal database whose write lock another connection holds until
+    :meth:`commit`.
 
     This is what several processes opening a new registry together can meet: switching to
     WAL then fails at once with "database is locked" (SQLite skips the busy handler where
     waiting could deadlock), whatever the busy timeout.
     """
-    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    writer.execute("CREATE TABLE t (x INTEGER)")
-    writer.execute("BEGIN IMMEDIATE")
-    writer.execute("INSERT INTO t VALUES (1)")
-    timer = threading.Timer(seconds, lambda: writer.execute("COMMIT"))
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.join()
-        writer.close()
+
+    def __init__(self, path: Path) -> None:
+        self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.connection.execute("CREATE TABLE t (x INTEGER)")
+        self.connection.execute("BEGIN IMMEDIATE")
+        self.connection.execute("INSERT INTO t VALUES (1)")
+        self.waits = 0
+
+    def commit_on_first_wait(self, seconds: float) -> None:
+        """Stands in for ``time.sleep`` in registry.database: the first pause after a
+        refused switch is when the other process commits."""
+        self.waits += 1
+        if self.waits == 1:
+            self.connection.execute("COMMIT")
 
 
-def test_switching_to_wal_waits_for_a_writer_instead_of_failing(tmp_path: Path) -> None:
-    path = tmp_path / "r.db"
-    with _writer_holding_the_lock(path, 0.3):
-        plain = sqlite3.connect(path, timeout=60, isolation_level=None)
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            plain.execute("PRAGMA journal_mode = WAL")  # what the busy timeout alone does
-        use_wal(plain)
-        assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        plain.close()
+@pytest.fixture
+def writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Writer]:
+    import registry.database
+
+    held = _Writer(tmp_path / "r.db")
+    monkeypatch.setattr(registry.database.time, "sleep", held.commit_on_first_wait)
+    yield held
+    held.connection.close()
+
+
+def test_switching_to_wal_waits_for_a_writer_instead_of_failing(
+    tmp_path: Path, writer: _Writer
+) -> None:
+    plain = sqlite3.connect(tmp_path / "r.db", timeout=60, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        plain.execute("PRAGMA journal_mode = WAL")  # what the busy timeout alone does
+    use_wal(plain)
+    assert writer.waits == 1  # refused once, then switched after the writer committed
+    assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    plain.close()
 
 
 def test_switching_to_wal_gives_up_after_its_timeout(tmp_path: Path) -> None:
-    path = tmp_path / "r.db"
-    with _writer_holding_the_lock(path, 0.5):
-        conn = sqlite3.connect(path, isolation_level=None)
-        with pytest.raises(sqlite3.OperationalError, match="locked"):
-            use_wal(conn, timeout_seconds=0.05)
-        conn.close()
+    held = _Writer(tmp_path / "r.db")
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="another process holds its write lock"):
+        use_wal(conn, timeout_seconds=0.05)
+    conn.close()
+    held.connection.close()
 
 
-def test_a_registry_opened_while_another_process_writes_waits_for_it(tmp_path: Path) -> None:
-    path = tmp_path / "r.db"
-    with _writer_holding_the_lock(path, 0.3):
-        db = Database(f"sqlite:///{path}")
-        with db.engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        db.dispose()
+def test_a_registry_opened_while_another_process_writes_waits_for_it(
+    tmp_path: Path, writer: _Writer
+) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'r.db'}")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    assert writer.waits == 1
+    db.dispose()

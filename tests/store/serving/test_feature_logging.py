@@ -5,7 +5,10 @@ in the background and read back as one table."""
 
 from __future__ import annotations
 
+import logging
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -24,7 +27,7 @@ from store import (
 from store.cli import main
 from store.errors import FeatureLogError
 from store.online.read import NOT_FOUND, PRESENT
-from store.serving.feature_log import is_sampled
+from store.serving.feature_log import FeatureLogger, is_sampled
 from store.serving.server import create_app
 from tests.conftest import T0
 from tests.object_storage import CREDENTIALS, fresh_bucket, storage_options
@@ -228,7 +231,9 @@ def test_an_unwritable_s3_folder_keeps_the_rows_and_says_where(
     fs = served(lambda _name: repo)
     service = fs.get_feature_service("driver_activity")
     fs.get_online_features(service, {"driver_id": [1001], "bonus": [1.0]}, request_id="kept")
-    with pytest.raises(FeatureLogError, match=rf"'driver_activity' to s3://{bucket}/logs/"):
+    with pytest.raises(
+        FeatureLogError, match=rf"'driver_activity' to s3://{bucket}/logs: FileNotFoundError"
+    ):
         fs.flush_feature_logs()
     client = s3fs.S3FileSystem(**storage_options(s3_endpoint), skip_instance_cache=True)
     client.call_s3("create_bucket", Bucket=bucket)
@@ -245,3 +250,113 @@ def test_log_destinations_are_checked_where_declared() -> None:
     with pytest.raises(DefinitionError, match="s3_endpoint_override is for s3:// paths"):
         FileLoggingDestination(path="data/logs", s3_endpoint_override="http://minio:9000")
     assert FileLoggingDestination(path="s3://b/logs/").path == "s3://b/logs"
+    with pytest.raises(DefinitionError, match="a Path cannot hold a URI"):
+        FileLoggingDestination(path=Path("s3://b/logs"))  # type: ignore[arg-type]
+
+
+def test_an_unreachable_destination_bounds_the_buffer_and_the_writer_lives_on(
+    make_repo: Callable[..., Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing listens at the endpoint (botocore's errors are not OSErrors): every request
+    still answers, at most max_buffered_rows rows wait (the oldest dropped, counted), flush
+    names the destination, and the background writer keeps trying, warning once."""
+    repo = make_repo("push")
+    _log_to(repo, "s3://nowhere/logs", "http://127.0.0.1:1")
+    fs = served(lambda _name: repo)
+    options = {
+        **CREDENTIALS,
+        "config_kwargs": {"connect_timeout": 1, "retries": {"max_attempts": 1}},
+    }
+    logger = FeatureLogger(repo, storage_options=options, flush_seconds=600, max_buffered_rows=3)
+    fs.__dict__["_feature_logger"] = logger
+    service = fs.get_feature_service("driver_activity")
+    for i in range(5):
+        fs.get_online_features(service, {"driver_id": [1001], "bonus": [1.0]}, request_id=f"r{i}")
+    with pytest.raises(
+        FeatureLogError,
+        match=r"'driver_activity' to s3://nowhere/logs: EndpointConnectionError.*3 rows wait",
+    ):
+        fs.flush_feature_logs()
+    logger._flush_seconds = 0.05  # let the writer run: it fails, warns, backs off
+    with caplog.at_level(logging.WARNING, logger="store.serving.feature_log"):
+        logger._wake.set()
+        deadline = time.monotonic() + 60
+        while logger._failures < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert logger._failures >= 2
+    assert logger._thread is not None
+    assert logger._thread.is_alive()
+    warnings = [r.getMessage() for r in caplog.records]
+    assert sum("EndpointConnectionError" in w for w in warnings) == 1  # once per streak
+    assert any("2 rows dropped" in w for w in warnings)
+    with pytest.raises(FeatureLogError, match="3 rows wait"):
+        fs.close()  # the rows cannot be written; everything else is closed all the same
+
+
+def test_s3_logs_without_credentials_say_so(
+    make_repo: Callable[..., Path], s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    repo = make_repo("push")
+    _log_to(repo, "s3://some-bucket/logs", s3_endpoint)
+    fs = served(lambda _name: repo)
+    service = fs.get_feature_service("driver_activity")
+    fs.get_online_features(service, {"driver_id": [1001], "bonus": [1.0]})
+    with pytest.raises(FeatureLogError, match=r"s3://some-bucket/logs: NoCredentialsError"):
+        fs.read_feature_logs(service)
+    with pytest.raises(FeatureLogError, match="NoCredentialsError"):
+        fs.close()
+
+
+EXITS_WITHOUT_CLOSE = """
+import sys
+from store import FeatureStore
+fs = FeatureStore(repo_path=sys.argv[1])
+service = fs.get_feature_service("driver_activity")
+fs.get_online_features(service, {"driver_id": [1001], "bonus": [1.0]}, request_id="last")
+"""
+
+
+def test_rows_buffered_at_exit_reach_s3(
+    make_repo: Callable[..., Path], s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script that logs and exits without closing the store: its exit hook writes the
+    row before the thread pool s3fs resolves names on shuts down."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["key"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["secret"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with fresh_bucket(s3_endpoint) as bucket:
+        repo = make_repo("push")
+        _log_to(repo, f"{bucket}/feature_logs", s3_endpoint)
+        fs = served(lambda _name: repo)
+        done = subprocess.run(
+            [sys.executable, "-c", EXITS_WITHOUT_CLOSE, str(repo)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "lost" not in done.stderr
+        logs = fs.read_feature_logs("driver_activity")
+        assert logs["__request_id"].tolist() == ["last"]
+        fs.close()
+
+
+def test_request_values_of_mixed_number_types_are_logged(
+    make_repo: Callable[..., Path],
+) -> None:
+    """JSON's 1 and 1.5 for one request value: both rows kept, read back as floats."""
+    fs = served(make_repo)
+    service = fs.get_feature_service("driver_activity")
+    fs.get_online_features(service, {"driver_id": [1001], "bonus": [1]}, request_id="int")
+    fs.flush_feature_logs()  # one file with an integer column...
+    fs.get_online_features(service, {"driver_id": [1002], "bonus": [1.5]}, request_id="float")
+    fs.get_online_features(service, {"driver_id": [1001], "bonus": [2]}, request_id="int2")
+    logs = fs.read_feature_logs(service)  # ...and one mixing both
+    assert logs["__request_id"].tolist() == ["int", "float", "int2"]
+    assert logs["bonus"].tolist() == [1.0, 1.5, 2.0]
