@@ -40,7 +40,6 @@ import atexit
 import hashlib
 import io
 import logging
-import os
 import threading
 import uuid
 import weakref
@@ -50,6 +49,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from registry.storage.local import write_atomically
 from store.definitions.feature_logging import FileLoggingDestination
 from store.definitions.feature_service import FeatureService
 from store.errors import FeatureLogError, RequestError
@@ -390,19 +390,8 @@ class _LocalFolder:
         self.location = str(path)
 
     def write(self, day: str, name: str, data: bytes) -> str:
-        folder = self.path / day
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        temporary = folder / f".{name}.tmp"
-        try:
-            with open(temporary, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        target = self.path / day / name
+        write_atomically(target, data)
         return str(target)
 
     def days(self) -> list[str]:

@@ -67,7 +67,7 @@ def test_every_request_is_logged_at_rate_one(make_repo: Callable[..., Path]) -> 
     assert len(fs.read_feature_logs("driver_activity", start_date=before)) == 3
     files = list((fs.repo_path / "data" / "feature_logs" / "driver_activity").rglob("*"))
     assert [f for f in files if f.suffix == ".parquet"]
-    assert not [f for f in files if f.name.endswith(".tmp")]
+    assert not [f for f in files if f.name.startswith(".")]  # no temporary file left
 
 
 def test_nothing_is_logged_at_rate_zero(make_repo: Callable[..., Path]) -> None:
