@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 BUSY_TIMEOUT_SECONDS = 60.0
+_sleep = time.sleep  # the pause between WAL switch attempts (a test stands in for it)
 CONNECT_TIMEOUT_SECONDS = 10
 _IMMEDIATE = "silage_immediate"
 # Bare PostgreSQL URLs would pick psycopg2, which Silage does not install: its extra brings
@@ -217,5 +218,5 @@ def use_wal(conn: sqlite3.Connection, timeout_seconds: float = BUSY_TIMEOUT_SECO
                     f"{error} (waited {timeout_seconds:g} s to switch the database to WAL: "
                     f"another process holds its write lock)"
                 ) from error
-        time.sleep(pause)
+        _sleep(pause)
         pause = min(pause * 2, 0.1)

@@ -16,6 +16,7 @@ request fields.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,11 +180,12 @@ class RetrievalJob:
         (``s3a://bucket/sets/x``, ``hdfs://...``, ``file:///...``) on the Spark engine gets
         a folder of parts written by Spark's tasks straight there, in parallel, as
         ``DataFrame.write.parquet`` writes them (read in part-name order they keep the
-        rows' order); the folder must not exist yet.
+        rows' order); the folder must not exist yet. With on-demand features the rows are
+        computed first (their functions are Python) and then written by Spark.
 
         Raises:
-            RequestError: a URI on an engine that writes local files only (DuckDB), or a
-                folder that exists already.
+            RequestError: a URI on an engine that writes local files only (DuckDB), a
+                folder that exists already, or one Spark cannot write (the reason named).
         """
         if isinstance(path, str) and _is_uri(path):
             return self._to_parquet_folder(path)
@@ -401,9 +403,9 @@ def _stored_reads(
 
 
 def _is_uri(path: str) -> bool:
-    """``scheme://...`` (two letters at least, so ``C:/x`` on Windows is a path)."""
-    scheme, sep, _ = path.partition("://")
-    return bool(sep) and len(scheme) > 1 and scheme.replace("+", "").isalnum()
+    """``scheme:...`` as RFC 3986 spells a scheme (``s3a://``, ``file:/tmp/x``), of two
+    characters at least, so ``C:/x`` on Windows stays a path."""
+    return re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", path) is not None
 
 
 def _is_spark_frame(value: object) -> bool:

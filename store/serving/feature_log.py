@@ -37,6 +37,7 @@ every request, 0 none; a given id always gets the same answer, in every process.
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import io
 import logging
@@ -175,9 +176,11 @@ class FeatureLogger:
         """Write the buffered rows now (of ``service`` only, when given); returns where the
         files went.
 
+        Every destination is tried: one that cannot be written does not hold up the others.
+
         Raises:
-            FeatureLogError: a destination could not be written; its rows (and those of
-                destinations not tried yet) are back in the buffer for the next flush.
+            FeatureLogError: some destinations could not be written, each named; their rows
+                are back at the front of the buffer, to be tried again.
         """
         with self._writing:
             with self._lock:
@@ -192,34 +195,36 @@ class FeatureLogger:
                 day = entry.served_at.strftime("%Y-%m-%d")
                 groups.setdefault((entry.destination, entry.service, day), []).append(entry)
             written: list[str] = []
-            for done, ((destination, name, day), entries) in enumerate(groups.items()):
-                try:
-                    data = _encoded(entries)
-                except Exception:  # never writable, however often tried: dropped, said
-                    _log.exception(
-                        "feature service %r: %d logged rows could not be encoded as Parquet "
-                        "and were dropped",
-                        name,
-                        sum(_row_count(e) for e in entries),
-                    )
+            failed: list[_Entry] = []
+            problems: list[str] = []
+            for (destination, name, day), group in groups.items():
+                data, entries = _encoded(name, group)
+                if data is None:
                     continue
                 try:
                     folder = self._folder(destination, name)
                     written.append(folder.write(day, _file_name(entries), data))
                 except Exception as exc:  # botocore's errors are not OSErrors
-                    left = [e for group in list(groups.values())[done:] for e in group]
-                    with self._lock:
-                        self._pending[:0] = left
-                        self._rows += sum(_row_count(e) for e in left)
-                    where = destination.path if destination.is_remote else self._root
-                    raise FeatureLogError(
-                        f"cannot write the log of feature service {name!r} to {where}: "
-                        f"{type(exc).__name__}: {exc}; {sum(_row_count(e) for e in left)} "
-                        f"rows wait in memory for the next write. Check that the destination "
-                        f"exists and is writable (for s3:// its bucket, credentials and "
-                        f"s3_endpoint_override)"
-                    ) from exc
+                    failed += entries
+                    where = self._location(destination, name)
+                    problems.append(f"{name!r} to {where}: {type(exc).__name__}: {exc}")
+            if failed:
+                with self._lock:
+                    self._pending[:0] = failed
+                    self._rows += sum(_row_count(e) for e in failed)
+                raise FeatureLogError(
+                    f"cannot write the log of feature service {'; '.join(problems)}; "
+                    f"{sum(_row_count(e) for e in failed)} rows not written. Check that the "
+                    f"destination exists and is writable (for s3:// its bucket, credentials "
+                    f"and s3_endpoint_override)"
+                )
             return written
+
+    def _location(self, destination: FileLoggingDestination, service: str) -> str:
+        """Where ``service``'s files go, for messages."""
+        if destination.is_remote:
+            return f"{destination.path}/{service}"
+        return str(destination.resolve_path(self._root) / service)
 
     def read(
         self,
@@ -249,7 +254,8 @@ class FeatureLogger:
         except Exception as exc:  # botocore's and Arrow's errors are not OSErrors
             raise FeatureLogError(
                 f"cannot read the log of feature service {service.name!r} from "
-                f"{config.destination.path}: {type(exc).__name__}: {exc}; check that the "
+                f"{self._location(config.destination, service.name)}: "
+                f"{type(exc).__name__}: {exc}; check that the "
                 f"destination exists and is readable (for s3:// its bucket, credentials and "
                 f"s3_endpoint_override)"
             ) from exc
@@ -292,7 +298,10 @@ class FeatureLogger:
         if thread is not None:
             self._wake.set()
             thread.join()
-        self.flush()
+        try:
+            self.flush()
+        except FeatureLogError as exc:
+            raise FeatureLogError(f"{exc} (closing: those rows are lost)") from exc
 
     def _start(self) -> None:
         """Start the writer thread (the caller holds the buffer lock), and have what is left
@@ -306,7 +315,8 @@ class FeatureLogger:
             with self._lock:
                 failures = self._failures
             # After failures, wait longer each time (up to a minute) before trying again.
-            self._wake.wait(min(self._flush_seconds * 2**failures, 60.0))
+            backoff = min(self._flush_seconds * 2 ** min(failures, 10), 60.0)
+            self._wake.wait(max(self._flush_seconds, backoff))
             self._wake.clear()
             with self._lock:
                 closed, dropped, self._dropped = self._closed, self._dropped, 0
@@ -326,7 +336,7 @@ class FeatureLogger:
                     self._failures += 1
                     first = self._failures == 1
                 if first:  # once per run of failures, not once per retry
-                    _log.warning("%s", exc)
+                    _log.warning("%s; kept in memory and tried again", exc)
             else:
                 with self._lock:
                     recovered, self._failures = self._failures, 0
@@ -334,34 +344,45 @@ class FeatureLogger:
                     _log.warning("feature logs written again after %d failed tries", recovered)
 
 
-def _flush_at_exit(logger: FeatureLogger) -> None:
-    """Write ``logger``'s buffer when the interpreter exits, unless it was closed.
+_OPEN: weakref.WeakSet[FeatureLogger] = weakref.WeakSet()
+_EXIT_HOOK = threading.Lock()
 
-    The hook runs among ``threading``'s exit hooks, before those of
+
+def _flush_at_exit(logger: FeatureLogger) -> None:
+    """Have ``logger``'s buffer written when the interpreter exits, unless it was closed.
+
+    One hook for all loggers, run among ``threading``'s exit hooks, before those of
     ``concurrent.futures`` (registered earlier, run later): s3fs resolves names on that
     pool, which refuses work once its own hook has run, so a plain ``atexit`` hook would
-    lose the last rows written to S3. Only a weak reference is held.
+    lose the last rows written to S3. A logger is held weakly here (its writer thread
+    holds it until :meth:`FeatureLogger.close`).
     """
+    _OPEN.add(logger)
+    with _EXIT_HOOK:
+        _register_exit_hook()
+
+
+@functools.cache
+def _register_exit_hook() -> None:
     import concurrent.futures.thread  # noqa: F401  (registers its exit hook first)
-
-    ref = weakref.ref(logger)
-
-    def flush() -> None:
-        found = ref()
-        if found is None or found._closed:
-            return
-        try:
-            found.flush()
-        except Exception as exc:
-            _log.warning("feature logs at exit: rows lost, the process is ending: %s", exc)
 
     register = getattr(threading, "_register_atexit", None)
     try:
         if register is None:
             raise RuntimeError  # not CPython's threading: the plain hook below
-        register(flush)
+        register(_flush_all)
     except RuntimeError:
-        atexit.register(flush)
+        atexit.register(_flush_all)
+
+
+def _flush_all() -> None:
+    for logger in list(_OPEN):
+        if logger._closed:
+            continue
+        try:
+            logger.flush()
+        except Exception as exc:
+            _log.warning("feature logs at exit: %s (the process is ending: lost)", exc)
 
 
 class _Folder(Protocol):
@@ -434,8 +455,12 @@ class _ObjectFolder:
         try:
             found = self._fs.ls(self._root, detail=True)
         except FileNotFoundError:
+            # A misspelt bucket is an error, not "no rows": HEAD it (a missing bucket raises
+            # FileNotFoundError, denied access PermissionError; only no prefix reads empty).
             bucket = self._root.split("/", 1)[0]
-            if not self._fs.exists(bucket):  # a misspelt bucket is an error, not "no rows"
+            try:
+                self._fs.call_s3("head_bucket", Bucket=bucket)
+            except FileNotFoundError:
                 raise FileNotFoundError(f"bucket {bucket!r} does not exist") from None
             return []
         return sorted(
@@ -454,16 +479,41 @@ class _ObjectFolder:
         return [pq.read_table(io.BytesIO(fetched[n])) for n in names]
 
 
-def _encoded(entries: list[_Entry]) -> bytes:
-    """``entries`` as the bytes of one Parquet file. Columns of one name but other types
-    in different requests (1 and 1.5 as a request value) are promoted to a common type."""
+def _encoded(service: str, entries: list[_Entry]) -> tuple[bytes | None, list[_Entry]]:
+    """``entries`` as the bytes of one Parquet file, and the entries it holds. Columns of one
+    name but other types in different requests (1 and 1.5 as a request value) are promoted
+    to a common type; a request that cannot be (an entity key sent once as text) is
+    dropped, logged, rather than the whole batch: it could never be written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.concat_tables([_table(e) for e in entries], promote_options="permissive")
+    tables = []
+    kept = []
+    for entry in entries:
+        try:
+            tables.append(_table(entry))
+            kept.append(entry)
+        except Exception:
+            _log.exception("feature service %r: a logged request could not be encoded", service)
+    while kept:
+        try:
+            table = pa.concat_tables(tables, promote_options="permissive")
+            break
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # Drop the newest request whose columns do not fit the others', and say so.
+            _log.error(
+                "feature service %r: request %r dropped from the log: its columns' types "
+                "do not fit the other requests' (send each value with one type)",
+                service,
+                kept[-1].request_id,
+            )
+            tables.pop()
+            kept.pop()
+    if not kept:
+        return None, []
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
-    return buffer.getvalue()
+    return buffer.getvalue(), kept
 
 
 def _file_name(entries: list[_Entry]) -> str:

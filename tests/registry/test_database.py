@@ -61,7 +61,7 @@ class _Writer:
         self.waits = 0
 
     def commit_on_first_wait(self, seconds: float) -> None:
-        """Stands in for ``time.sleep`` in registry.database: the first pause after a
+        """Stands in for the pause in registry.database.use_wal: the first pause after a
         refused switch is when the other process commits."""
         self.waits += 1
         if self.waits == 1:
@@ -73,7 +73,7 @@ def writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Writer]
     import registry.database
 
     held = _Writer(tmp_path / "r.db")
-    monkeypatch.setattr(registry.database.time, "sleep", held.commit_on_first_wait)
+    monkeypatch.setattr(registry.database, "_sleep", held.commit_on_first_wait)
     yield held
     held.connection.close()
 

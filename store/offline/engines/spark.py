@@ -225,8 +225,9 @@ class SparkEngine:
             return session.sql(query.query)
 
     def arrow_to_spark_df(self, table: pa.Table) -> DataFrame:
-        """An Arrow table as a Spark DataFrame of the root session (timestamps in UTC)."""
-        return self.root_session().createDataFrame(_spark_ready(table))
+        """An Arrow table as a Spark DataFrame (timestamps in UTC)."""
+        # A child session: the job settings (UTC, microsecond Parquet timestamps) apply.
+        return self._child().createDataFrame(_spark_ready(table))
 
     def to_parquet_folder(
         self, query: CompiledQuery, uri: str, tables: Mapping[str, pa.Table] | None = None
@@ -240,11 +241,12 @@ class SparkEngine:
         Raises:
             RequestError: the folder exists already, or Spark cannot write there; names it.
         """
+        from py4j.protocol import Py4JJavaError
         from pyspark.errors import PySparkException
 
         try:
             frame.write.mode("errorifexists").parquet(uri)
-        except PySparkException as exc:
+        except (PySparkException, Py4JJavaError) as exc:
             condition = _condition(exc)
             if condition.split(".")[0] in _DATA_ERRORS:
                 raise  # a source's data: the caller's _source_errors names the views
@@ -253,7 +255,11 @@ class SparkEngine:
                     f"{uri} exists already; to_parquet() writes a new folder there: remove "
                     f"it or give another path"
                 ) from exc
-            raise RequestError(f"Spark cannot write {uri}: {_reason(exc)}") from exc
+            raise RequestError(
+                f"Spark cannot write {uri}: {_reason(exc)}; check that Spark has a "
+                f"filesystem for the scheme (s3a:// needs hadoop-aws on its classpath) and "
+                f"may write there"
+            ) from exc
 
     # --- sessions --------------------------------------------------------------------------
 

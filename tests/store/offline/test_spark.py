@@ -261,6 +261,25 @@ def test_to_parquet_at_a_uri_has_spark_write_the_folder_in_parallel(
         job.to_parquet(uri)
 
 
+def test_a_sorted_frame_written_in_parts_reads_back_in_order(
+    spark: SparkEngine, tmp_path: Path
+) -> None:
+    """What to_parquet(uri) relies on: the parts of a sorted frame, read in name order,
+    hold its rows in order, however many tasks wrote them."""
+    session = spark.root_session().newSession()
+    session.conf.set("spark.sql.shuffle.partitions", "7")
+    session.conf.set("spark.sql.adaptive.enabled", "false")
+    session.conf.set("spark.sql.files.maxRecordsPerFile", "13")
+    keys = [(i * 7919) % 1000 for i in range(1000)]
+    frame = session.createDataFrame(pa.table({"k": keys})).orderBy("k")
+    uri = (tmp_path / "sorted").as_uri()
+    spark.write_parquet_folder(frame, uri)
+    assert len(list((tmp_path / "sorted").glob("part-*.parquet"))) > 7
+    assert _parts_in_order(tmp_path / "sorted").column("k").to_pylist() == sorted(keys)
+    with pytest.raises(RequestError, match=r"Spark cannot write nosuchfs://x/y: .*hadoop-aws"):
+        spark.write_parquet_folder(frame, "nosuchfs://x/y")
+
+
 def test_on_demand_features_reach_spark_dataframes_and_folders(
     make_repo: Callable[..., Path], spark: SparkEngine, tmp_path: Path
 ) -> None:
@@ -300,8 +319,9 @@ def test_a_uri_on_duckdb_says_it_writes_local_files(make_repo: Callable[..., Pat
     fs = FeatureStore(repo_path=make_repo("basic"))
     fs.apply()
     job = fs.get_historical_features(_entities(), ["driver_hourly_stats:conv_rate"])
-    with pytest.raises(RequestError, match=r"'duckdb': it writes local files; give"):
-        job.to_parquet("s3a://bucket/sets/trips")
+    for uri in ("s3a://bucket/sets/trips", "file:/tmp/sets/trips"):  # Hadoop's forms
+        with pytest.raises(RequestError, match=r"'duckdb': it writes local files; give"):
+            job.to_parquet(uri)
 
 
 def _store(make_repo: Callable[..., Path]) -> FeatureStore:

@@ -22,6 +22,7 @@ from store import (
     FeatureService,
     FeatureStore,
     FileLoggingDestination,
+    LoggingConfig,
     RequestError,
 )
 from store.cli import main
@@ -232,7 +233,8 @@ def test_an_unwritable_s3_folder_keeps_the_rows_and_says_where(
     service = fs.get_feature_service("driver_activity")
     fs.get_online_features(service, {"driver_id": [1001], "bonus": [1.0]}, request_id="kept")
     with pytest.raises(
-        FeatureLogError, match=rf"'driver_activity' to s3://{bucket}/logs: FileNotFoundError"
+        FeatureLogError,
+        match=rf"'driver_activity' to s3://{bucket}/logs/driver_activity: FileNotFoundError",
     ):
         fs.flush_feature_logs()
     client = s3fs.S3FileSystem(**storage_options(s3_endpoint), skip_instance_cache=True)
@@ -274,7 +276,7 @@ def test_an_unreachable_destination_bounds_the_buffer_and_the_writer_lives_on(
         fs.get_online_features(service, {"driver_id": [1001], "bonus": [1.0]}, request_id=f"r{i}")
     with pytest.raises(
         FeatureLogError,
-        match=r"'driver_activity' to s3://nowhere/logs: EndpointConnectionError.*3 rows wait",
+        match=r"to s3://nowhere/logs/driver_activity: Endpoint.*3 rows not written",
     ):
         fs.flush_feature_logs()
     logger._flush_seconds = 0.05  # let the writer run: it fails, warns, backs off
@@ -289,7 +291,7 @@ def test_an_unreachable_destination_bounds_the_buffer_and_the_writer_lives_on(
     warnings = [r.getMessage() for r in caplog.records]
     assert sum("EndpointConnectionError" in w for w in warnings) == 1  # once per streak
     assert any("2 rows dropped" in w for w in warnings)
-    with pytest.raises(FeatureLogError, match="3 rows wait"):
+    with pytest.raises(FeatureLogError, match=r"3 rows not written.*closing: those rows are lost"):
         fs.close()  # the rows cannot be written; everything else is closed all the same
 
 
@@ -306,7 +308,7 @@ def test_s3_logs_without_credentials_say_so(
     fs = served(lambda _name: repo)
     service = fs.get_feature_service("driver_activity")
     fs.get_online_features(service, {"driver_id": [1001], "bonus": [1.0]})
-    with pytest.raises(FeatureLogError, match=r"s3://some-bucket/logs: NoCredentialsError"):
+    with pytest.raises(FeatureLogError, match=r"some-bucket/logs/driver_activity: NoCredentials"):
         fs.read_feature_logs(service)
     with pytest.raises(FeatureLogError, match="NoCredentialsError"):
         fs.close()
@@ -360,3 +362,26 @@ def test_request_values_of_mixed_number_types_are_logged(
     logs = fs.read_feature_logs(service)  # ...and one mixing both
     assert logs["__request_id"].tolist() == ["int", "float", "int2"]
     assert logs["bonus"].tolist() == [1.0, 1.5, 2.0]
+
+
+def test_one_unwritable_destination_does_not_hold_up_the_others(
+    make_repo: Callable[..., Path],
+) -> None:
+    fs = served(make_repo)
+    blocker = fs.repo_path / "blocker"
+    blocker.write_text("a file where a folder should be")
+    healthy = fs.get_feature_service("driver_activity")
+    broken = FeatureService(
+        name="broken",
+        features=[fs.get_feature_view("driver_stats_fresh")[["conv_rate"]]],
+        logging_config=LoggingConfig(destination=FileLoggingDestination(path="blocker/logs")),
+    )
+    for _ in range(2):  # the broken rows go back first; the healthy ones are still tried
+        fs.get_online_features(broken, [{"driver_id": 1001}], request_id="b")
+        fs.get_online_features(healthy, {"driver_id": [1001], "bonus": [1.0]}, request_id="h")
+        with pytest.raises(FeatureLogError, match=rf"'broken' to {blocker}/logs/broken: "):
+            fs.flush_feature_logs()
+    written = list((fs.repo_path / "data" / "feature_logs" / "driver_activity").rglob("*.parquet"))
+    assert len(written) == 2
+    with pytest.raises(FeatureLogError, match="2 rows not written"):
+        fs.close()  # the broken service's two requests, re-queued each time
