@@ -44,6 +44,7 @@ import logging
 import threading
 import uuid
 import weakref
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -121,7 +122,7 @@ class FeatureLogger:
         self._flush_seconds = flush_seconds
         self._max_rows = max_rows
         self._max_buffered_rows = max_buffered_rows
-        self._pending: list[_Entry] = []
+        self._pending: deque[_Entry] = deque()  # oldest first; dropped from the left
         self._rows = 0
         self._dropped = 0  # rows dropped since the last warning
         self._failures = 0  # failed background flushes in a row
@@ -161,7 +162,7 @@ class FeatureLogger:
             self._pending.append(entry)
             self._rows += rows
             while self._rows > self._max_buffered_rows and len(self._pending) > 1:
-                dropped = self._pending.pop(0)  # the oldest request goes first
+                dropped = self._pending.popleft()  # the oldest request goes first
                 self._rows -= _row_count(dropped)
                 self._dropped += _row_count(dropped)
             # While writes fail the writer retries on its own schedule, not per request.
@@ -185,7 +186,7 @@ class FeatureLogger:
         with self._writing:
             with self._lock:
                 taken: list[_Entry] = []
-                kept: list[_Entry] = []
+                kept: deque[_Entry] = deque()
                 for entry in self._pending:
                     (taken if service in (None, entry.service) else kept).append(entry)
                 self._pending = kept
@@ -210,7 +211,7 @@ class FeatureLogger:
                     problems.append(f"{name!r} to {where}: {type(exc).__name__}: {exc}")
             if failed:
                 with self._lock:
-                    self._pending[:0] = failed
+                    self._pending.extendleft(reversed(failed))
                     self._rows += sum(_row_count(e) for e in failed)
                 raise FeatureLogError(
                     f"cannot write the log of feature service {'; '.join(problems)}; "
